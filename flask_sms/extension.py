@@ -1,0 +1,174 @@
+"""``SmsExtension``: config, provider clients and the send function for one or more apps."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from . import _redact
+from .config import Settings, apply_defaults, load_settings
+from .errors import ConfigError, SendError, SmsError, UnknownPurpose
+from .phones import PhoneInput, e164, parse_phones
+from .providers import Provider, provider_class
+from .sending import PlanStep, SendResult, SmsMessage, deliver
+from .signals import sms_failed, sms_sent
+
+logger = logging.getLogger("flask_sms")
+
+
+@dataclass
+class _AppState:
+    """Everything built once per app: settings, provider clients, the chunk pool."""
+
+    settings: Settings
+    providers: list[Provider]
+    pool: ThreadPoolExecutor | None = field(default=None)
+
+    def chunk_pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.settings.max_concurrency, thread_name_prefix="flask_sms")
+        return self.pool
+
+
+def _build_providers(settings: Settings) -> list[Provider]:
+    providers = []
+    problems = []
+    for name in settings.providers:
+        cls = provider_class(name)
+        options = settings.provider_settings[name]
+        _redact.register(*(options.get(key) for key in cls.credentials))
+        _redact.guard_loggers(*cls.sdk_loggers)
+        try:
+            providers.append(cls(options, settings.timeout))
+        except Exception as exc:  # noqa: BLE001 -- an SDK refusing its arguments is a config problem
+            problems.append(f"provider {name!r} could not be set up: {_redact.redact(str(exc))}")
+    if problems:
+        raise ConfigError(problems)
+    return providers
+
+
+class SmsExtension:
+    """Sends texts through the configured vendors, with failover, for any number of apps.
+
+    Per-app state lives in a weak mapping keyed by the app, so the extension
+    never keeps an app alive and one instance can serve an app factory.
+    """
+
+    def __init__(self, app: Flask | None = None, *, cache: Any = None, limiter: Any = None) -> None:
+        self.cache = cache
+        self.limiter = limiter
+        self._states: weakref.WeakKeyDictionary[Flask, _AppState] = weakref.WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        apply_defaults(app)
+        settings = load_settings(app)
+        providers = _build_providers(settings)
+        _redact.guard_loggers("flask_sms")
+        self._states[app] = _AppState(settings, providers)
+        app.extensions["sms"] = self
+
+        from .cli import sms_cli
+
+        app.cli.add_command(sms_cli)
+        logger.debug("flask_sms ready: providers %s", ", ".join(settings.providers))
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _state(self, app: Flask | None = None) -> _AppState:
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            return self._states[app]
+        except KeyError:
+            raise RuntimeError("SmsExtension.init_app() was not called for this app") from None
+
+    def settings(self, app: Flask | None = None) -> Settings:
+        """The validated settings of the current app."""
+        return self._state(app).settings
+
+    def _plan(self, state: _AppState, purpose: str, params: Mapping[str, Any]) -> list[PlanStep]:
+        plan = []
+        for provider in state.providers:
+            template = provider.template_for(purpose)
+            if template is not None:
+                plan.append(PlanStep(provider, template, provider.render(purpose, template, params)))
+        if not plan:
+            raise UnknownPurpose(purpose)
+        return plan
+
+    # -- public API ------------------------------------------------------------------------
+    def send(
+        self,
+        phones: PhoneInput | Iterable[PhoneInput],
+        purpose: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        """Send one template to one or many numbers, failing over in ``SMS_PROVIDERS`` order.
+
+        Everything that can be checked locally (numbers, purpose, parameters for
+        every provider) is checked before the first vendor is called.
+        """
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        if not isinstance(purpose, str) or not purpose:
+            raise SmsError(f"purpose must be a non-empty string (got {purpose!r})")
+        if params is not None and not isinstance(params, Mapping):
+            raise SmsError(f"params must be a mapping of names to values (got {type(params).__name__})")
+        values = {str(name): value for name, value in (params or {}).items()}
+        numbers = parse_phones(phones, state.settings.default_region)
+        plan = self._plan(state, purpose, values)
+        message = SmsMessage(
+            tuple(e164(number) for number in numbers),
+            purpose,
+            {name: str(value) for name, value in values.items() if value is not None},
+        )
+
+        if state.settings.suppress_send:
+            first = plan[0].provider.name
+            result = SendResult(
+                ok=True, provider=first, delivered=dict.fromkeys(message.phones, first), suppressed=True
+            )
+        else:
+            pool = state.chunk_pool() if len(numbers) > plan[0].provider.max_per_request else None
+            result = deliver(plan, numbers, pool)
+            if not result.delivered:
+                error = SendError(result.attempts, result)
+                logger.error("SMS %r to %d number(s) failed on every provider: %s", purpose, len(numbers), error)
+                sms_failed.send(app, message=message, error=error)
+                raise error
+        sms_sent.send(app, message=message, result=result)
+        return result
+
+    @contextmanager
+    def record_messages(self) -> Iterator[list[SmsMessage]]:
+        """Collect every message sent (or suppressed) inside the block, as Flask-Mail does."""
+        outbox: list[SmsMessage] = []
+
+        def record(sender: Flask, message: SmsMessage, **extra: Any) -> None:
+            outbox.append(message)
+
+        sms_sent.connect(record)
+        try:
+            yield outbox
+        finally:
+            sms_sent.disconnect(record)
+
+
+def send_sms(
+    phones: PhoneInput | Iterable[PhoneInput],
+    purpose: str,
+    params: Mapping[str, Any] | None = None,
+) -> SendResult:
+    """Send through the current app's :class:`SmsExtension` (see :meth:`SmsExtension.send`)."""
+    try:
+        extension = current_app.extensions["sms"]
+    except KeyError:
+        raise RuntimeError("SmsExtension is not set up on this app; call SmsExtension(app)") from None
+    return extension.send(phones, purpose, params)

@@ -1,0 +1,85 @@
+"""Ihuyi 互亿无线 through its documented HTTP form API (there is no SDK).
+
+One mainland number per request. The full message text is sent, built from a
+content template with ``str.format`` fields. We use the dynamic password
+(``MD5(account + apikey + mobile + content + time)``) so the APIKEY itself
+never travels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber, national_significant_number
+
+from ..errors import MissingParameter, ProviderError
+from ..phones import is_mainland
+from .base import Provider, Reply, Template, load_json, short
+
+_SUCCESS = 2
+
+
+class IhuyiProvider(Provider):
+    name = "ihuyi"
+    max_per_request = 1
+    required = ("ACCOUNT", "API_KEY", "TEMPLATES")
+    credentials = ("ACCOUNT", "API_KEY")
+    defaults: ClassVar[dict[str, Any]] = {"URL": "https://106.ihuyi.com/webservice/sms.php?method=Submit"}
+    sdk_loggers = ("urllib3.connectionpool",)
+
+    @classmethod
+    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
+        url = settings.get("URL")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return [f"SMS_IHUYI_URL must be an http(s) URL (got {url!r})"]
+        return []
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        import requests
+
+        self.session = requests.Session()
+
+    def format_phone(self, number: PhoneNumber) -> str | None:
+        return national_significant_number(number) if is_mainland(number) else None
+
+    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> str:
+        if template.params is None:
+            values = {name: value for name, value in params.items() if value is not None}
+        else:
+            values = dict(template.pick(params, self.name, purpose))
+        try:
+            return template.id.format_map(values)
+        except KeyError as exc:
+            raise MissingParameter(self.name, purpose, str(exc.args[0])) from None
+
+    def build_request(self, phones: Sequence[str], template: Template, rendered: str) -> dict[str, str]:
+        (mobile,) = phones
+        account, api_key = self.settings["ACCOUNT"], self.settings["API_KEY"]
+        now = str(int(time.time()))
+        digest = hashlib.md5(f"{account}{api_key}{mobile}{rendered}{now}".encode()).hexdigest()
+        return {
+            "account": account,
+            "password": digest,
+            "mobile": mobile,
+            "content": rendered,
+            "time": now,
+            "format": "json",
+        }
+
+    def call(self, request: dict[str, str]) -> bytes:
+        response = self.session.post(self.settings["URL"], data=request, timeout=self.timeout)
+        if response.status_code != 200:
+            raise ProviderError(f"http_{response.status_code}", short(response.text[:200]))
+        return response.content
+
+    def parse(self, raw: bytes, phones: Sequence[str]) -> Reply:
+        body = load_json(raw, self.name)
+        if not isinstance(body, dict) or "code" not in body:
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        if str(body["code"]) != str(_SUCCESS):
+            raise ProviderError(str(body["code"]), short(body.get("msg", "")))
+        return Reply(accepted={phone: str(body.get("smsid", "")) for phone in phones})

@@ -1,0 +1,121 @@
+"""Ronglian 容联云 (cloopen) through ``ronglian_sms_sdk``.
+
+The SDK signs the request correctly but, on every call, prints the URL, the
+headers, the body and the signature plaintext (which holds the AUTH TOKEN) to
+stdout, uses ``requests.post`` with a fixed ``(2, 5)`` timeout and no session,
+and swallows network errors into ``{"statusCode": "172001"}`` after printing a
+traceback.
+
+We run the SDK's own functions with a private globals dict in which ``print``
+discards its arguments, ``requests`` is a kept-alive session with our timeout,
+and ``traceback.print_exc`` re-raises. Nothing process-wide changes
+(``sys.stdout`` is untouched), so this is safe under threads, and other code
+that uses the SDK directly is unaffected.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber
+
+from ..errors import ProviderError
+from ..phones import national_or_international_00
+from .base import Provider, Reply, Template, load_json, short
+
+
+def _discard(*args: Any, **kwargs: Any) -> None:
+    """Stands in for ``print`` inside the SDK."""
+
+
+class _ReraisingTraceback:
+    """Stands in for the ``traceback`` module inside the SDK: surface the error instead."""
+
+    @staticmethod
+    def print_exc(*args: Any, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None:
+            raise error
+
+
+class _SessionTransport:
+    """Stands in for the ``requests`` module inside the SDK: one session, our timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        import requests
+
+        self.codes = requests.codes
+        self.session = requests.Session()
+        self.timeout = timeout
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        kwargs["timeout"] = self.timeout
+        return self.session.post(url, **kwargs)
+
+
+def contained_sdk_class(timeout: float) -> type:
+    """A subclass of ``SmsSDK`` whose methods run with quiet, session-backed globals."""
+    from ronglian_sms_sdk import SmsSDK
+
+    sdk_globals = dict(sys.modules[SmsSDK.__module__].__dict__)
+    sdk_globals.update(print=_discard, requests=_SessionTransport(timeout), traceback=_ReraisingTraceback)
+    methods = {
+        name: types.FunctionType(value.__code__, sdk_globals, name, value.__defaults__, value.__closure__)
+        for name, value in vars(SmsSDK).items()
+        if isinstance(value, types.FunctionType)
+    }
+    return type("ContainedSmsSDK", (SmsSDK,), methods)
+
+
+class RonglianProvider(Provider):
+    name = "ronglian"
+    extra = "ronglian"
+    sdk_module = "ronglian_sms_sdk"
+    # TemplateSMS: "to" takes at most 200 comma-separated numbers.
+    max_per_request = 200
+    required = ("ACCOUNT_SID", "AUTH_TOKEN", "APP_ID", "TEMPLATES")
+    credentials = ("ACCOUNT_SID", "AUTH_TOKEN")
+    defaults: ClassVar[dict[str, Any]] = {"BASE_URL": "https://app.cloopen.com:8883"}
+    sdk_loggers = ("urllib3.connectionpool",)
+
+    @classmethod
+    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
+        url = settings.get("BASE_URL")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or url.endswith("/"):
+            return [f"SMS_RONGLIAN_BASE_URL must be http(s)://host[:port] without a trailing slash (got {url!r})"]
+        return []
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        sdk_class = contained_sdk_class(timeout)
+        self.client = sdk_class(settings["ACCOUNT_SID"], settings["AUTH_TOKEN"], settings["APP_ID"])
+        self.client.url = settings["BASE_URL"]
+
+    def format_phone(self, number: PhoneNumber) -> str:
+        return national_or_international_00(number)
+
+    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> list[str]:
+        return [value for _, value in template.pick(params, self.name, purpose)]
+
+    def build_request(self, phones: Sequence[str], template: Template, rendered: list[str]) -> tuple:
+        return template.id, ",".join(phones), rendered
+
+    def call(self, request: tuple) -> str:
+        template_id, to, datas = request
+        return self.client.sendMessage(template_id, to, datas)
+
+    def parse(self, raw: str, phones: Sequence[str]) -> Reply:
+        body = load_json(raw, self.name)
+        if not isinstance(body, dict) or "statusCode" not in body:
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        status = str(body["statusCode"])
+        if status == "000000":
+            sms = body.get("templateSMS") or {}
+            message_id = str(sms.get("smsMessageSid", "")) if isinstance(sms, dict) else ""
+            return Reply(accepted={phone: message_id for phone in phones})
+        if len(status) == 3 and status.isdigit():  # the SDK's stand-in for a non-200 HTTP status
+            raise ProviderError(f"http_{status}", "")
+        raise ProviderError(status, short(body.get("statusMsg", "")))

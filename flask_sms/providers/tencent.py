@@ -1,0 +1,103 @@
+"""Tencent Cloud SMS (腾讯云短信) through ``tencentcloud-sdk-python-sms``.
+
+SendSms, API version 2021-01-11: up to 200 E.164 numbers, positional
+``TemplateParamSet``, a ``Code`` per number in ``SendStatusSet``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber
+
+from ..errors import ProviderError
+from ..phones import e164
+from .base import Provider, Reply, Template, endpoint_problems, scheme_problems, short, transport_error
+
+_TRANSPORT_CODES = {"ClientNetworkError"}
+_SDK_PARSE_CODES = {"JSONDecodeError", "ValueError", "KeyError", "TypeError", "AttributeError"}
+
+
+class TencentProvider(Provider):
+    name = "tencent"
+    extra = "tencent"
+    sdk_module = "tencentcloud.sms.v20210111.sms_client"
+    max_per_request = 200
+    required = ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID", "SIGN_NAME", "TEMPLATES")
+    credentials = ("SECRET_ID", "SECRET_KEY")
+    defaults: ClassVar[dict[str, Any]] = {
+        "REGION": "ap-guangzhou",
+        "ENDPOINT": "sms.tencentcloudapi.com",
+        "SCHEME": "https",
+    }
+    sdk_loggers = ("tencentcloud_sdk_common", "urllib3.connectionpool")
+
+    @classmethod
+    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
+        return endpoint_problems("SMS_TENCENT_ENDPOINT", settings.get("ENDPOINT")) + scheme_problems(
+            "SMS_TENCENT_SCHEME", settings.get("SCHEME")
+        )
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        from tencentcloud.common.credential import Credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.common.profile.http_profile import HttpProfile
+        from tencentcloud.sms.v20210111.sms_client import SmsClient
+
+        # The SDK's default is a 60 s timeout and a new connection per call.
+        http_profile = HttpProfile(
+            protocol=settings["SCHEME"],
+            endpoint=settings["ENDPOINT"],
+            reqTimeout=timeout,
+            keepAlive=True,
+        )
+        self.client = SmsClient(
+            Credential(settings["SECRET_ID"], settings["SECRET_KEY"]),
+            settings["REGION"],
+            ClientProfile(httpProfile=http_profile),
+        )
+
+    def format_phone(self, number: PhoneNumber) -> str:
+        return e164(number)
+
+    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> list[str]:
+        return [value for _, value in template.pick(params, self.name, purpose)]
+
+    def build_request(self, phones: Sequence[str], template: Template, rendered: list[str]) -> Any:
+        from tencentcloud.sms.v20210111.models import SendSmsRequest
+
+        request = SendSmsRequest()
+        request.PhoneNumberSet = list(phones)
+        request.SmsSdkAppId = self.settings["SDK_APP_ID"]
+        request.SignName = self.settings["SIGN_NAME"]
+        request.TemplateId = template.id
+        request.TemplateParamSet = rendered
+        return request
+
+    def call(self, request: Any) -> Any:
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+        try:
+            return self.client.SendSms(request)
+        except TencentCloudSDKException as exc:
+            code, message = str(exc.get_code()), str(exc.get_message())
+            if code in _TRANSPORT_CODES:
+                raise transport_error(Exception(message)) from None
+            if code in _SDK_PARSE_CODES:
+                raise ProviderError("bad_reply", short(message)) from None
+            raise ProviderError(code, short(message)) from None
+
+    def parse(self, raw: Any, phones: Sequence[str]) -> Reply:
+        statuses = getattr(raw, "SendStatusSet", None)
+        if not statuses:
+            raise ProviderError("bad_reply", "the reply has no SendStatusSet")
+        reply = Reply(request_id=str(raw.RequestId or ""))
+        for status in statuses:
+            phone = str(status.PhoneNumber or "")
+            if status.Code == "Ok":
+                reply.accepted[phone] = str(status.SerialNo or "")
+            else:
+                reply.rejected[phone] = (str(status.Code), short(status.Message or ""))
+        return reply
