@@ -6,7 +6,7 @@ then writes them the way its vendor documents. Results are keyed by E.164.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Union
 
 import phonenumbers
@@ -37,7 +37,12 @@ def parse_phone(raw: object, default_region: str) -> PhoneNumber:
 
 def parse_phones(raw: PhoneInput | Iterable[PhoneInput], default_region: str) -> list[PhoneNumber]:
     """Parse one number or many, dropping duplicates but keeping order."""
-    items = [raw] if isinstance(raw, (str, int)) else list(raw)  # type: ignore[arg-type]
+    if isinstance(raw, (str, int)):
+        items: list[object] = [raw]
+    elif isinstance(raw, Iterable) and not isinstance(raw, (bytes, bytearray, Mapping)):
+        items = list(raw)
+    else:
+        raise InvalidPhoneNumber(raw, "expected a phone number or a list of them")
     if not items:
         raise InvalidPhoneNumber(raw, "no phone number given")
     numbers: dict[str, PhoneNumber] = {}
