@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 
 class SmsError(Exception):
@@ -99,3 +103,62 @@ class ProviderError(SmsError):
         self.code = str(code)
         self.message = str(message)
         super().__init__(f"{self.code} {self.message}".rstrip())
+
+
+class CaptchaError(SmsError, HTTPException):
+    """A refusal of the verification flow, with a machine code and an HTTP status.
+
+    These are werkzeug HTTP exceptions, so an app view that calls
+    ``sms.send_code`` can let them propagate: Flask answers with the JSON body
+    ``{"ok": false, "error": ..., "message": ...}`` (see :func:`error_response`).
+    """
+
+    code = 400
+    error = "invalid_request"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        HTTPException.__init__(self, description=message)
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+        from .messages import error_response
+
+        return error_response(self)
+
+
+class InvalidRequest(CaptchaError):
+    error = "invalid_request"
+
+
+class InvalidPhone(CaptchaError):
+    error = "invalid_phone"
+
+
+class RegionNotAllowed(CaptchaError):
+    error = "region_not_allowed"
+
+
+class InvalidPurpose(CaptchaError):
+    error = "invalid_purpose"
+
+
+class Forbidden(CaptchaError):
+    """Raise from a ``before_send`` hook (or return ``False``) to refuse a send."""
+
+    code = 403
+    error = "forbidden"
+
+
+class RateLimited(CaptchaError):
+    code = 429
+    error = "rate_limited"
+
+
+class SendFailed(CaptchaError):
+    code = 502
+    error = "send_failed"
+
+
+class StorageUnavailable(CaptchaError):
+    code = 503
+    error = "unavailable"
