@@ -2,31 +2,55 @@
 
 from __future__ import annotations
 
+from .captcha import CodeSent, Verification
 from .errors import (
     Attempt,
+    CaptchaError,
     ConfigError,
+    Forbidden,
+    InvalidPhone,
     InvalidPhoneNumber,
+    InvalidPurpose,
+    InvalidRequest,
     MissingParameter,
+    RateLimited,
+    RegionNotAllowed,
     SendError,
+    SendFailed,
     SmsError,
+    StorageUnavailable,
     UnknownPurpose,
 )
 from .extension import SmsExtension, send_sms
 from .sending import SendResult, SmsMessage
-from .signals import sms_failed, sms_sent
+from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
 
 __all__ = [
     "Attempt",
+    "CaptchaError",
+    "CodeSent",
     "ConfigError",
+    "Forbidden",
+    "InvalidPhone",
     "InvalidPhoneNumber",
+    "InvalidPurpose",
+    "InvalidRequest",
     "MissingParameter",
+    "RateLimited",
+    "RegionNotAllowed",
     "SendError",
+    "SendFailed",
     "SendResult",
     "SmsError",
     "SmsExtension",
     "SmsMessage",
+    "StorageUnavailable",
     "UnknownPurpose",
+    "Verification",
+    "code_sent",
+    "code_verified",
     "send_sms",
     "sms_failed",
     "sms_sent",
+    "verification_failed",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 import phonenumbers
 from flask import Flask
 
+from .captcha import CaptchaSettings
 from .errors import ConfigError
 from .providers import REGISTRY, provider_class
 from .providers.base import template_problems
@@ -24,7 +25,24 @@ CORE_DEFAULTS: dict[str, Any] = {
     "SMS_TIMEOUT": 5,
     "SMS_DEFAULT_REGION": "CN",
     "SMS_MAX_CONCURRENCY": 8,
+    # the verification flow
+    "SMS_ENABLE_CAPTCHA": True,
+    "SMS_URL_PREFIX": "",
+    "SMS_DEFAULT_PURPOSE": "captcha",
+    "SMS_CAPTCHA_PURPOSES": ["captcha"],
+    "SMS_CODE_LENGTH": 6,
+    "SMS_CODE_TTL": 300,
+    "SMS_MAX_ATTEMPTS": 5,
+    "SMS_RESEND_INTERVAL": 60,
+    "SMS_PHONE_LIMITS": "5/hour;10/day",
+    "SMS_IP_LIMITS": "20/hour",
+    "SMS_GLOBAL_LIMITS": "1000/hour",
+    "SMS_VERIFY_IP_LIMITS": "60/hour",
+    "SMS_ALLOWED_REGIONS": ["CN"],
+    "SMS_STORAGE_URL": "memory://",
+    "SMS_LANGUAGE": None,
 }
+STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://", "redis+cluster://")
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,9 @@ class Settings:
     suppress_send: bool
     max_concurrency: int
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    captcha: CaptchaSettings | None = None
+    storage_url: str = "memory://"
+    url_prefix: str = ""
 
 
 def apply_defaults(app: Flask) -> None:
@@ -159,6 +180,10 @@ def load_settings(app: Flask) -> Settings:
             problems.append(sdk_problem)
         provider_settings[name] = settings
 
+    captcha, storage_url, url_prefix = None, "memory://", ""
+    if _as_bool(config.get("SMS_ENABLE_CAPTCHA")) is not False:
+        captcha, storage_url, url_prefix = _captcha_settings(config, region, provider_settings, problems)
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -168,4 +193,89 @@ def load_settings(app: Flask) -> Settings:
         suppress_send=suppress,
         max_concurrency=concurrency,
         provider_settings=provider_settings,
+        captcha=captcha,
+        storage_url=storage_url,
+        url_prefix=url_prefix,
     )
+
+
+def _int_in(config: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
+    value = _number(config.get(key), int)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        problems.append(f"{key} must be an integer from {low} to {high} (got {config.get(key)!r})")
+        return low
+    return value
+
+
+def _limits(config: Mapping[str, Any], key: str, problems: list[str]) -> tuple[Any, ...]:
+    from limits import parse_many
+
+    value = config.get(key)
+    if value in (None, "", [], ()):
+        return ()
+    text = ";".join(value) if isinstance(value, (list, tuple)) else value
+    try:
+        return tuple(parse_many(str(text)))
+    except ValueError:
+        problems.append(f"{key} must be rate limits such as '5/hour;10/day' (got {value!r})")
+        return ()
+
+
+def _captcha_settings(
+    config: Mapping[str, Any], region: Any, provider_settings: Mapping[str, Mapping[str, Any]], problems: list[str]
+) -> tuple[CaptchaSettings, str, str]:
+    if not config.get("SECRET_KEY"):
+        problems.append("SECRET_KEY must be set: codes are stored as an HMAC keyed with it")
+    purposes = _as_list(config.get("SMS_CAPTCHA_PURPOSES"))
+    if not isinstance(purposes, (list, tuple)) or not purposes or not all(isinstance(p, str) and p for p in purposes):
+        problems.append(f"SMS_CAPTCHA_PURPOSES must be a non-empty list of purposes (got {purposes!r})")
+        purposes = []
+    default_purpose = config.get("SMS_DEFAULT_PURPOSE")
+    if purposes and default_purpose not in purposes:
+        problems.append(f"SMS_DEFAULT_PURPOSE {default_purpose!r} must be one of SMS_CAPTCHA_PURPOSES {purposes}")
+    for purpose in purposes:
+        covered = any(
+            not provider_class(name).needs_templates or purpose in (options.get("TEMPLATES") or {})
+            for name, options in provider_settings.items()
+        )
+        if provider_settings and not covered:
+            problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
+
+    regions = _as_list(config.get("SMS_ALLOWED_REGIONS"))
+    allowed: frozenset[str] | None = None
+    if regions == ["*"]:
+        allowed = None
+    elif not isinstance(regions, (list, tuple)) or not regions or not all(
+        isinstance(r, str) and r.upper() in phonenumbers.SUPPORTED_REGIONS for r in regions
+    ):
+        problems.append(f"SMS_ALLOWED_REGIONS must be a list of region codes such as ['CN'], or ['*'] (got {regions!r})")
+    else:
+        allowed = frozenset(r.upper() for r in regions)
+
+    storage_url = config.get("SMS_STORAGE_URL")
+    if not isinstance(storage_url, str) or not storage_url.startswith(STORAGE_SCHEMES):
+        problems.append(f"SMS_STORAGE_URL must start with one of {', '.join(STORAGE_SCHEMES)} (got {storage_url!r})")
+        storage_url = "memory://"
+    url_prefix = config.get("SMS_URL_PREFIX") or ""
+    if not isinstance(url_prefix, str) or (url_prefix and not url_prefix.startswith("/")):
+        problems.append(f"SMS_URL_PREFIX must be empty or start with '/' (got {url_prefix!r})")
+        url_prefix = ""
+    language = config.get("SMS_LANGUAGE")
+    if language not in (None, "", "zh-CN", "en"):
+        problems.append(f"SMS_LANGUAGE must be 'zh-CN', 'en' or unset to follow Accept-Language (got {language!r})")
+
+    captcha = CaptchaSettings(
+        default_purpose=default_purpose if isinstance(default_purpose, str) else "captcha",
+        purposes=tuple(purposes),
+        code_length=_int_in(config, "SMS_CODE_LENGTH", 4, 10, problems),
+        code_ttl=_int_in(config, "SMS_CODE_TTL", 30, 600, problems),
+        max_attempts=_int_in(config, "SMS_MAX_ATTEMPTS", 1, 100, problems),
+        resend_interval=_int_in(config, "SMS_RESEND_INTERVAL", 1, 3600, problems),
+        phone_limits=_limits(config, "SMS_PHONE_LIMITS", problems),
+        ip_limits=_limits(config, "SMS_IP_LIMITS", problems),
+        global_limits=_limits(config, "SMS_GLOBAL_LIMITS", problems),
+        verify_ip_limits=_limits(config, "SMS_VERIFY_IP_LIMITS", problems),
+        allowed_regions=allowed,
+        default_region=region if isinstance(region, str) else "CN",
+    )
+    return captcha, storage_url, url_prefix.rstrip("/")

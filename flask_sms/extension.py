@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, current_app
 
-from . import _redact
+from . import _redact, backends
+from .captcha import BeforeSendHook, CodeSent, CodeService, Verification
 from .config import Settings, apply_defaults, load_settings
 from .errors import ConfigError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, e164, parse_phones
 from .providers import Provider, provider_class
 from .sending import PlanStep, SendResult, SmsMessage, deliver
 from .signals import sms_failed, sms_sent
+from .storage import store_for
 
 logger = logging.getLogger("flask_sms")
 
@@ -29,6 +32,7 @@ class _AppState:
 
     settings: Settings
     providers: list[Provider]
+    codes: CodeService | None = None
     pool: ThreadPoolExecutor | None = field(default=None)
 
     def chunk_pool(self) -> ThreadPoolExecutor:
@@ -61,9 +65,13 @@ class SmsExtension:
     never keeps an app alive and one instance can serve an app factory.
     """
 
+    #: where "now" comes from for codes and cool-downs; tests replace it
+    clock: Callable[[], float] = staticmethod(time.time)
+
     def __init__(self, app: Flask | None = None, *, cache: Any = None, limiter: Any = None) -> None:
         self.cache = cache
         self.limiter = limiter
+        self._before_send: list[BeforeSendHook] = []
         self._states: weakref.WeakKeyDictionary[Flask, _AppState] = weakref.WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -73,13 +81,39 @@ class SmsExtension:
         settings = load_settings(app)
         providers = _build_providers(settings)
         _redact.guard_loggers("flask_sms")
-        self._states[app] = _AppState(settings, providers)
+        state = _AppState(settings, providers)
+        if settings.captcha is not None:
+            state.codes = self._code_service(app, settings)
+            from .blueprint import blueprint
+
+            app.register_blueprint(blueprint, url_prefix=settings.url_prefix or None)
+        self._states[app] = state
         app.extensions["sms"] = self
 
         from .cli import sms_cli
 
         app.cli.add_command(sms_cli)
-        logger.debug("flask_sms ready: providers %s", ", ".join(settings.providers))
+        logger.info(
+            "flask_sms: providers %s; storage %s",
+            ", ".join(settings.providers),
+            settings.storage_url if settings.captcha else "off (SMS_ENABLE_CAPTCHA is false)",
+        )
+
+    def _code_service(self, app: Flask, settings: Settings) -> CodeService:
+        assert settings.captcha is not None
+        url, timeout = settings.storage_url, settings.timeout
+        if self.cache is not None:
+            cache = backends.adopt_cache(app, self.cache)
+        else:
+            cache = backends.make_cache(app, url, timeout)
+        limiter = backends.adopt_limiter(app, self.limiter) if self.limiter is not None else None
+        if limiter is None:
+            limiter = backends.make_limiter(app, url, timeout)
+        backends.warn_if_per_process(app, url, own_cache=self.cache is None)
+        secret = app.config["SECRET_KEY"]
+        secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
+        store = store_for(app.extensions["cache"][cache])
+        return CodeService(settings.captcha, store, limiter, secret_bytes)
 
     # -- helpers ---------------------------------------------------------------------------
     def _state(self, app: Flask | None = None) -> _AppState:
@@ -145,6 +179,40 @@ class SmsExtension:
                 raise error
         sms_sent.send(app, message=message, result=result)
         return result
+
+    # -- the verification flow -----------------------------------------------------------------
+    def _codes(self) -> tuple[Flask, CodeService]:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        codes = self._state(app).codes
+        if codes is None:
+            raise RuntimeError("the verification flow is off: SMS_ENABLE_CAPTCHA is false")
+        return app, codes
+
+    def send_code(self, phone: str, purpose: str | None = None) -> CodeSent:
+        """Send a fresh code, after every check the public route makes.
+
+        Raises a :class:`~flask_sms.errors.CaptchaError` (an HTTP exception
+        that renders as the route's JSON error) when it refuses.
+        """
+        app, codes = self._codes()
+        return codes.send_code(
+            app, phone, purpose or codes.settings.default_purpose, self._before_send, self.clock, self.send
+        )
+
+    def verify_code(self, phone: str, code: str, purpose: str | None = None) -> Verification:
+        """Check and consume a code. The result is truthy on success; ``reason`` says why not."""
+        app, codes = self._codes()
+        return codes.verify_code(app, phone, code, purpose or codes.settings.default_purpose, self.clock)
+
+    def check_verify_limit(self, client_ip: str) -> None:
+        """Count one verify attempt against ``SMS_VERIFY_IP_LIMITS`` (raises ``RateLimited``)."""
+        self._codes()[1].verify_limit(client_ip)
+
+    def before_send(self, hook: BeforeSendHook) -> BeforeSendHook:
+        """Register ``hook(phone, purpose, request)``; returning ``False`` (or raising
+        :class:`~flask_sms.errors.Forbidden`) refuses the send with 403 ``forbidden``."""
+        self._before_send.append(hook)
+        return hook
 
     @contextmanager
     def record_messages(self) -> Iterator[list[SmsMessage]]:

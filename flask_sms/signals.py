@@ -3,6 +3,10 @@
 ``sms_sent`` fires once per message handed to a vendor (or recorded, when
 ``SMS_SUPPRESS_SEND`` is on), with ``message`` and ``result``.
 ``sms_failed`` fires when every provider failed, with ``message`` and ``error``.
+
+The verification flow adds ``code_sent`` and ``code_verified`` (with ``phone``
+and ``purpose``) and ``verification_failed`` (also with ``reason``: the error
+code, e.g. ``invalid_code``). Phones are in E.164.
 """
 
 from __future__ import annotations
@@ -13,3 +17,6 @@ _signals = Namespace()
 
 sms_sent = _signals.signal("sms-sent")
 sms_failed = _signals.signal("sms-failed")
+code_sent = _signals.signal("code-sent")
+code_verified = _signals.signal("code-verified")
+verification_failed = _signals.signal("verification-failed")

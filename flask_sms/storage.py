@@ -50,7 +50,7 @@ class CodeStore(ABC):
 
 
 def _ttl(seconds: float) -> int:
-    return int(math.ceil(seconds)) + _CLEANUP_SLACK
+    return math.ceil(seconds) + _CLEANUP_SLACK
 
 
 class CacheStore(CodeStore):

@@ -41,9 +41,10 @@ def test_every_problem_is_listed_in_one_error():
         "SMS_TENCENT_SIGN_NAME is required",
         "SMS_TENCENT_TEMPLATES is required",
         "SMS_TENCENT_ENDPOINT",
+        "SECRET_KEY must be set",
     ]:
         assert fragment in text
-    assert len(caught.value.problems) == 14
+    assert len(caught.value.problems) == 15
     assert "sms" not in app.extensions
 
 
@@ -56,6 +57,7 @@ def test_providers_are_required_in_production():
 def test_debug_app_defaults_to_console():
     app = Flask("dev")
     app.debug = True
+    app.secret_key = "dev"
     SmsExtension(app)
     assert app.config["SMS_PROVIDERS"] == ["console"]
     assert app.config["SMS_SUPPRESS_SEND"] is False
@@ -69,7 +71,7 @@ def test_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "aliyunsdkcore.client", None)
     monkeypatch.setitem(sys.modules, "tencentcloud.sms.v20210111.sms_client", None)
     app = Flask("nosdk")
-    app.config.update(SMS_PROVIDERS=["aliyun", "tencent", "ihuyi"], **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"))
+    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["aliyun", "tencent", "ihuyi"], **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"))
     with pytest.raises(ConfigError) as caught:
         SmsExtension(app)
     assert "pip install 'Flask-SMS-Captcha[aliyun]'" in str(caught.value)
@@ -93,6 +95,7 @@ def test_import_works_without_any_vendor_sdk():
 
 def test_config_from_prefixed_env_with_json_values(monkeypatch, fake):
     env = {
+        "FLASK_SECRET_KEY": "from-the-environment",
         "FLASK_SMS_PROVIDERS": '["tencent", "aliyun"]',
         "FLASK_SMS_TIMEOUT": "3",
         "FLASK_SMS_TENCENT_SECRET_ID": CREDS.tencent_secret_id,
@@ -133,6 +136,7 @@ def test_extension_does_not_keep_the_app():
     sms = SmsExtension()
     app = Flask("gone")
     app.debug = True
+    app.secret_key = "k"
     sms.init_app(app)
     assert app.extensions["sms"] is sms
     assert not any(value is app for value in vars(sms).values())
@@ -146,6 +150,7 @@ def test_one_extension_serves_two_apps(make_app, fake):
     sms = SmsExtension()
     first, second = Flask("one"), Flask("two")
     first.debug = second.debug = True
+    first.secret_key = second.secret_key = "k"
     second.config.update(SMS_PROVIDERS=["tencent"], SMS_SUPPRESS_SEND=True, **vendor_config(fake.url, fake.host))
     sms.init_app(first)
     sms.init_app(second)
