@@ -80,14 +80,15 @@ def wrong_method() -> Response:
     return response
 
 
-@blueprint.errorhandler(CaptchaError)
-def captcha_error(exc: CaptchaError) -> Response:
-    return error_response(exc)
-
-
 @blueprint.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
-    """Werkzeug's own 4xx (e.g. a body over MAX_CONTENT_LENGTH) as our JSON too."""
+    """Our refusals, and werkzeug's own 4xx (e.g. a body over MAX_CONTENT_LENGTH), as JSON.
+
+    One handler for all: Flask files HTTP exception handlers by status code, so a
+    handler for ``CaptchaError`` (400) would not see ``RateLimited`` (429).
+    """
+    if isinstance(exc, CaptchaError):
+        return error_response(exc)
     status = exc.code or 400
     if status >= 500:
         return json_error("unavailable", 503)

@@ -106,3 +106,17 @@ def need_binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    return need_binary("redis-server")
+
+
+@pytest.fixture
+def redis_server(redis_binary: str, tmp_path: Any) -> Iterator[Any]:
+    from helpers import RedisServer
+
+    server = RedisServer(redis_binary, tmp_path / "redis").start()
+    yield server
+    server.stop()

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (vendor messages are real Chinese text with full-width punctuation)
+
 """Loopback fake of four Chinese SMS vendors in one HTTP server (stdlib only).
 
 Point the real vendor SDKs (or flask_sms) at ``FakeVendor.url`` / ``.host``

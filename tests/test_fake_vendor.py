@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (real Chinese SMS text with full-width punctuation)
+
 """Tests for the loopback fake vendor, driving the REAL vendor SDKs at it.
 
 These prove that the fake really checks signatures: a correctly configured SDK
