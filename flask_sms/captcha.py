@@ -171,17 +171,19 @@ class CodeService:
             if hook(phone, purpose, request if in_request else None) is False:
                 raise Forbidden()
 
-        code_key, _, cooldown_key = keys_for(purpose, phone)
+        keys = keys_for(purpose, phone)
+        quotas = [(keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry())
+                  for item in settings.phone_limits]
         now = clock()
         with self.storage():
-            self._limit(settings.global_limits, "global", hit=False)
-            wait = self.store.reserve(cooldown_key, now, settings.resend_interval)
+            # One atomic step: the cool-down is free and the phone's quotas have room.
+            wait = self.store.reserve(keys.cooldown, quotas, now, settings.resend_interval)
             if wait > 0:
                 raise RateLimited(retry_after=max(1, math.ceil(wait)))
             try:
-                self._limit(settings.phone_limits, "phone", purpose, phone, hit=False)
+                self._limit(settings.global_limits, "global", hit=True)
             except RateLimited:
-                self.store.release(cooldown_key, now)
+                self.store.release(keys.cooldown, now)
                 raise
 
         code = self.new_code()
@@ -189,16 +191,14 @@ class CodeService:
             send(phone, purpose, {"code": code, "minutes": max(1, settings.code_ttl // 60)})
         except SendError as exc:
             logger.error("verification code to %s not sent: %s", phone, exc)
-            self._give_back(cooldown_key, now)
+            self._give_back(keys.cooldown, now)
             raise SendFailed() from None
         except BaseException:
-            self._give_back(cooldown_key, now)
+            self._give_back(keys.cooldown, now)
             raise
 
         with self.storage():
-            self.store.put_code(code_key, self.digest(purpose, phone, code), now, settings.code_ttl)
-            self._limit(settings.phone_limits, "phone", purpose, phone, hit=True)
-            self._limit(settings.global_limits, "global", hit=True)
+            self.store.commit(keys.code, self.digest(purpose, phone, code), quotas, now, settings.code_ttl)
         code_sent.send(app, phone=phone, purpose=purpose)
         return CodeSent(phone, purpose, settings.code_ttl, settings.resend_interval)
 
@@ -218,11 +218,11 @@ class CodeService:
             return self._failed(app, None, purpose_text, exc.error)
         if not isinstance(code, str) or not code.isascii():
             return self._failed(app, phone, purpose, INVALID)
-        code_key, fail_key, _ = keys_for(purpose, phone)
+        keys = keys_for(purpose, phone)
         settings = self.settings
         with self.storage():
             outcome = self.store.check(
-                code_key, fail_key, self.digest(purpose, phone, code.strip()), clock(),
+                keys.code, keys.fails, self.digest(purpose, phone, code.strip()), clock(),
                 settings.code_ttl, settings.max_attempts,
             )
         if outcome == OK:

@@ -1,7 +1,8 @@
 """Where codes, wrong-code counters and resend cool-downs live.
 
-Everything is kept through Flask-Caching. Each step that must be atomic
-(reserve a cool-down, check-and-consume a code) is one operation:
+Everything is kept through Flask-Caching. Each step that must be atomic is one
+operation: reserve (cool-down free and per-phone quotas not exhausted, then take
+the cool-down), commit (store the code, count the send), and check-and-consume:
 
 * on a Redis backend (``redis://``, ``rediss://``, sentinel, cluster) it is one
   Lua script, so it is atomic across workers and hosts and costs one round trip;
@@ -10,8 +11,8 @@ Everything is kept through Flask-Caching. Each step that must be atomic
 
 Times come from the caller's clock and are stored in the values, so expiry is
 decided by that clock (tests drive it); the backend's own TTL only cleans up.
-The three keys of one phone and purpose share a Redis Cluster hash slot through
-the ``{purpose:phone}`` hash tag.
+All keys of one phone and purpose (code, failures, cool-down, quota counters)
+share a Redis Cluster hash slot through the ``{purpose:phone}`` hash tag.
 """
 
 from __future__ import annotations
@@ -19,30 +20,50 @@ from __future__ import annotations
 import math
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 OK, INVALID, EXPIRED, LOCKED = "ok", "invalid_code", "code_expired", "too_many_attempts"
 _CLEANUP_SLACK = 5  # seconds the backend keeps a key past its logical expiry
 
 
-def keys_for(purpose: str, phone: str) -> tuple[str, str, str]:
-    """(code, failures, cool-down) keys; the braces pin them to one cluster slot."""
+@dataclass(frozen=True)
+class Keys:
+    """The keys of one phone and purpose; the braces pin them to one cluster slot."""
+
+    code: str
+    fails: str
+    cooldown: str
+    tag: str
+
+    def quota(self, amount: int, window: int) -> str:
+        return f"{self.tag}:quota:{amount}/{window}"
+
+
+def keys_for(purpose: str, phone: str) -> Keys:
     tag = f"sms:{{{purpose}:{phone}}}"
-    return f"{tag}:code", f"{tag}:fails", f"{tag}:cooldown"
+    return Keys(f"{tag}:code", f"{tag}:fails", f"{tag}:cooldown", tag)
+
+
+Quota = tuple[str, int, int]  # (key, amount, window in seconds)
 
 
 class CodeStore(ABC):
     @abstractmethod
-    def reserve(self, key: str, now: float, interval: float) -> float:
-        """Take the cool-down: 0.0 if taken, else the seconds left on it."""
+    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
+        """Take the cool-down if it is free and every quota has room.
+
+        Returns 0.0 when taken, else the seconds until a send could succeed.
+        """
 
     @abstractmethod
     def release(self, key: str, now: float) -> None:
         """Give a cool-down back (the send it guarded failed)."""
 
     @abstractmethod
-    def put_code(self, code_key: str, digest: str, now: float, ttl: float) -> None:
-        """Store a code's digest, replacing any earlier code."""
+    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
+        """Store a code's digest (replacing any earlier code) and count the send against the quotas."""
 
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
@@ -60,11 +81,15 @@ class CacheStore(CodeStore):
         self.cache = cache
         self.lock = threading.Lock()
 
-    def reserve(self, key: str, now: float, interval: float) -> float:
+    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
         with self.lock:
             until = self.cache.get(key)
             if until is not None and until > now:
                 return until - now
+            for quota_key, amount, _ in quotas:
+                count, window_end = self.cache.get(quota_key) or (0, 0.0)
+                if window_end > now and count >= amount:
+                    return window_end - now
             self.cache.set(key, now + interval, timeout=_ttl(interval))
             return 0.0
 
@@ -72,9 +97,14 @@ class CacheStore(CodeStore):
         with self.lock:
             self.cache.delete(key)
 
-    def put_code(self, code_key: str, digest: str, now: float, ttl: float) -> None:
+    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
         with self.lock:
             self.cache.set(code_key, (digest, now + ttl), timeout=_ttl(ttl))
+            for quota_key, _, window in quotas:
+                count, window_end = self.cache.get(quota_key) or (0, 0.0)
+                if window_end <= now:
+                    count, window_end = 0, now + window
+                self.cache.set(quota_key, (count + 1, window_end), timeout=_ttl(window_end - now))
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         import hmac
@@ -105,12 +135,39 @@ class CacheStore(CodeStore):
 # Lua string equality compares interned strings by identity, so it does not
 # leak how much of the digest matched; and the digest is an HMAC an attacker
 # cannot steer anyway.
+# KEYS[1] cool-down, KEYS[2..] quota counters "count:window_end";
+# ARGV: now, interval, cool-down key TTL, then one amount per quota key.
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current > now then return tostring(current - now) end
+for i = 2, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local sep = string.find(raw, ':', 1, true)
+    local count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
+    if window_end > now and count >= tonumber(ARGV[i + 2]) then return tostring(window_end - now) end
+  end
+end
 redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', ARGV[3])
 return '0'
+"""
+
+# KEYS[1] code, KEYS[2..] quota counters; ARGV: value, code TTL, now, slack, then one window per quota key.
+_COMMIT = """
+local now, slack = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+for i = 2, #KEYS do
+  local count, window_end = 0, 0
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local sep = string.find(raw, ':', 1, true)
+    count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
+  end
+  if window_end <= now then count, window_end = 0, now + tonumber(ARGV[i + 3]) end
+  redis.call('SET', KEYS[i], (count + 1) .. ':' .. window_end, 'EX', math.ceil(window_end - now) + slack)
+end
+return 1
 """
 
 _CHECK = """
@@ -143,17 +200,21 @@ class RedisStore(CodeStore):
         self.client = client
         self.prefix = key_prefix
         self._reserve = client.register_script(_RESERVE)
+        self._commit = client.register_script(_COMMIT)
         self._check = client.register_script(_CHECK)
 
-    def reserve(self, key: str, now: float, interval: float) -> float:
-        left = self._reserve(keys=[self.prefix + key], args=[repr(now), repr(interval), _ttl(interval)])
-        return float(left)
+    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
+        keys = [self.prefix + key] + [self.prefix + quota_key for quota_key, _, _ in quotas]
+        args = [repr(now), repr(interval), _ttl(interval)] + [amount for _, amount, _ in quotas]
+        return float(self._reserve(keys=keys, args=args))
 
     def release(self, key: str, now: float) -> None:
         self.client.delete(self.prefix + key)
 
-    def put_code(self, code_key: str, digest: str, now: float, ttl: float) -> None:
-        self.client.set(self.prefix + code_key, f"{digest}:{now + ttl!r}", ex=_ttl(ttl))
+    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
+        keys = [self.prefix + code_key] + [self.prefix + quota_key for quota_key, _, _ in quotas]
+        args = [f"{digest}:{now + ttl!r}", _ttl(ttl), repr(now), _CLEANUP_SLACK] + [window for _, _, window in quotas]
+        self._commit(keys=keys, args=args)
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         keys = [self.prefix + code_key, self.prefix + fail_key]
