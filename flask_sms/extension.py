@@ -17,7 +17,7 @@ from . import _redact, backends
 from .captcha import BeforeSendHook, CodeSent, CodeService, Verification
 from .config import Settings, apply_defaults, load_settings
 from .errors import ConfigError, SendError, SmsError, UnknownPurpose
-from .phones import PhoneInput, e164, parse_phones
+from .phones import PhoneInput, parse_phones
 from .providers import Provider, provider_class
 from .sending import PlanStep, SendResult, SmsMessage, deliver
 from .signals import sms_failed, sms_sent
@@ -159,7 +159,7 @@ class SmsExtension:
         numbers = parse_phones(phones, state.settings.default_region)
         plan = self._plan(state, purpose, values)
         message = SmsMessage(
-            tuple(e164(number) for number in numbers),
+            tuple(numbers),
             purpose,
             {name: str(value) for name, value in values.items() if value is not None},
         )

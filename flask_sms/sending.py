@@ -18,7 +18,6 @@ from typing import Any
 from phonenumbers import PhoneNumber
 
 from .errors import Attempt, ProviderError
-from .phones import e164
 from .providers.base import Provider, Template
 
 logger = logging.getLogger("flask_sms")
@@ -72,6 +71,7 @@ class _Collector:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.result = SendResult()
+        self.message_ids: dict[str, None] = {}  # ordered set: batches of 10,000 ids stay linear
 
     def attempt(self, attempt: Attempt) -> None:
         with self.lock:
@@ -81,8 +81,8 @@ class _Collector:
         with self.lock:
             for phone, message_id in phones.items():
                 self.result.delivered[phone] = provider
-                if message_id and message_id not in self.result.message_ids:
-                    self.result.message_ids.append(message_id)
+                if message_id:
+                    self.message_ids[message_id] = None
             if request_id:
                 self.result.request_ids.append(request_id)
 
@@ -91,61 +91,63 @@ class _Collector:
             self.result.failed[phone] = attempt
 
 
-def _send_chunk(plan: Sequence[PlanStep], index: int, numbers: list[PhoneNumber], out: _Collector) -> None:
+Numbers = dict[str, PhoneNumber]  # E.164 -> parsed number
+
+
+def _send_chunk(plan: Sequence[PlanStep], index: int, numbers: Numbers, out: _Collector) -> None:
     step = plan[index]
     provider = step.provider
-    leftovers: list[tuple[PhoneNumber, Attempt]] = []
-    wire: dict[str, PhoneNumber] = {}
-    for number in numbers:
+    leftovers: dict[str, Attempt] = {}
+    wire: dict[str, str] = {}  # as the vendor writes it -> E.164
+    for phone, number in numbers.items():
         written = provider.format_phone(number)
         if written is None:
-            refusal = Attempt(
-                provider.name, False, "unsupported_number", "this vendor cannot reach that number", (e164(number),)
+            leftovers[phone] = Attempt(
+                provider.name, False, "unsupported_number", "this vendor cannot reach that number", (phone,)
             )
-            leftovers.append((number, refusal))
         else:
-            wire[written] = number
+            wire[written] = phone
     for batch in chunked(list(wire), provider.max_per_request):
-        shown = tuple(e164(wire[w]) for w in batch)
+        shown = tuple(wire[w] for w in batch)
         try:
             reply = provider.send(batch, step.template, step.rendered)
         except ProviderError as exc:
             refusal = Attempt(provider.name, False, exc.code, exc.message, shown)
             out.attempt(refusal)
             logger.warning("SMS via %s failed for %d number(s): %s", provider.name, len(batch), refusal)
-            leftovers.extend((wire[w], refusal) for w in batch)
+            leftovers.update(dict.fromkeys(shown, refusal))
             continue
         out.attempt(Attempt(provider.name, True, "OK", "", shown))
-        out.delivered(
-            provider.name, {e164(wire[w]): mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id
-        )
+        out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
         for written in batch:
             if written in reply.accepted:
                 continue
             code, message = reply.rejected.get(written, ("no_status", "the reply did not mention this number"))
-            refusal = Attempt(provider.name, False, code, message, (e164(wire[written]),))
+            refusal = Attempt(provider.name, False, code, message, (wire[written],))
             out.attempt(refusal)
             logger.warning("SMS via %s refused %s", provider.name, refusal)
-            leftovers.append((wire[written], refusal))
+            leftovers[wire[written]] = refusal
     if not leftovers:
         return
     if index + 1 < len(plan):
-        _send_chunk(plan, index + 1, [number for number, _ in leftovers], out)
+        _send_chunk(plan, index + 1, {phone: numbers[phone] for phone in leftovers}, out)
     else:
-        for number, refusal in leftovers:
-            out.failed(e164(number), refusal)
+        for phone, refusal in leftovers.items():
+            out.failed(phone, refusal)
 
 
-def deliver(plan: Sequence[PlanStep], numbers: list[PhoneNumber], pool: ThreadPoolExecutor | None) -> SendResult:
+def deliver(plan: Sequence[PlanStep], numbers: Numbers, pool: ThreadPoolExecutor | None) -> SendResult:
     """Send to every number, chunked for the first provider, failing over chunk by chunk."""
     out = _Collector()
-    chunks = chunked(numbers, plan[0].provider.max_per_request)
+    phones = list(numbers)
+    chunks = [{phone: numbers[phone] for phone in chunk} for chunk in chunked(phones, plan[0].provider.max_per_request)]
     if len(chunks) == 1 or pool is None:
         for chunk in chunks:
             _send_chunk(plan, 0, chunk, out)
     else:
         for future in [pool.submit(_send_chunk, plan, 0, chunk, out) for chunk in chunks]:
             future.result()
+    out.result.message_ids = list(out.message_ids)
     result = out.result
     result.ok = bool(result.delivered) and not result.failed
     for attempt in result.attempts:
