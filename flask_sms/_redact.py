@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -31,12 +31,27 @@ def register(*values: object) -> None:
         _secrets = _secrets | found
 
 
+def register_url_password(url: str) -> None:
+    password = urlsplit(url).password
+    if password:
+        register(password, unquote(password))
+
+
 def redact(text: str) -> str:
     """Return ``text`` with every registered credential replaced by ``***``."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def url_without_password(url: str) -> str:
+    """``redis://:secret@host/0`` -> ``redis://:***@host/0``, for logs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedactingFilter(logging.Filter):

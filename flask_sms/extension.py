@@ -96,12 +96,14 @@ class SmsExtension:
         logger.info(
             "flask_sms: providers %s; storage %s",
             ", ".join(settings.providers),
-            settings.storage_url if settings.captcha else "off (SMS_ENABLE_CAPTCHA is false)",
+            _redact.url_without_password(settings.storage_url) if settings.captcha else "off (SMS_ENABLE_CAPTCHA is false)",
         )
 
     def _code_service(self, app: Flask, settings: Settings) -> CodeService:
         assert settings.captcha is not None
         url, timeout = settings.storage_url, settings.timeout
+        _redact.register_url_password(url)
+        _redact.guard_loggers("redis", "redis.connection", "flask_limiter", "limits")
         if self.cache is not None:
             cache = backends.adopt_cache(app, self.cache)
         else:
