@@ -82,7 +82,7 @@ def tls_redis(redis_binary, tmp_path):
 
 
 def test_rediss_tls(make_app, tls_redis):
-    app = _round_trip(make_app, tls_redis)
+    _round_trip(make_app, tls_redis)
     keys = redis.Redis.from_url(tls_redis).keys("flask_sms:*")
     assert keys  # the codes really live on the TLS server
 
