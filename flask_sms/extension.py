@@ -82,6 +82,11 @@ class SmsExtension:
         providers = _build_providers(settings)
         _redact.guard_loggers("flask_sms")
         state = _AppState(settings, providers)
+        logger.info(
+            "flask_sms: providers %s; storage %s",
+            ", ".join(settings.providers),
+            _redact.url_without_password(settings.storage_url) if settings.captcha else "off (SMS_ENABLE_CAPTCHA is false)",
+        )
         if settings.captcha is not None:
             state.codes = self._code_service(app, settings)
             from .blueprint import blueprint
@@ -93,11 +98,6 @@ class SmsExtension:
         from .cli import sms_cli
 
         app.cli.add_command(sms_cli)
-        logger.info(
-            "flask_sms: providers %s; storage %s",
-            ", ".join(settings.providers),
-            _redact.url_without_password(settings.storage_url) if settings.captcha else "off (SMS_ENABLE_CAPTCHA is false)",
-        )
 
     def _code_service(self, app: Flask, settings: Settings) -> CodeService:
         assert settings.captcha is not None

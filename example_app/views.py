@@ -1,0 +1,158 @@
+"""The demo pages: ask for a code, sign in with it, sign out.
+
+The code is requested by the page's script from flask_sms's own
+``POST /sms_captcha/``; signing in is an ordinary form post to ``/login``,
+which checks the code with ``sms.verify_code`` the way an app's own login
+view would, behind a CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+import phonenumbers
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from flask_sms import CaptchaError, SmsExtension
+
+from .i18n import SCRIPT_KEYS, current_language, error_text, texts
+from .inbox import inbox_for
+
+blueprint = Blueprint("demo", __name__)
+
+CSRF_FIELD = "csrf_token"
+SESSION_PHONE = "phone"
+_MAX_FIELD = 64
+
+
+# -- CSRF: a per-session token in a hidden field ----------------------------------------------
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_ok() -> bool:
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD, "")
+    if not isinstance(expected, str) or not expected or not sent:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def _new_csrf_token() -> None:
+    """A fresh token whenever the signed-in state changes."""
+    session.pop(CSRF_FIELD, None)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _sms() -> SmsExtension:
+    return current_app.extensions["sms"]
+
+
+def display_phone(phone: str) -> str:
+    """``+8613800138000`` -> ``+86 138 0013 8000``."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return phone
+
+
+def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
+    """One inbox text for the template: the code, and the words around it."""
+    params = entry["params"]
+    view = {"time": entry["time"], "phones": entry["phones"], "purpose": entry["purpose"]}
+    if "code" in params:
+        before, _, after = table["sms_captcha"].partition("{code}")
+        minutes = params.get("minutes", "?")
+        view.update(before=before.format(minutes=minutes), code=params["code"], after=after.format(minutes=minutes))
+    else:
+        view.update(before=" ".join(f"{name}={value}" for name, value in params.items()), code="", after="")
+    return view
+
+
+def render_page(status: int = 200, message: str = "", kind: str = "error", phone: str = "") -> Response:
+    language = current_language()
+    table = texts(language)
+    sms = _sms()
+    settings = sms.settings()
+    inbox = inbox_for(current_app)
+    signed_in = session.get(SESSION_PHONE)
+    context = {
+        "lang": language,
+        "other_lang": "zh-CN" if language == "en" else "en",
+        "t": table,
+        "script_texts": {key: table[key] for key in SCRIPT_KEYS},
+        "signed_in": display_phone(signed_in) if isinstance(signed_in, str) else None,
+        "message": message,
+        "message_kind": kind,
+        "phone": phone,
+        "code_length": settings.captcha.code_length if settings.captcha else 6,
+        "providers": ", ".join(settings.providers),
+        "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
+        "inbox": [inbox_entry(entry, table) for entry in inbox.recent()] if inbox is not None else None,
+        "inbox_minutes": f"{inbox.minutes:g}" if inbox is not None else "",
+    }
+    response = current_app.make_response((render_template("index.html", **context), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _field(name: str) -> str:
+    value = request.form.get(name, "").strip()
+    return value[: _MAX_FIELD + 1]
+
+
+# -- views -------------------------------------------------------------------------------------
+@blueprint.get("/")
+def index() -> Response:
+    return render_page()
+
+
+@blueprint.post("/login")
+def login() -> Response:
+    language = current_language()
+    table = texts(language)
+    phone, code = _field("phone"), _field("code")
+    if not csrf_ok():
+        return render_page(400, table["csrf_failed"], phone=phone)
+    if not phone:
+        return render_page(400, table["phone_required"], phone=phone)
+    if not code:
+        return render_page(400, table["code_required"], phone=phone)
+    if len(phone) > _MAX_FIELD or len(code) > _MAX_FIELD:
+        return render_page(400, table["invalid_request"], phone="")
+
+    sms = _sms()
+    try:
+        sms.check_verify_limit(request.remote_addr or "unknown")
+        result = sms.verify_code(phone, code)
+    except CaptchaError as exc:  # rate_limited (429) or unavailable (503)
+        response = render_page(exc.code or 400, error_text(language, exc.error, exc.retry_after), phone=phone)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if not result:
+        return render_page(400, error_text(language, result.reason or "invalid_code"), phone=phone)
+
+    session[SESSION_PHONE] = result.phone
+    _new_csrf_token()
+    return redirect(url_for("demo.index"), 303)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    if not csrf_ok():
+        return render_page(400, texts(current_language())["csrf_failed"])
+    session.pop(SESSION_PHONE, None)
+    _new_csrf_token()
+    return redirect(url_for("demo.index"), 303)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+    app.jinja_env.globals["csrf_token"] = csrf_token

@@ -1,0 +1,390 @@
+"""The bundled demo app (example_app/), through Flask's test client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CREDS, TEMPLATES
+
+from flask_sms import StorageUnavailable
+from flask_sms.messages import MESSAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = "13800138000"
+E164 = "+8613800138000"
+SHOWN = "+86 138 0013 8000"
+PAGE_IDS = ("phone", "send-code", "code", "login", "message", "inbox", "login-form", "lang-switch")
+
+
+@pytest.fixture
+def example(monkeypatch, tmp_path):
+    """The example_app package, with no FLASK_* variables and no .env leaking in from the host."""
+    monkeypatch.syspath_prepend(str(ROOT))  # example_app is not installed; it lives next to tests/
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    logger = logging.getLogger("flask_sms")  # create_app tunes it; put it back afterwards
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    import example_app
+
+    return example_app
+
+
+@pytest.fixture
+def make(example):
+    def factory(**config):
+        return example.create_app(config or None)
+
+    return factory
+
+
+def csrf_from(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def send_code(client, phone=PHONE, **headers):
+    return client.post("/sms_captcha/", json={"phone": phone}, headers=headers)
+
+
+def inbox_code(client) -> str:
+    return client.get("/dev/inbox").get_json()["messages"][0]["params"]["code"]
+
+
+def login(client, code, phone=PHONE, token=None, lang=None):
+    page = client.get("/" + (f"?lang={lang}" if lang else "")).get_data(as_text=True)
+    data = {"phone": phone, "code": code, "csrf_token": csrf_from(page) if token is None else token}
+    if token is False:
+        del data["csrf_token"]
+    return client.post("/login", data=data)
+
+
+def signed_in_as(client) -> str | None:
+    match = re.search(r'id="signed-in-phone">([^<]+)<', client.get("/").get_data(as_text=True))
+    return match.group(1) if match else None
+
+
+# -- defaults ---------------------------------------------------------------------------------
+def test_defaults_run_without_a_vendor_account(make, caplog):
+    caplog.set_level(logging.INFO, logger="flask_sms")
+    app = make()
+    assert app.config["SMS_PROVIDERS"] == ["console"]
+    assert app.config["SMS_STORAGE_URL"] == "memory://"
+    assert app.config["SECRET_KEY"] and not app.debug and not app.testing
+
+    startup = [r.getMessage() for r in caplog.records if r.name == "flask_sms"]
+    assert "flask_sms: providers console; storage memory://" in startup
+
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for element in PAGE_IDS:
+        assert f'id="{element}"' in html, element
+    assert '<html lang="zh-CN">' in html and "获取验证码" in html and "登录" in html
+    assert "http://" not in html and "https://" not in html  # no CDN: works offline
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert asset in html
+        assert client.get(asset).status_code == 200
+
+    response = send_code(client)
+    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60}
+    code = inbox_code(client)
+    texts = [r.getMessage() for r in caplog.records if r.name == "flask_sms"]
+    assert f"SMS to {E164} [captcha] code={code} minutes=5" in texts  # shown in the terminal
+
+
+def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FLASK_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "example_app", "routes"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/dev/inbox" in result.stdout and "/sms_captcha/" in result.stdout and "/login" in result.stdout
+    log = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert any("flask_sms: providers console; storage memory://" in line for line in log[:2]), log
+
+
+def test_each_app_gets_its_own_dev_secret_key(make):
+    assert make().config["SECRET_KEY"] != make().config["SECRET_KEY"]
+    assert make(SECRET_KEY="fixed").config["SECRET_KEY"] == "fixed"
+
+
+def test_flask_sms_info_logs_reach_the_terminal(example, monkeypatch):
+    logger = logging.getLogger("flask_sms")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    example.show_sms_logs()
+    assert logger.level == logging.INFO
+    (handler,) = logger.handlers
+    assert isinstance(handler, logging.StreamHandler)
+    example.show_sms_logs()
+    assert len(logger.handlers) == 1  # no duplicate lines when create_app runs twice
+
+
+# -- the dev inbox ----------------------------------------------------------------------------
+def test_dev_inbox_shows_recent_texts(make):
+    app = make()
+    client = app.test_client()
+    assert client.get("/dev/inbox").get_json()["messages"] == []
+    assert send_code(client).status_code == 200
+    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    assert message["phones"] == [E164] and message["purpose"] == "captcha"
+    code = message["params"]["code"]
+    assert len(code) == 6 and code.isdigit() and message["params"]["minutes"] == "5"
+    html = client.get("/").get_data(as_text=True)
+    assert f'<strong class="inbox-code">{code}</strong>' in html
+    assert "您的验证码是" in html
+
+
+def test_dev_inbox_forgets_old_texts(make):
+    app = make(DEV_INBOX_MINUTES=1)
+    client = app.test_client()
+    send_code(client)
+    inbox = app.extensions["dev_inbox"]
+    assert len(inbox.recent()) == 1
+    assert inbox.recent(now=inbox.recent()[0]["sent_at"] + 61) == []
+
+
+def test_dev_inbox_keeps_apps_apart(make):
+    first, second = make(), make()
+    send_code(first.test_client())
+    assert len(first.test_client().get("/dev/inbox").get_json()["messages"]) == 1
+    assert second.test_client().get("/dev/inbox").get_json()["messages"] == []
+
+
+def test_real_vendor_keys_send_real_texts_and_hide_the_inbox(example, monkeypatch, fake):
+    monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["ihuyi"]')
+    monkeypatch.setenv("FLASK_SMS_IHUYI_ACCOUNT", CREDS.ihuyi_account)
+    monkeypatch.setenv("FLASK_SMS_IHUYI_API_KEY", CREDS.ihuyi_api_key)
+    monkeypatch.setenv("FLASK_SMS_IHUYI_TEMPLATES", json.dumps({"captcha": TEMPLATES["ihuyi"]["captcha"]}))
+    monkeypatch.setenv("FLASK_SMS_IHUYI_URL", f"{fake.url}/webservice/sms.php?method=Submit")
+    app = example.create_app()
+    assert app.config["SMS_PROVIDERS"] == ["ihuyi"]
+    client = app.test_client()
+
+    assert client.get("/dev/inbox").status_code == 404
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="inbox"' not in html and "data-inbox-url" not in html
+    assert "dev_inbox" not in app.extensions
+
+    assert send_code(client).status_code == 200
+    (received,) = fake.received("ihuyi")
+    code = received.params.split(":")[1][:6]
+    assert login(client, code).status_code == 303
+    assert signed_in_as(client) == SHOWN
+
+
+# -- signing in -------------------------------------------------------------------------------
+def test_login_with_the_right_code_signs_in(make):
+    app = make()
+    client = app.test_client()
+    send_code(client)
+    code = inbox_code(client)
+    page = client.get("/").get_data(as_text=True)
+    token = csrf_from(page)
+
+    response = client.post("/login", data={"phone": "138 0013 8000", "code": code, "csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    with client.session_transaction() as session:
+        assert session["phone"] == E164
+    page = client.get("/").get_data(as_text=True)
+    assert signed_in_as(client) == SHOWN and "登录成功" in page
+    assert 'id="login-form"' not in page
+    assert csrf_from(page) != token  # a fresh token once signed in
+
+    # single use: the same code cannot sign in again
+    with client.session_transaction() as session:
+        del session["phone"]
+    response = login(client, code)
+    assert response.status_code == 400 and "验证码已失效" in response.get_data(as_text=True)
+
+
+def test_logout_needs_the_token_too(make):
+    client = make().test_client()
+    send_code(client)
+    assert login(client, inbox_code(client)).status_code == 303
+    assert client.post("/logout").status_code == 400
+    assert signed_in_as(client) == SHOWN
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.parametrize("token", [False, "", "forged-token"])
+def test_csrf_refuses_a_login_without_the_token(make, token):
+    client = make().test_client()
+    send_code(client)
+    code = inbox_code(client)
+    response = login(client, code, token=token)
+    assert response.status_code == 400
+    assert "页面已过期" in response.get_data(as_text=True)
+    assert signed_in_as(client) is None
+    # the refused post did not touch the code: the real form still works
+    assert login(client, code).status_code == 303
+
+
+def test_csrf_token_is_per_session(make):
+    app = make()
+    mine, theirs = app.test_client(), app.test_client()
+    send_code(mine)
+    code = inbox_code(mine)
+    their_token = csrf_from(theirs.get("/").get_data(as_text=True))
+    mine.get("/")
+    assert login(mine, code, token=their_token).status_code == 400
+
+
+def wrong(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def test_login_errors_say_what_went_wrong(make):
+    client = make(SMS_MAX_ATTEMPTS=2).test_client()
+    page = login(client, "123456", phone="12345")
+    assert page.status_code == 400 and "手机号码格式不正确。" in page.get_data(as_text=True)
+    page = login(client, "")
+    assert page.status_code == 400 and "请输入验证码。" in page.get_data(as_text=True)
+    page = login(client, "123456")  # nothing was sent to this number
+    assert "验证码已失效，请重新获取。" in page.get_data(as_text=True)
+
+    send_code(client)
+    code = inbox_code(client)
+    page = login(client, wrong(code))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "验证码不正确。" in html
+    assert f'value="{PHONE}"' in html  # the number stays in the field
+    page = login(client, wrong(code))
+    assert "验证码错误次数过多，请重新获取。" in page.get_data(as_text=True)
+    assert "验证码错误次数过多" in login(client, code).get_data(as_text=True)
+
+
+def test_login_errors_follow_the_page_language(make):
+    client = make().test_client()
+    send_code(client)
+    page = login(client, wrong(inbox_code(client)), lang="en")
+    html = page.get_data(as_text=True)
+    assert '<html lang="en">' in html and "The code is incorrect." in html
+
+
+def test_login_attempts_are_rate_limited(make):
+    client = make(SMS_VERIFY_IP_LIMITS="2/hour").test_client()
+    send_code(client)
+    code = inbox_code(client)
+    for _ in range(2):
+        assert login(client, wrong(code)).status_code == 400
+    page = login(client, code)
+    assert page.status_code == 429
+    seconds = int(page.headers["Retry-After"])
+    assert 0 < seconds <= 3600
+    assert f"操作过于频繁，请 {seconds} 秒后再试。" in page.get_data(as_text=True)
+
+
+def test_login_when_storage_is_down(make, monkeypatch):
+    app = make()
+    client = app.test_client()
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(app.extensions["sms"], "verify_code", down)
+    page = login(client, "123456")
+    assert page.status_code == 503 and "服务暂时不可用，请稍后再试。" in page.get_data(as_text=True)
+
+
+# -- language ---------------------------------------------------------------------------------
+def test_language_switch_is_remembered(make):
+    client = make().test_client()
+    assert '<html lang="zh-CN">' in client.get("/").get_data(as_text=True)
+    html = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in html and "Get code" in html and 'href="/?lang=zh-CN"' in html
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    assert "获取验证码" in client.get("/?lang=zh-CN").get_data(as_text=True)
+
+
+def test_api_messages_follow_accept_language(make):
+    client = make().test_client()
+    assert send_code(client, "12345", **{"Accept-Language": "en"}).get_json()["message"] == (
+        "That is not a valid phone number."
+    )
+    assert send_code(client, "12345", **{"Accept-Language": "zh-CN"}).get_json()["message"] == "手机号码格式不正确。"
+
+
+def test_every_error_code_has_a_text(example):
+    from example_app.i18n import SCRIPT_KEYS, TEXTS
+
+    for language, table in TEXTS.items():
+        assert set(MESSAGES[language]) <= set(table), language
+        assert set(SCRIPT_KEYS) <= set(table)
+    assert set(TEXTS["zh-CN"]) == set(TEXTS["en"])
+
+
+# -- config -----------------------------------------------------------------------------------
+def test_config_from_the_environment(example, monkeypatch):
+    monkeypatch.setenv("FLASK_SMS_CODE_LENGTH", "8")
+    monkeypatch.setenv("FLASK_SMS_RESEND_INTERVAL", "30")
+    monkeypatch.setenv("FLASK_SECRET_KEY", "from-the-environment")
+    app = example.create_app()
+    assert app.config["SMS_CODE_LENGTH"] == 8 and app.config["SECRET_KEY"] == "from-the-environment"
+    client = app.test_client()
+    assert 'maxlength="8"' in client.get("/").get_data(as_text=True)
+    assert send_code(client).get_json()["resend_after"] == 30
+    code = inbox_code(client)
+    assert len(code) == 8
+    assert login(client, code).status_code == 303
+
+
+def test_env_file_is_read_and_the_environment_wins(example, monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text(
+        "# demo settings\n"
+        "FLASK_SMS_CODE_LENGTH=7\n"
+        "export FLASK_SMS_CODE_TTL=120  # two minutes\n"
+        "FLASK_SECRET_KEY='from dotenv'  # quoted, then a comment\n"
+        "FLASK_DEMO_NOTE=a#b\n"
+        'FLASK_SMS_PROVIDERS="[\\"console\\"]"\n'
+        "NOT_FLASK=ignored\n"
+        "\n"
+        "junk line\n",
+        encoding="utf-8",
+    )
+    app = example.create_app()  # reads ./.env by default
+    assert app.config["SMS_CODE_LENGTH"] == 7 and app.config["SMS_CODE_TTL"] == 120
+    assert app.config["SECRET_KEY"] == "from dotenv" and app.config["SMS_PROVIDERS"] == ["console"]
+    assert "NOT_FLASK" not in app.config
+    assert app.config["DEMO_NOTE"] == "a#b"
+
+    monkeypatch.setenv("FLASK_SMS_CODE_LENGTH", "8")
+    app = example.create_app()
+    assert app.config["SMS_CODE_LENGTH"] == 8 and app.config["SMS_CODE_TTL"] == 120
+
+    app = example.create_app({"SMS_CODE_LENGTH": 9})  # explicit config wins over both
+    assert app.config["SMS_CODE_LENGTH"] == 9
+
+    assert example.create_app(env_file=None).config["SMS_CODE_TTL"] == 300
+    assert example.create_app(env_file=tmp_path / "missing.env").config["SMS_CODE_TTL"] == 300
+
+
+def test_nested_keys_like_from_prefixed_env(example):
+    config: dict = {}
+    example.apply_prefixed(config, {"FLASK_SMS_ALIYUN_TEMPLATES__captcha": "SMS_1", "FLASK_X": "[1, 2]", "Y": "1"})
+    assert config == {"SMS_ALIYUN_TEMPLATES": {"captcha": "SMS_1"}, "X": [1, 2]}
+
+
+def test_bad_sms_config_fails_at_startup(example, monkeypatch):
+    from flask_sms import ConfigError
+
+    monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["aliyun"]')  # no keys
+    with pytest.raises(ConfigError, match="SMS_ALIYUN_ACCESS_KEY_ID"):
+        example.create_app()

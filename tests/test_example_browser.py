@@ -1,0 +1,257 @@
+"""The demo app in a real browser: Playwright for Python driving Chromium, headless.
+
+The app runs on a werkzeug server in a thread (127.0.0.1, port 0). Every
+state is screenshotted into test-artifacts/. Skips without Chromium or
+playwright, fails instead under SMS_REQUIRE_ALL=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import REQUIRE_ALL, need_binary
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = "13800138000"
+SHOWN = "+86 138 0013 8000"
+
+
+def need_playwright() -> Any:
+    """``playwright.sync_api``, or skip (fail under SMS_REQUIRE_ALL=1)."""
+    try:
+        from playwright import sync_api
+    except ImportError as exc:
+        message = f"playwright is not installed ({exc}); pip install playwright (CI sets SMS_REQUIRE_ALL=1)"
+        if REQUIRE_ALL:
+            pytest.fail(message)
+        pytest.skip(message)
+    return sync_api
+
+
+@pytest.fixture(scope="module")
+def playwright_api() -> Any:
+    return need_playwright()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_api: Any) -> Any:
+    chromium = need_binary("chromium")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def expect(playwright_api: Any) -> Any:
+    playwright_api.expect.set_options(timeout=5000)
+    return playwright_api.expect
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Start the demo app (plus config overrides) on 127.0.0.1; returns its base URL."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    logger = logging.getLogger("flask_sms")  # create_app tunes it; put it back afterwards
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    from example_app import create_app
+
+    servers = []
+
+    def start(**config: Any) -> str:
+        app = create_app({"SECRET_KEY": "browser-test-secret", **config}, env_file=None)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="example-app", daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    """A fresh tab; fails the test on a script error or any request leaving 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 960, "height": 600}, locale="zh-CN")
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert outside == [], "the page must work offline (no CDN)"
+    assert errors == [], "script errors on the page"
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"example-{name}.png"))
+
+
+def request_code(page: Any, phone: str = PHONE) -> None:
+    page.fill("#phone", phone)
+    page.click("#send-code")
+
+
+def code_from_inbox(page: Any, expect: Any) -> str:
+    code = page.locator("#inbox-list .inbox-code").first
+    expect(code).to_have_text(re.compile(r"^\d{6}$"))
+    return code.inner_text()
+
+
+def wrong(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+# -- the tests --------------------------------------------------------------------------------
+def test_full_flow_signs_in_with_the_code_from_the_dev_inbox(serve, page, expect):
+    base = serve()
+    page.goto(base + "/")
+    expect(page.locator("#inbox-empty")).to_be_visible()
+    expect(page.locator("#message")).to_be_hidden()
+    shot(page, "01-start")
+
+    request_code(page)
+    expect(page.locator("#message")).to_have_text("验证码已发送，5 分钟内有效。")
+    expect(page.locator("#inbox-list .inbox-phone").first).to_have_text("+8613800138000")
+    code = code_from_inbox(page, expect)
+    expect(page.locator("#code")).to_be_focused()
+    shot(page, "02-code-sent")
+
+    page.fill("#code", code)
+    page.click("#login")
+    expect(page.locator("#signed-in-phone")).to_have_text(SHOWN)
+    assert page.url == base + "/"
+    expect(page.locator("#login-form")).to_have_count(0)
+    shot(page, "03-signed-in")
+
+    page.click("#logout")
+    expect(page.locator("#login-form")).to_be_visible()
+
+
+def test_countdown_disables_the_button_until_it_reaches_zero(serve, page, expect):
+    base = serve(SMS_RESEND_INTERVAL=3)
+    page.goto(base + "/")
+    request_code(page)
+    button = page.locator("#send-code")
+    expect(button).to_be_disabled()
+    expect(button).to_have_text(re.compile(r"^[1-3] 秒后重新获取$"))
+    shot(page, "04-countdown")
+    expect(button).to_have_text("1 秒后重新获取")
+    expect(button).to_be_disabled()
+    expect(button).to_be_enabled(timeout=3000)
+    expect(button).to_have_text("获取验证码")
+
+    request_code(page)  # the cool-down is over: a second code goes out
+    expect(page.locator("#inbox-list .inbox-item")).to_have_count(2)
+
+
+def test_wrong_code_shows_the_error(serve, page, expect):
+    base = serve()
+    page.goto(base + "/")
+    request_code(page)
+    code = code_from_inbox(page, expect)
+    page.fill("#code", wrong(code))
+    page.click("#login")
+    expect(page.locator("#message")).to_have_text("验证码不正确。")
+    expect(page.locator("#message")).to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#phone")).to_have_value(PHONE)
+    expect(page.locator("#send-code")).to_be_disabled()  # the countdown survives the reload
+    expect(page.locator("#signed-in")).to_have_count(0)
+    shot(page, "05-wrong-code")
+
+    page.fill("#code", code)
+    page.click("#login")
+    expect(page.locator("#signed-in-phone")).to_have_text(SHOWN)
+
+
+def test_invalid_number_shows_its_message(serve, page, expect):
+    base = serve()
+    page.goto(base + "/")
+    page.click("#send-code")
+    expect(page.locator("#message")).to_have_text("请输入手机号。")
+
+    request_code(page, "12345")
+    expect(page.locator("#message")).to_have_text("手机号码格式不正确。")
+    expect(page.locator("#send-code")).to_be_enabled()
+    expect(page.locator("#send-code")).to_have_text("获取验证码")
+    shot(page, "06-invalid-number")
+
+    page.click("#lang-switch")  # English: the API's message follows the page language
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    request_code(page, "12345")
+    expect(page.locator("#message")).to_have_text("That is not a valid phone number.")
+    shot(page, "07-invalid-number-en")
+
+
+def test_second_click_during_the_cooldown_shows_the_wait(serve, page, expect):
+    base = serve()
+    page.goto(base + "/")
+    first = page.request.post(base + "/sms_captcha/", data={"phone": PHONE})  # e.g. from another tab
+    assert first.ok and first.json()["resend_after"] == 60
+
+    request_code(page)
+    message = page.locator("#message")
+    expect(message).to_have_text(re.compile(r"^操作过于频繁，请 \d+ 秒后再试。$"))
+    seconds = int(re.search(r"\d+", message.inner_text()).group())
+    assert 55 <= seconds <= 60
+    button = page.locator("#send-code")
+    expect(button).to_be_disabled()
+    expect(button).to_have_text(re.compile(r"^\d+ 秒后重新获取$"))
+    assert int(re.search(r"\d+", button.inner_text()).group()) <= seconds
+    expect(page.locator("#inbox-list .inbox-item")).to_have_count(1)  # no second text
+    shot(page, "08-rate-limited")
+
+
+def test_send_failure_shows_its_message_and_there_is_no_inbox(serve, page, expect):
+    base = serve(
+        SMS_PROVIDERS=["ihuyi"],
+        SMS_IHUYI_ACCOUNT="C12345678",
+        SMS_IHUYI_API_KEY="not-a-real-key",
+        SMS_IHUYI_TEMPLATES={"captcha": "您的验证码是：{code}。"},
+        SMS_IHUYI_URL="http://127.0.0.1:9/webservice/sms.php?method=Submit",  # nothing listens there
+        SMS_TIMEOUT=1,
+    )
+    page.goto(base + "/")
+    expect(page.locator("#inbox")).to_have_count(0)
+    request_code(page)
+    expect(page.locator("#message")).to_have_text("短信发送失败，请稍后再试。")
+    expect(page.locator("#send-code")).to_be_enabled()
+    shot(page, "09-send-failed")
