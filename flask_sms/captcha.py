@@ -34,7 +34,7 @@ from .errors import (
 )
 from .phones import e164, parse_phone, region_of
 from .signals import code_sent, code_verified, verification_failed
-from .storage import EXPIRED, INVALID, LOCKED, OK, CodeStore, keys_for
+from .storage import EXPIRED, INVALID, LOCKED, OK, CodeStore, Keys, Quota, keys_for
 
 logger = logging.getLogger("flask_sms")
 
@@ -174,39 +174,39 @@ class CodeService:
         keys = keys_for(purpose, phone)
         quotas = [(keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry())
                   for item in settings.phone_limits]
+        code = self.new_code()
         now = clock()
         with self.storage():
-            # One atomic step: the cool-down is free and the phone's quotas have room.
-            wait = self.store.reserve(keys.cooldown, quotas, now, settings.resend_interval)
+            # One atomic step, before the vendor is called: cool-down free and quotas
+            # with room, then take the cool-down, store the code and count the send.
+            wait = self.store.begin(keys, quotas, self.digest(purpose, phone, code), now,
+                                    settings.resend_interval, settings.code_ttl)
             if wait > 0:
                 raise RateLimited(retry_after=max(1, math.ceil(wait)))
             try:
                 self._limit(settings.global_limits, "global", hit=True)
             except RateLimited:
-                self.store.release(keys.cooldown, now)
+                self.store.undo(keys, quotas, now)
                 raise
 
-        code = self.new_code()
         try:
             send(phone, purpose, {"code": code, "minutes": max(1, settings.code_ttl // 60)})
         except SendError as exc:
             logger.error("verification code to %s not sent: %s", phone, exc)
-            self._give_back(keys.cooldown, now)
+            self._undo(keys, quotas, now)
             raise SendFailed() from None
         except BaseException:
-            self._give_back(keys.cooldown, now)
+            self._undo(keys, quotas, now)
             raise
-
-        with self.storage():
-            self.store.commit(keys.code, self.digest(purpose, phone, code), quotas, now, settings.code_ttl)
+        # Nothing touches the storage after a delivered text.
         code_sent.send(app, phone=phone, purpose=purpose)
         return CodeSent(phone, purpose, settings.code_ttl, settings.resend_interval)
 
-    def _give_back(self, cooldown_key: str, now: float) -> None:
+    def _undo(self, keys: Keys, quotas: list[Quota], now: float) -> None:
         try:
-            self.store.release(cooldown_key, now)
+            self.store.undo(keys, quotas, now)
         except self.storage_errors:
-            logger.warning("could not release the resend cool-down; the storage is unavailable")
+            logger.warning("could not undo an undelivered send (storage unavailable); its cool-down stays")
 
     def verify_code(self, app: Flask, phone: object, code: object, purpose: object, clock: Callable[[], float]) -> Verification:
         purpose_text = purpose if isinstance(purpose, str) else ""

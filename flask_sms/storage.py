@@ -1,8 +1,9 @@
 """Where codes, wrong-code counters and resend cool-downs live.
 
 Everything is kept through Flask-Caching. Each step that must be atomic is one
-operation: reserve (cool-down free and per-phone quotas not exhausted, then take
-the cool-down), commit (store the code, count the send), and check-and-consume:
+operation: *begin* a send (the cool-down is free and the phone's quotas have room:
+take the cool-down, store the code's digest, count the send), *undo* it when the
+vendor did not deliver, and *check-and-consume* a code:
 
 * on a Redis backend (``redis://``, ``rediss://``, sentinel, cluster) it is one
   Lua script, so it is atomic across workers and hosts and costs one round trip;
@@ -51,19 +52,20 @@ Quota = tuple[str, int, int]  # (key, amount, window in seconds)
 
 class CodeStore(ABC):
     @abstractmethod
-    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
-        """Take the cool-down if it is free and every quota has room.
+    def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
+        """Start a send, atomically: if the cool-down is free and every quota has room,
+        take the cool-down, store the code's digest (replacing any earlier code) and
+        count the send against the quotas.
 
-        Returns 0.0 when taken, else the seconds until a send could succeed.
+        Returns 0.0 when begun, else the seconds until a send could succeed. All of
+        it happens before the vendor call, so once a text is out nothing is left to
+        store (a storage outage cannot turn a delivered text into an error).
         """
 
     @abstractmethod
-    def release(self, key: str, now: float) -> None:
-        """Give a cool-down back (the send it guarded failed)."""
-
-    @abstractmethod
-    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
-        """Store a code's digest (replacing any earlier code) and count the send against the quotas."""
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
+        """Take back a begun send that was not delivered: free the cool-down,
+        drop the undelivered code and uncount the quotas."""
 
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
@@ -81,30 +83,33 @@ class CacheStore(CodeStore):
         self.cache = cache
         self.lock = threading.Lock()
 
-    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
+    def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
         with self.lock:
-            until = self.cache.get(key)
+            until = self.cache.get(keys.cooldown)
             if until is not None and until > now:
                 return until - now
-            for quota_key, amount, _ in quotas:
-                count, window_end = self.cache.get(quota_key) or (0, 0.0)
-                if window_end > now and count >= amount:
-                    return window_end - now
-            self.cache.set(key, now + interval, timeout=_ttl(interval))
-            return 0.0
-
-    def release(self, key: str, now: float) -> None:
-        with self.lock:
-            self.cache.delete(key)
-
-    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
-        with self.lock:
-            self.cache.set(code_key, (digest, now + ttl), timeout=_ttl(ttl))
-            for quota_key, _, window in quotas:
+            counts = []
+            for quota_key, amount, window in quotas:
                 count, window_end = self.cache.get(quota_key) or (0, 0.0)
                 if window_end <= now:
                     count, window_end = 0, now + window
+                if count >= amount:
+                    return window_end - now
+                counts.append((quota_key, count, window_end))
+            self.cache.set(keys.cooldown, now + interval, timeout=_ttl(interval))
+            self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
+            for quota_key, count, window_end in counts:
                 self.cache.set(quota_key, (count + 1, window_end), timeout=_ttl(window_end - now))
+            return 0.0
+
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
+        with self.lock:
+            self.cache.delete(keys.cooldown)
+            self.cache.delete(keys.code)
+            for quota_key, _, _ in quotas:
+                count, window_end = self.cache.get(quota_key) or (0, 0.0)
+                if count > 0 and window_end > now:
+                    self.cache.set(quota_key, (count - 1, window_end), timeout=_ttl(window_end - now))
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         import hmac
@@ -135,37 +140,46 @@ class CacheStore(CodeStore):
 # Lua string equality compares interned strings by identity, so it does not
 # leak how much of the digest matched; and the digest is an HMAC an attacker
 # cannot steer anyway.
-# KEYS[1] cool-down, KEYS[2..] quota counters "count:window_end";
-# ARGV: now, interval, cool-down key TTL, then one amount per quota key.
-_RESERVE = """
-local now = tonumber(ARGV[1])
+# KEYS: cool-down, code, then the quota counters ("count:window_end").
+# ARGV: now, interval, cool-down TTL, code value, code TTL, slack, then amount and window per quota.
+_BEGIN = """
+local now, slack = tonumber(ARGV[1]), tonumber(ARGV[6])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current > now then return tostring(current - now) end
-for i = 2, #KEYS do
-  local raw = redis.call('GET', KEYS[i])
-  if raw then
-    local sep = string.find(raw, ':', 1, true)
-    local count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
-    if window_end > now and count >= tonumber(ARGV[i + 2]) then return tostring(window_end - now) end
-  end
-end
-redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', ARGV[3])
-return '0'
-"""
-
-# KEYS[1] code, KEYS[2..] quota counters; ARGV: value, code TTL, now, slack, then one window per quota key.
-_COMMIT = """
-local now, slack = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-for i = 2, #KEYS do
+local counts, ends = {}, {}
+for i = 3, #KEYS do
+  local amount, window = tonumber(ARGV[5 + 2 * (i - 2)]), tonumber(ARGV[6 + 2 * (i - 2)])
   local count, window_end = 0, 0
   local raw = redis.call('GET', KEYS[i])
   if raw then
     local sep = string.find(raw, ':', 1, true)
     count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
   end
-  if window_end <= now then count, window_end = 0, now + tonumber(ARGV[i + 3]) end
-  redis.call('SET', KEYS[i], (count + 1) .. ':' .. window_end, 'EX', math.ceil(window_end - now) + slack)
+  if window_end <= now then count, window_end = 0, now + window end
+  if count >= amount then return tostring(window_end - now) end
+  counts[i], ends[i] = count, window_end
+end
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], (counts[i] + 1) .. ':' .. ends[i], 'EX', math.ceil(ends[i] - now) + slack)
+end
+return '0'
+"""
+
+# KEYS: cool-down, code, then the quota counters. ARGV: now, slack.
+_UNDO = """
+local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 3, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local sep = string.find(raw, ':', 1, true)
+    local count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
+    if count > 0 and window_end > now then
+      redis.call('SET', KEYS[i], (count - 1) .. ':' .. window_end, 'EX', math.ceil(window_end - now) + slack)
+    end
+  end
 end
 return 1
 """
@@ -199,22 +213,21 @@ class RedisStore(CodeStore):
     def __init__(self, client: Any, key_prefix: str) -> None:
         self.client = client
         self.prefix = key_prefix
-        self._reserve = client.register_script(_RESERVE)
-        self._commit = client.register_script(_COMMIT)
+        self._begin = client.register_script(_BEGIN)
+        self._undo = client.register_script(_UNDO)
         self._check = client.register_script(_CHECK)
 
-    def reserve(self, key: str, quotas: Sequence[Quota], now: float, interval: float) -> float:
-        keys = [self.prefix + key] + [self.prefix + quota_key for quota_key, _, _ in quotas]
-        args = [repr(now), repr(interval), _ttl(interval)] + [amount for _, amount, _ in quotas]
-        return float(self._reserve(keys=keys, args=args))
+    def _keys(self, keys: Keys, quotas: Sequence[Quota]) -> list[str]:
+        return [self.prefix + keys.cooldown, self.prefix + keys.code] + [self.prefix + q for q, _, _ in quotas]
 
-    def release(self, key: str, now: float) -> None:
-        self.client.delete(self.prefix + key)
+    def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
+        args: list[Any] = [repr(now), repr(interval), _ttl(interval), f"{digest}:{now + ttl!r}", _ttl(ttl), _CLEANUP_SLACK]
+        for _, amount, window in quotas:
+            args += [amount, window]
+        return float(self._begin(keys=self._keys(keys, quotas), args=args))
 
-    def commit(self, code_key: str, digest: str, quotas: Sequence[Quota], now: float, ttl: float) -> None:
-        keys = [self.prefix + code_key] + [self.prefix + quota_key for quota_key, _, _ in quotas]
-        args = [f"{digest}:{now + ttl!r}", _ttl(ttl), repr(now), _CLEANUP_SLACK] + [window for _, _, window in quotas]
-        self._commit(keys=keys, args=args)
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
+        self._undo(keys=self._keys(keys, quotas), args=[repr(now), _CLEANUP_SLACK])
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         keys = [self.prefix + code_key, self.prefix + fail_key]

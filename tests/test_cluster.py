@@ -1,0 +1,231 @@
+"""The verification flow on a real 3-master Redis Cluster started by the tests.
+
+``redis-server --cluster-enabled yes`` three times, ``redis-cli --cluster create``,
+then ``SMS_STORAGE_URL=redis+cluster://...``: codes (Flask-Caching
+RedisClusterCache, Lua scripts whose keys share a slot) and limits
+(Flask-Limiter) both live in the cluster.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from conftest import need_binary
+from helpers import FakeClock, RedisServer, free_port
+from redis.crc import key_slot
+
+PHONE = "13800138000"
+MASTERS = 3
+
+
+class Cluster:
+    def __init__(self, nodes: list[RedisServer]) -> None:
+        self.nodes = nodes
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def clients(self) -> list[redis.Redis]:
+        return [redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=5) for node in self.nodes]
+
+    def keys_by_node(self, pattern: str = "flask_sms:sms:*") -> dict[int, set[bytes]]:
+        return {node.port: set(client.keys(pattern)) for node, client in zip(self.nodes, self.clients())}
+
+
+def _cluster_ok(port: int) -> bool:
+    try:
+        info = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).execute_command("CLUSTER INFO")
+    except redis.RedisError:
+        return False
+    if isinstance(info, dict):  # redis-py parses CLUSTER INFO
+        fields = {str(key): str(value) for key, value in info.items()}
+    else:
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
+    return (fields.get("cluster_state") == "ok" and fields.get("cluster_slots_assigned") == "16384"
+            and fields.get("cluster_known_nodes") == str(MASTERS))
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cli = need_binary("redis-cli")
+    nodes: list[RedisServer] = []
+    try:
+        for index in range(MASTERS):
+            port = free_port()
+            # the bus port is given explicitly: port + 10000 may be past 65535 for an ephemeral port
+            extra = ("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                     "--cluster-node-timeout", "5000", "--cluster-port", str(free_port()))
+            workdir = tmp_path_factory.mktemp(f"cluster-node-{index}")
+            nodes.append(RedisServer(redis_binary, workdir, port=port, extra=extra).start())
+        create = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert create.returncode == 0, create.stdout + create.stderr
+        deadline = time.monotonic() + 30
+        while not all(_cluster_ok(node.port) for node in nodes):
+            if time.monotonic() > deadline:
+                pytest.fail("the cluster did not reach cluster_state:ok on every node within 30 s")
+            time.sleep(0.1)
+        yield Cluster(nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+def cluster(redis_cluster: Cluster) -> Cluster:
+    for client in redis_cluster.clients():
+        client.flushall()
+    return redis_cluster
+
+
+@pytest.fixture
+def cluster_app(make_app, cluster):
+    clock = FakeClock()
+
+    def factory(**config: Any):
+        settings = {"SMS_SUPPRESS_SEND": True, "SMS_STORAGE_URL": cluster.url, "SMS_IP_LIMITS": "",
+                    "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
+        settings.update(config)
+        app = make_app(["console"], **settings)
+        app.extensions["sms"].clock = clock
+        return app
+
+    factory.clock = clock
+    return factory
+
+
+def _send(app, client, phone=PHONE):
+    with app.extensions["sms"].record_messages() as outbox:
+        response = client.post("/sms_captcha/", json={"phone": phone})
+    return response, [m.params["code"] for m in outbox]
+
+
+def test_the_storage_really_is_the_cluster(cluster_app):
+    from flask_caching.backends.rediscache import RedisClusterCache
+
+    app = cluster_app()
+    (backend,) = app.extensions["cache"].values()
+    assert isinstance(backend, RedisClusterCache)
+    assert type(backend._write_client).__name__ == "RedisCluster"
+
+
+def test_round_trip_with_every_limit_on(cluster_app, cluster):
+    # the default IP, verify and global limits on, so Flask-Limiter counts in the cluster too
+    app = cluster_app(SMS_IP_LIMITS="20/hour", SMS_GLOBAL_LIMITS="1000/hour", SMS_VERIFY_IP_LIMITS="60/hour")
+    client = app.test_client()
+    response, (code,) = _send(app, client)
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60}
+
+    wrong = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "000000" if code != "000000" else "1"})
+    assert wrong.get_json()["error"] == "invalid_code"
+    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json() == {"ok": True}
+    again = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code})
+    assert again.get_json()["error"] == "code_expired"  # single use
+
+    stored = [(client, key) for client in cluster.clients() for key in client.keys("*")]
+    assert any(b"LIMITER" in key for _, key in stored), "Flask-Limiter's counters are in the cluster"
+    for node, key in stored:
+        if node.type(key) == b"string":
+            assert code.encode() not in node.get(key)  # only an HMAC is stored
+
+
+def test_cooldown_and_phone_quota(cluster_app):
+    app = cluster_app(SMS_PHONE_LIMITS="2/hour")
+    client = app.test_client()
+    assert _send(app, client)[0].status_code == 200
+    response, codes = _send(app, client)
+    assert response.status_code == 429 and codes == []
+    assert response.get_json()["error"] == "rate_limited"
+    assert 59 <= int(response.headers["Retry-After"]) <= 60
+    cluster_app.clock.advance(60)
+    assert _send(app, client)[0].status_code == 200
+    cluster_app.clock.advance(60)
+    response, codes = _send(app, client)
+    assert response.status_code == 429 and codes == []  # the hourly quota, counted in the cluster
+
+
+def test_attempt_budget_across_resends(cluster_app):
+    app = cluster_app()
+    client = app.test_client()
+    _send(app, client)
+    for _ in range(4):
+        assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
+    cluster_app.clock.advance(61)
+    _, (code,) = _send(app, client)
+    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "too_many_attempts"
+    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["error"] == "too_many_attempts"
+
+
+def _race(count: int, attempt) -> list[int]:
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait(timeout=30)
+        status = attempt()
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(statuses)
+
+
+def test_concurrent_sends_give_one_text(cluster_app):
+    app = cluster_app()
+    with app.extensions["sms"].record_messages() as outbox:
+        statuses = _race(30, lambda: app.test_client().post("/sms_captcha/", json={"phone": PHONE}).status_code)
+    assert statuses == [200] + [429] * 29
+    assert len(outbox) == 1
+
+
+def test_concurrent_verifies_have_one_winner(cluster_app):
+    app = cluster_app()
+    _, (code,) = _send(app, app.test_client())
+    statuses = _race(
+        30, lambda: app.test_client().post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).status_code
+    )
+    assert statuses == [200] + [400] * 29
+
+
+def test_keys_of_one_phone_share_a_slot_and_phones_spread_over_nodes(cluster_app, cluster):
+    app = cluster_app()
+    client = app.test_client()
+    _send(app, client)
+    client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "x"})  # creates the failure counter
+
+    by_node = cluster.keys_by_node("flask_sms:sms:{captcha:+8613800138000}:*")
+    holders = {port for port, keys in by_node.items() if keys}
+    ours = set().union(*by_node.values())
+    assert len(holders) == 1, by_node
+    assert {key.split(b"}:", 1)[1] for key in ours} == {b"code", b"fails", b"cooldown", b"quota:5/3600",
+                                                       b"quota:10/86400"}
+    assert len({key_slot(key) for key in ours}) == 1
+
+    phones = [f"139{index:08d}" for index in range(1, 21)]
+    for phone in phones:
+        response, codes = _send(app, client, phone)
+        assert response.status_code == 200 and len(codes) == 1
+    by_node = cluster.keys_by_node()
+    spread = {port: len(keys) for port, keys in by_node.items()}
+    assert sum(1 for count in spread.values() if count) > 1, spread
+    # and still, each phone's keys sit together on one node
+    for phone in phones:
+        tag = f"{{captcha:+86{phone}}}".encode()
+        assert len({port for port, keys in by_node.items() if any(tag in key for key in keys)}) == 1
