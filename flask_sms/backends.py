@@ -1,4 +1,4 @@
-"""Turn ``SMS_STORAGE_URL`` into a Flask-Caching cache and a Flask-Limiter limiter.
+"""Turn ``SMS_STORAGE_URL`` into a Flask-Caching cache and rate-limit counters.
 
 One URL configures both, so codes and limits always live in the same place.
 """
@@ -70,24 +70,28 @@ def adopt_cache(app: Flask, cache: Any) -> Any:
     return cache
 
 
-def make_limiter(app: Flask, url: str, timeout: float) -> Any:
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
+class OwnLimits:
+    """Flask-Limiter's engine (the ``limits`` library) without Flask-Limiter's app hooks.
 
-    options: dict[str, Any] = {}
-    if not url.startswith("memory://"):
-        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    limiter = Limiter(
-        get_remote_address,
-        storage_uri=url,
-        storage_options=options,
-        strategy="fixed-window",
-        key_prefix="flask_sms",
-        default_limits=[],
-        application_limits=[],
-    )
-    limiter.init_app(app)
-    return limiter
+    ``Limiter.init_app`` would add a before- and after-request hook to every route
+    of the app (~60 µs each request) and read the app's ``RATELIMIT_*`` settings,
+    which belong to the app's own limiter (its default limits would then be
+    enforced twice). flask_sms only counts its own limits, so it builds the same
+    storage and fixed-window strategy Flask-Limiter would, from ``SMS_STORAGE_URL``.
+    It has the two attributes flask_sms uses of a ``Limiter``.
+    """
+
+    enabled = True
+
+    def __init__(self, url: str, timeout: float) -> None:
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+
+        options: dict[str, Any] = {}
+        if not url.startswith("memory://"):
+            options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        self.storage = storage_from_string(url, **options)
+        self.limiter = FixedWindowRateLimiter(self.storage)
 
 
 def adopt_limiter(app: Flask, limiter: Any) -> Any:

@@ -108,9 +108,10 @@ class SmsExtension:
             cache = backends.adopt_cache(app, self.cache)
         else:
             cache = backends.make_cache(app, url, timeout)
-        limiter = backends.adopt_limiter(app, self.limiter) if self.limiter is not None else None
-        if limiter is None:
-            limiter = backends.make_limiter(app, url, timeout)
+        if self.limiter is not None:
+            limiter = backends.adopt_limiter(app, self.limiter)
+        else:
+            limiter = backends.OwnLimits(url, timeout)
         backends.warn_if_per_process(app, url, own_cache=self.cache is None)
         secret = app.config["SECRET_KEY"]
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()

@@ -21,17 +21,17 @@ _MAX_INPUT_LENGTH = 64  # phonenumbers itself caps at 250; nobody types more tha
 
 
 _SEPARATORS = str.maketrans("", "", " -()")
-_CN_E164 = re.compile(r"\+86(1\d{10})")
-_CN_LOCAL = re.compile(r"(?:\+86|0086|86)?(1\d{10})")  # how people in mainland China write numbers
-_CN_MOBILE: re.Pattern[str] | None = None
+_FAST_PATTERNS: dict[bool, re.Pattern[str]] = {}
 
 
-def _cn_mobile_pattern() -> re.Pattern[str]:
-    global _CN_MOBILE
-    if _CN_MOBILE is None:
-        mobile = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
-        _CN_MOBILE = re.compile(mobile.national_number_pattern)
-    return _CN_MOBILE
+def _fast_pattern(local: bool) -> re.Pattern[str]:
+    """phonenumbers' own CN mobile pattern, behind the prefixes people write (built once)."""
+    pattern = _FAST_PATTERNS.get(local)
+    if pattern is None:
+        mobile = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+        prefix = r"(?:\+86|0086|86)?" if local else r"\+86"  # how people in mainland China write numbers
+        pattern = _FAST_PATTERNS[local] = re.compile(f"{prefix}((?:{mobile}))")
+    return pattern
 
 
 def _fast_mainland_mobile(text: str, default_region: str) -> PhoneNumber | None:
@@ -41,9 +41,10 @@ def _fast_mainland_mobile(text: str, default_region: str) -> PhoneNumber | None:
     same answer (it accepts only what matches phonenumbers' own CN mobile
     pattern, and leaves everything else to the full parser).
     """
-    compact = text.translate(_SEPARATORS)
-    match = (_CN_LOCAL if default_region == "CN" else _CN_E164).fullmatch(compact)
-    if match is None or not _cn_mobile_pattern().fullmatch(match.group(1)):
+    if not text.isdigit():
+        text = text.translate(_SEPARATORS)
+    match = _fast_pattern(default_region == "CN").fullmatch(text)
+    if match is None:
         return None
     return PhoneNumber(country_code=MAINLAND_CHINA, national_number=int(match.group(1)))
 

@@ -525,3 +525,17 @@ def test_config_errors_for_the_flow():
 def test_captcha_purpose_needs_a_template(make_app):
     with pytest.raises(ConfigError, match="'reset_password' has no template"):
         make_app(["aliyun"], SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
+
+
+def test_adds_no_request_hooks_and_ignores_the_apps_ratelimit_settings(make_captcha_app):
+    app = make_captcha_app(RATELIMIT_DEFAULT="1/hour", RATELIMIT_ENABLED=False, SMS_IP_LIMITS="1/hour")
+
+    @app.get("/ping")
+    def ping():
+        return "pong"
+
+    assert not any(app.before_request_funcs.values()) and not any(app.after_request_funcs.values())
+    client = app.test_client()
+    assert [client.get("/ping").status_code for _ in range(3)] == [200, 200, 200]  # RATELIMIT_DEFAULT is not ours
+    assert send(client).status_code == 200
+    assert send(client, phone="13900139000").status_code == 429  # SMS_IP_LIMITS is
