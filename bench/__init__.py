@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of flask_sms; run with ``python -m bench`` (see bench/README.md)."""

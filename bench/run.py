@@ -1,0 +1,836 @@
+"""Side-by-side benchmark of flask_sms: ratios measured in one run, on one machine.
+
+``python -m bench`` (or ``python bench/run.py``) prints a markdown table:
+
+1. route overhead: ``POST /sms_captcha/`` and ``/sms_captcha/verify`` against a bare
+   Flask route that parses the same JSON, through the same Flask test client;
+2. Redis cost: commands per send / verify, counted with ``MONITOR`` and ``INFO commandstats``
+   on a ``redis-server`` this script starts;
+3. SDK overhead: ``send_sms`` against each vendor's bare official SDK, both on the loopback
+   fake vendor from ``tests/fake_vendor.py``;
+4. bulk: 10,000 numbers with the fake adding 50 ms per request.
+
+The two sides of a ratio are timed one call at a time in alternation (ours, baseline,
+baseline, ours, ...), so both see the same machine load; each side is the median of its
+per-call times and the ratio is ours / baseline. The vendor fake runs in a child process.
+This is not a test: it never fails, it reports. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gc
+import hashlib
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+for _path in (str(TESTS), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+# tests/ is on sys.path: reuse the fake vendor's credentials and the tests' config helpers.
+from fake_vendor import Credentials
+from flask import Flask, jsonify, request
+
+from bench.fake_server import RemoteFake
+from flask_sms import SmsExtension, send_sms
+
+# The same account and templates the tests use (tests/conftest.py: CREDS, TEMPLATES, vendor_config).
+# conftest imports pytest; fall back to an identical copy when pytest is not installed.
+try:
+    from conftest import CREDS, TEMPLATES, vendor_config
+except ImportError:  # pragma: no cover - pytest missing
+    CREDS = Credentials()
+    TEMPLATES = {
+        "aliyun": {"captcha": "SMS_153055065"},
+        "tencent": {"captcha": {"id": "5750123", "params": ["code", "minutes"]}},
+        "ronglian": {"captcha": {"id": "1", "params": ["code", "minutes"]}},
+        "ihuyi": {"captcha": "您的验证码是:{code}。请不要把验证码泄露给其他人。"},
+    }
+
+    def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[str, Any]:
+        return {
+            "SMS_ALIYUN_ACCESS_KEY_ID": creds.aliyun_key_id,
+            "SMS_ALIYUN_ACCESS_KEY_SECRET": creds.aliyun_secret,
+            "SMS_ALIYUN_SIGN_NAME": "阿里云短信测试",
+            "SMS_ALIYUN_TEMPLATES": TEMPLATES["aliyun"],
+            "SMS_ALIYUN_ENDPOINT": host,
+            "SMS_ALIYUN_SCHEME": "http",
+            "SMS_TENCENT_SECRET_ID": creds.tencent_secret_id,
+            "SMS_TENCENT_SECRET_KEY": creds.tencent_secret_key,
+            "SMS_TENCENT_SDK_APP_ID": creds.tencent_app_id,
+            "SMS_TENCENT_SIGN_NAME": "腾讯云测试",
+            "SMS_TENCENT_TEMPLATES": TEMPLATES["tencent"],
+            "SMS_TENCENT_ENDPOINT": host,
+            "SMS_TENCENT_SCHEME": "http",
+            "SMS_RONGLIAN_ACCOUNT_SID": creds.ronglian_sid,
+            "SMS_RONGLIAN_AUTH_TOKEN": creds.ronglian_token,
+            "SMS_RONGLIAN_APP_ID": creds.ronglian_app_id,
+            "SMS_RONGLIAN_TEMPLATES": TEMPLATES["ronglian"],
+            "SMS_RONGLIAN_BASE_URL": base_url,
+            "SMS_IHUYI_ACCOUNT": creds.ihuyi_account,
+            "SMS_IHUYI_API_KEY": creds.ihuyi_api_key,
+            "SMS_IHUYI_TEMPLATES": TEMPLATES["ihuyi"],
+            "SMS_IHUYI_URL": f"{base_url}/webservice/sms.php?method=Submit",
+        }
+
+
+HIGH_LIMIT = "1000000/hour"
+PHONE = "13800138000"  # the one number of the SDK comparison
+PARAMS = {"code": "123456", "minutes": 5}
+VENDORS = ("aliyun", "tencent", "ronglian", "ihuyi")
+BULK_NUMBERS = 10_000
+BULK_DELAY = 0.05
+
+_phone_counter = itertools.count(10_000_000)
+
+
+def fresh_phone() -> str:
+    """A valid mainland mobile number never used before in this run ("+86139" + 8 digits)."""
+    return f"+86139{next(_phone_counter) % 100_000_000:08d}"
+
+
+# --------------------------------------------------------------------------------- reporting
+
+
+@dataclass
+class Row:
+    measure: str
+    ours: str
+    baseline: str = "—"
+    ratio: float | None = None
+    target: str = "—"
+    met: bool | None = None  # None: informational, no target
+    miss: str = ""  # how far off, when a target is missed
+
+
+def ratio_row(measure: str, timing: Timing, limit: float, unit: str = "µs") -> Row:
+    return limit_row(measure, timing.ours, timing.base, limit, unit)
+
+
+def limit_row(measure: str, ours_s: float, base_s: float, limit: float, unit: str = "µs") -> Row:
+    ratio = ours_s / base_s
+    met = ratio <= limit
+    miss = "" if met else f"{ratio / limit - 1:.0%} over the target ({ratio:.2f}x vs {limit:.2f}x)"
+    return Row(measure, fmt_time(ours_s, unit), fmt_time(base_s, unit), ratio, f"≤ {limit:.2f}x", met, miss)
+
+
+def count_row(measure: str, value: int, limit: int | None, detail: str = "") -> Row:
+    shown = f"{value}" + (f" ({detail})" if detail else "")
+    if limit is None:
+        return Row(measure, shown)
+    met = value <= limit
+    return Row(measure, shown, target=f"≤ {limit}", met=met, miss="" if met else f"{value - limit} over")
+
+
+def fmt_time(seconds: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def machine_header() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    cores = os.cpu_count()
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        load = "; load avg {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"**Machine:** {cpu}, {cores} cores; Python {platform.python_version()} "
+        f"({platform.python_implementation()}); {platform.system()} {platform.release()}; {now}{load}"
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    print("| measure | ours | baseline | ratio | target | met? |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        ratio = "—" if row.ratio is None else f"{row.ratio:.2f}x"
+        if row.met is None:
+            met = "info"
+        elif row.met:
+            met = "yes"
+        else:
+            met = f"**NO** — {row.miss}"
+        print(f"| {row.measure} | {row.ours} | {row.baseline} | {ratio} | {row.target} | {met} |")
+
+
+def progress(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """Medians of per-call samples taken in alternation (see :func:`alternate`)."""
+
+    ours: float  # wall seconds per call
+    base: float
+    ours_cpu: float  # this thread's CPU seconds per call
+    base_cpu: float
+    pairs: int
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.base
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.ours_cpu / self.base_cpu
+
+
+class Samples:
+    """Per-call samples of two sides, gathered in alternation, possibly over several segments."""
+
+    def __init__(self) -> None:
+        self.wall: tuple[list[float], list[float]] = ([], [])
+        self.cpu: tuple[list[float], list[float]] = ([], [])
+
+    def add(self, ours: Callable[[], Any], baseline: Callable[[], Any], pairs: int) -> Samples:
+        """Time ``pairs`` calls of each side, one call at a time, in ABBA order.
+
+        Alternating single calls means a burst of load from another job on the machine
+        lands on both sides. The callables prepare nothing: inputs are made beforehand
+        and only the call is timed.
+        """
+        clock, cpu = time.perf_counter, time.thread_time
+        sides = (ours, baseline)
+        for index in range(pairs):
+            for side in ((0, 1) if index % 2 == 0 else (1, 0)):
+                call = sides[side]
+                c0, t0 = cpu(), clock()
+                call()
+                t1, c1 = clock(), cpu()
+                self.wall[side].append(t1 - t0)
+                self.cpu[side].append(c1 - c0)
+        return self
+
+    def timing(self) -> Timing:
+        med = statistics.median
+        return Timing(med(self.wall[0]), med(self.wall[1]), med(self.cpu[0]), med(self.cpu[1]), len(self.wall[0]))
+
+
+def alternate(ours: Callable[[], Any], baseline: Callable[[], Any], pairs: int) -> Timing:
+    """Medians of ``pairs`` alternated calls of each side (see :meth:`Samples.add`)."""
+    return Samples().add(ours, baseline, pairs).timing()
+
+
+# --------------------------------------------------------------------------------- 1. routes
+
+
+def quiet_flask_sms_logger() -> None:
+    """The console provider logs every text through ``flask_sms``; keep that logger as the
+    app would have it (level, redacting filter) but give it a NullHandler, so records are
+    made and filtered but not written anywhere. The console provider then adds no stderr
+    handler of its own (it only does when the logger has none)."""
+    logger = logging.getLogger("flask_sms")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+def route_app(storage_url: str = "memory://", high_limits: bool = True) -> tuple[Flask, SmsExtension]:
+    app = Flask("bench_routes")
+    app.config.update(
+        SECRET_KEY="bench-secret-key",
+        SMS_PROVIDERS=["console"],
+        SMS_SUPPRESS_SEND=False,  # the console provider really "sends" (logs) each text
+        SMS_STORAGE_URL=storage_url,
+    )
+    if high_limits:
+        app.config.update(
+            SMS_IP_LIMITS=HIGH_LIMIT,
+            SMS_PHONE_LIMITS=HIGH_LIMIT,
+            SMS_GLOBAL_LIMITS=HIGH_LIMIT,
+            SMS_VERIFY_IP_LIMITS=HIGH_LIMIT,
+        )
+    quiet_flask_sms_logger()
+    sms = SmsExtension(app)
+
+    @app.post("/bare/send")
+    def bare_send() -> Any:
+        data = request.get_json()
+        data.get("phone"), data.get("purpose")
+        return jsonify(ok=True, expires_in=300, resend_after=60)
+
+    @app.post("/bare/verify")
+    def bare_verify() -> Any:
+        data = request.get_json()
+        data.get("phone"), data.get("code"), data.get("purpose")
+        return jsonify(ok=True)
+
+    return app, sms
+
+
+def plain_app() -> Flask:
+    """The bare route alone, in an app without flask_sms (for the informational rows)."""
+    app = Flask("bench_plain")
+
+    @app.post("/bare/send")
+    def bare_send() -> Any:
+        data = request.get_json()
+        data.get("phone"), data.get("purpose")
+        return jsonify(ok=True, expires_in=300, resend_after=60)
+
+    @app.post("/bare/verify")
+    def bare_verify() -> Any:
+        data = request.get_json()
+        data.get("phone"), data.get("code"), data.get("purpose")
+        return jsonify(ok=True)
+
+    return app
+
+
+def send_codes(client: Any, sms: SmsExtension, n: int) -> list[dict[str, str]]:
+    """Send ``n`` codes through the route (untimed) and return verify payloads with the right codes."""
+    with sms.record_messages() as outbox:
+        for _ in range(n):
+            response = client.post("/sms_captcha/", json={"phone": fresh_phone()})
+            if response.status_code != 200:
+                raise RuntimeError(f"send failed while preparing verify: {response.status_code} {response.json}")
+    return [{"phone": m.phones[0], "code": m.params["code"]} for m in outbox]
+
+
+def poster(client: Any, url: str, payloads: list[dict[str, str]]) -> Callable[[], None]:
+    """One POST per call, each with the next prepared JSON body; anything but 200 stops the run."""
+    queue = iter(payloads)
+    post = client.post
+
+    def call() -> None:
+        response = post(url, json=next(queue))
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
+
+    return call
+
+
+def bench_routes(rows: list[Row], pairs: int) -> None:
+    app, sms = route_app()
+    client = app.test_client()
+    plain = plain_app().test_client()
+
+    def phones(n: int) -> list[dict[str, str]]:
+        return [{"phone": fresh_phone()} for _ in range(n)]
+
+    # warm-up: first-request setup, phonenumbers metadata, code paths
+    warm = send_codes(client, sms, 40)
+    for call in (poster(client, "/bare/send", phones(40)), poster(plain, "/bare/send", phones(40)),
+                 poster(client, "/sms_captcha/verify", warm), poster(client, "/bare/verify", warm),
+                 poster(plain, "/bare/verify", warm)):
+        for _ in range(40):
+            call()
+
+    progress("route: send")
+    timing = alternate(poster(client, "/sms_captcha/", phones(pairs)), poster(client, "/bare/send", phones(pairs)),
+                       pairs)
+    rows.append(ratio_row("route: `POST /sms_captcha/` vs bare route, per request", timing, 3.0))
+    send_vs_plain = poster(plain, "/bare/send", phones(pairs // 2))
+
+    progress("route: verify")
+    codes = send_codes(client, sms, 2 * pairs)  # untimed: every verify below uses a live, right code
+    timing = alternate(poster(client, "/sms_captcha/verify", codes[:pairs]),
+                       poster(client, "/bare/verify", codes[pairs:]), pairs)
+    rows.append(ratio_row("route: `POST /sms_captcha/verify` vs bare route, per request", timing, 2.0))
+
+    # Informational: the bare routes above live in the flask_sms app (same client). This
+    # compares the same bare route in an app without flask_sms: what installing the extension
+    # costs every other route of an app (it adds no request hooks, so this should be ~1x).
+    progress("route: bare route with and without flask_sms installed")
+    timing = alternate(poster(client, "/bare/send", phones(pairs // 2)), send_vs_plain, pairs // 2)
+    rows.append(Row("info: the bare send route in the flask_sms app vs in a plain Flask app (no flask_sms)",
+                    fmt_time(timing.ours, "µs"), fmt_time(timing.base, "µs"), timing.ratio))
+
+
+# --------------------------------------------------------------------------------- 2. redis
+
+
+_MONITOR_LINE = re.compile(r'^\+?(\d+\.\d+) \[(\d+) ([^\]]+)\] (.*)$')
+_MONITOR_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def command_label(args: list[str]) -> str:
+    """``EVALSHA`` plus what its first key is for, e.g. ``EVALSHA(limit ip)``, ``EVALSHA(store cooldown)``."""
+    command = args[0].upper() if args else "?"
+    if command in ("EVALSHA", "EVAL") and len(args) > 3 and args[2] != "0":
+        key = args[3]
+        if key.startswith("LIMITS:"):  # limits' fixed-window counter: LIMITS:LIMITER/flask_sms/<scope>/...
+            parts = key.split("/")
+            return f"{command}(limit {parts[2] if len(parts) > 2 else key})"
+        return f"{command}(store {key.rsplit(':', 1)[-1]})"  # flask_sms:sms:{purpose:phone}:<what>
+    return command
+
+
+class RedisProbe:
+    """Counts what a block of code asks of Redis.
+
+    * round trips: top-level commands seen by a ``MONITOR`` connection (lines whose source
+      is ``lua`` ran inside a script, the rest came over a client connection);
+    * ``INFO commandstats`` deltas, which also count commands run inside scripts.
+
+    The probe's own commands (INFO, ECHO markers) come from one connection whose address
+    is known, and are left out.
+    """
+
+    def __init__(self, port: int) -> None:
+        import redis
+
+        self.monitor = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.monitor.sendall(b"MONITOR\r\n")
+        self.buffer = b""
+        first = self._read_line()
+        if first != "+OK":
+            raise RuntimeError(f"MONITOR answered {first!r}")
+        self.control = redis.Redis(host="127.0.0.1", port=port)
+        self.control_addr = self.control.client_info()["addr"]
+
+    def close(self) -> None:
+        self.monitor.close()
+        self.control.close()
+
+    def _read_line(self) -> str:
+        while b"\r\n" not in self.buffer:
+            chunk = self.monitor.recv(65536)
+            if not chunk:
+                raise RuntimeError("MONITOR connection closed")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def _lines_until(self, marker: str) -> list[str]:
+        lines = []
+        while True:
+            line = self._read_line()
+            if marker in line:
+                return lines
+            lines.append(line)
+
+    def _mark(self) -> str:
+        marker = f"bench-marker-{uuid.uuid4().hex}"
+        self.control.echo(marker)
+        return marker
+
+    def _stats(self) -> dict[str, int]:
+        info = self.control.info("commandstats")
+        return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in info.items()}
+
+    def measure(self, block: Callable[[], Any]) -> Measured:
+        self._lines_until(self._mark())  # drain everything before the block
+        before = self._stats()
+        block()
+        after = self._stats()
+        lines = self._lines_until(self._mark())
+        delta = Counter({name: calls - before.get(name, 0) for name, calls in after.items()})
+        delta["info"] -= 1  # the probe's own "before" INFO
+        delta = Counter({name: calls for name, calls in delta.items() if calls > 0})
+        top: list[str] = []
+        scripted: list[str] = []
+        for line in lines:
+            match = _MONITOR_LINE.match(line)
+            if match is None:
+                continue
+            source, args = match.group(3), _MONITOR_ARG.findall(match.group(4))
+            if source == self.control_addr:
+                continue
+            if source == "lua":
+                scripted.append(args[0].upper() if args else "?")
+            else:
+                top.append(command_label(args))
+        return Measured(top, scripted, delta)
+
+
+@dataclass
+class Measured:
+    round_trips: list[str]  # top-level commands, in order
+    in_scripts: list[str]  # commands run inside Lua scripts
+    stats: Counter  # INFO commandstats delta (top-level + scripted)
+
+    @staticmethod
+    def summary(commands: list[str] | Counter) -> str:
+        """In order for a list (round trips), sorted with counts for a Counter."""
+        if isinstance(commands, list):
+            return ", ".join(commands)
+        return ", ".join(f"{name}×{count}" if count > 1 else name for name, count in sorted(commands.items()))
+
+
+def bench_redis(rows: list[Row], workdir: Path) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        rows.append(Row("redis: skipped (redis-server is not installed)", "—"))
+        return
+    from helpers import RedisServer  # tests/helpers.py: a throwaway redis-server on loopback
+
+    server = RedisServer(binary, workdir / "redis").start()
+    probe = None
+    try:
+        # The shipped default limits here (one IP limit, two phone limits, one global, one
+        # verify-IP limit): only whether a limit is set changes the command count.
+        app, sms = route_app(storage_url=server.url, high_limits=False)
+        client = app.test_client()
+
+        def send_one() -> dict[str, str]:
+            with sms.record_messages() as outbox:
+                response = client.post("/sms_captcha/", json={"phone": fresh_phone()})
+            if response.status_code != 200:
+                raise RuntimeError(f"redis send failed: {response.status_code} {response.json}")
+            return {"phone": outbox[0].phones[0], "code": outbox[0].params["code"]}
+
+        def verify_route(payload: dict[str, str]) -> None:
+            response = client.post("/sms_captcha/verify", json=payload)
+            if response.status_code != 200:
+                raise RuntimeError(f"redis verify failed: {response.status_code} {response.json}")
+
+        def verify_direct(payload: dict[str, str]) -> None:
+            with app.app_context():
+                result = sms.verify_code(payload["phone"], payload["code"])
+            if not result:
+                raise RuntimeError(f"sms.verify_code failed: {result.reason}")
+
+        # Warm-up: open the connection pools, load the Lua scripts (the first EVALSHA of a
+        # script answers NOSCRIPT and redis-py then sends SCRIPT LOAD). Counted below is the
+        # steady state.
+        verify_route(send_one())
+        verify_direct(send_one())
+
+        probe = RedisProbe(server.port)
+        payloads: list[dict[str, str]] = []
+        sent = probe.measure(lambda: payloads.append(send_one()))
+        verified = probe.measure(lambda: verify_route(payloads[0]))
+        other = send_one()
+        direct = probe.measure(lambda: verify_direct(other))
+
+        for label, measured, limit in (
+            ("redis: one send through the route", sent, 4),
+            ("redis: one verify through the route", verified, 1),
+            ("redis: `sms.verify_code()` alone", direct, 1),
+        ):
+            rows.append(count_row(f"{label} — round trips", len(measured.round_trips), limit,
+                                  Measured.summary(measured.round_trips)))
+            total = sum(measured.stats.values())
+            detail = Measured.summary(measured.stats)
+            if total != len(measured.round_trips) + len(measured.in_scripts):
+                detail += f"; MONITOR saw {len(measured.round_trips) + len(measured.in_scripts)}"
+            rows.append(count_row(f"info: {label} — all commands, incl. inside scripts (INFO commandstats)", total,
+                                  None, detail))
+    finally:
+        if probe is not None:
+            probe.close()
+        server.stop()
+
+
+# --------------------------------------------------------------------------------- 3. SDKs
+
+
+def vendor_app(fake: RemoteFake, vendor: str, **overrides: Any) -> Flask:
+    app = Flask(f"bench_{vendor}")
+    app.config.update(
+        SECRET_KEY="bench-secret-key",
+        SMS_PROVIDERS=[vendor],
+        SMS_SUPPRESS_SEND=False,
+        SMS_ENABLE_CAPTCHA=False,
+        **vendor_config(fake.url, fake.host),
+    )
+    app.config.update(overrides)
+    SmsExtension(app)
+    return app
+
+
+def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[list[str]], Any]:
+    """A bare official-SDK send of the captcha template to numbers already written as the
+    vendor wants them, with a client built once. Raises unless the vendor accepted them all."""
+    creds: Credentials = CREDS
+    code, minutes = str(PARAMS["code"]), str(PARAMS["minutes"])
+    if vendor == "aliyun":
+        from aliyunsdkcore.client import AcsClient
+        from aliyunsdkcore.request import CommonRequest
+
+        acs = AcsClient(creds.aliyun_key_id, creds.aliyun_secret, "cn-hangzhou", auto_retry=False,
+                        max_retry_time=0, timeout=timeout, connect_timeout=timeout)
+        template_param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
+
+        def aliyun(phones: list[str]) -> Any:
+            req = CommonRequest()
+            req.set_domain(fake.host)
+            req.set_protocol_type("http")
+            req.set_version("2017-05-25")
+            req.set_action_name("SendSms")
+            req.set_method("POST")
+            req.set_accept_format("json")
+            req.add_query_param("PhoneNumbers", ",".join(phones))
+            req.add_query_param("SignName", "阿里云短信测试")
+            req.add_query_param("TemplateCode", "SMS_153055065")
+            req.add_query_param("TemplateParam", template_param)
+            body = json.loads(acs.do_action_with_exception(req))
+            if body.get("Code") != "OK":
+                raise RuntimeError(f"bare aliyun: {body}")
+            return body
+
+        return aliyun
+
+    if vendor == "tencent":
+        from tencentcloud.common.credential import Credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.common.profile.http_profile import HttpProfile
+        from tencentcloud.sms.v20210111.models import SendSmsRequest
+        from tencentcloud.sms.v20210111.sms_client import SmsClient
+
+        profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
+        sms_client = SmsClient(Credential(creds.tencent_secret_id, creds.tencent_secret_key), "ap-guangzhou",
+                               ClientProfile(httpProfile=profile))
+
+        def tencent(phones: list[str]) -> Any:
+            req = SendSmsRequest()
+            req.PhoneNumberSet = list(phones)
+            req.SmsSdkAppId = creds.tencent_app_id
+            req.SignName = "腾讯云测试"
+            req.TemplateId = "5750123"
+            req.TemplateParamSet = [code, minutes]
+            reply = sms_client.SendSms(req)
+            if any(status.Code != "Ok" for status in reply.SendStatusSet):
+                raise RuntimeError(f"bare tencent: {reply}")
+            return reply
+
+        return tencent
+
+    if vendor == "ronglian":
+        from ronglian_sms_sdk import SmsSDK
+
+        sdk = SmsSDK(creds.ronglian_sid, creds.ronglian_token, creds.ronglian_app_id)
+        sdk.url = fake.url
+
+        def ronglian(phones: list[str]) -> Any:
+            # The SDK prints the request (and its AUTH TOKEN) on every call; only this bare
+            # side silences that. It calls requests.post: a new connection per call.
+            with contextlib.redirect_stdout(io.StringIO()):
+                raw = sdk.sendMessage("1", ",".join(phones), [code, minutes])
+            body = json.loads(raw)
+            if body.get("statusCode") != "000000":
+                raise RuntimeError(f"bare ronglian: {body}")
+            return body
+
+        return ronglian
+
+    if vendor == "ihuyi":
+        import requests
+
+        session = requests.Session()
+        url = f"{fake.url}/webservice/sms.php?method=Submit"
+        content = TEMPLATES["ihuyi"]["captcha"].format(code=code, minutes=minutes)
+
+        def ihuyi(phones: list[str]) -> Any:
+            (mobile,) = phones
+            now = str(int(time.time()))
+            digest = hashlib.md5(f"{creds.ihuyi_account}{creds.ihuyi_api_key}{mobile}{content}{now}".encode())
+            form = {"account": creds.ihuyi_account, "password": digest.hexdigest(), "mobile": mobile,
+                    "content": content, "time": now, "format": "json"}
+            body = json.loads(session.post(url, data=form, timeout=timeout).content)
+            if str(body.get("code")) != "2":
+                raise RuntimeError(f"bare ihuyi: {body}")
+            return body
+
+        return ihuyi
+
+    raise ValueError(vendor)
+
+
+def check_fake(fake: RemoteFake, vendor: str, expected: int) -> dict[str, Any]:
+    stats = fake.stats()
+    got, refused = stats["accepted"][vendor], stats["rejected"]
+    if got != expected or refused or stats["errors"]:
+        raise RuntimeError(f"{vendor}: the fake accepted {got} requests (expected {expected}), refused {refused}, "
+                           f"errors {stats['errors']}")
+    return stats
+
+
+def bench_sdks(rows: list[Row], fake: RemoteFake, pairs: int, segments: int = 5) -> None:
+    """Each vendor's pairs are spread over ``segments`` rounds that visit every vendor in
+    turn, so a slow phase of the machine falls on all four vendors, not on one."""
+    cases = []
+    for vendor in VENDORS:
+        app = vendor_app(fake, vendor)
+        bare_send = bare_sdk_sender(fake, vendor, float(app.config["SMS_TIMEOUT"]))
+        wire = ["+86" + PHONE] if vendor == "tencent" else [PHONE]
+
+        def ours(vendor: str = vendor) -> None:
+            result = send_sms(PHONE, "captcha", PARAMS)
+            if not result.ok:
+                raise RuntimeError(f"{vendor}: send_sms failed: {result.attempts}")
+
+        def bare(send: Callable[[list[str]], Any] = bare_send, wire: list[str] = wire) -> None:
+            send(wire)
+
+        cases.append((vendor, app, ours, bare, Samples()))
+
+    fake.reset()
+    warm = 10
+    for _, app, ours, bare, _ in cases:
+        with app.app_context():
+            for _ in range(warm):  # warm-up: connections, imports
+                ours(), bare()
+    per_segment = max(1, pairs // segments)
+    for segment in range(segments):
+        progress(f"sdk: round {segment + 1} of {segments}")
+        gc.collect()
+        for _, app, ours, bare, samples in cases:
+            with app.app_context():  # pushed outside the timing: send_sms needs one, the bare SDK does not
+                samples.add(ours, bare, per_segment)
+    for vendor, *_ in cases:
+        check_fake(fake, vendor, 2 * (warm + per_segment * segments))
+
+    cpu_rows = []
+    for vendor, _, _, _, samples in cases:
+        timing = samples.timing()
+        note = " (bare SDK: new connection per call)" if vendor == "ronglian" else ""
+        rows.append(ratio_row(f"sdk: {vendor} `send_sms` vs bare SDK, per message{note}", timing, 1.10))
+        cpu_rows.append(Row(f"info: sdk: {vendor}, this process's CPU per message (thread time)",
+                            fmt_time(timing.ours_cpu, "µs"), fmt_time(timing.base_cpu, "µs"), timing.cpu_ratio))
+    rows.extend(cpu_rows)
+    fake.reset()
+
+
+# --------------------------------------------------------------------------------- 4. bulk
+
+
+def bulk_numbers(count: int) -> list[str]:
+    """``count`` distinct valid mainland mobile numbers: "+86139" + 8 digits."""
+    return [f"+86139{i:08d}" for i in range(count)]
+
+
+def bench_bulk(rows: list[Row], fake: RemoteFake, runs: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    numbers = bulk_numbers(BULK_NUMBERS)
+    for vendor, max_requests, per_request in (("aliyun", 10, 1000), ("tencent", 50, 200)):
+        progress(f"bulk: {vendor}")
+        fake.reset()
+        app = vendor_app(fake, vendor)
+        concurrency = int(app.config["SMS_MAX_CONCURRENCY"])
+        # Bare SDK, same requests, same number of threads: what this fake allows at best.
+        bare_send = bare_sdk_sender(fake, vendor, float(app.config["SMS_TIMEOUT"]))
+        wire = numbers if vendor == "tencent" else [n[3:] for n in numbers]
+        chunks = [wire[i : i + per_request] for i in range(0, len(wire), per_request)]
+        bare_pool = ThreadPoolExecutor(concurrency)
+
+        def ours_run(app: Flask = app, vendor: str = vendor) -> tuple[float, int]:
+            with app.app_context():
+                start = time.perf_counter()
+                result = send_sms(numbers, "captcha", PARAMS)
+                elapsed = time.perf_counter() - start
+            if not result.ok or len(result.delivered) != BULK_NUMBERS:
+                raise RuntimeError(f"bulk {vendor}: {len(result.delivered)} delivered, {len(result.failed)} failed")
+            return elapsed, len(result.attempts)
+
+        def bare_run(send: Callable[[list[str]], Any] = bare_send, pool: ThreadPoolExecutor = bare_pool,
+                     chunks: list[list[str]] = chunks) -> float:
+            start = time.perf_counter()
+            list(pool.map(send, chunks))
+            return time.perf_counter() - start
+
+        def measured(run: Callable[[], Any], vendor: str = vendor) -> tuple[Any, int, float]:
+            fake.reset()
+            before = fake.stats()["cpu"]
+            fake.delay = BULK_DELAY
+            gc.collect()
+            value = run()
+            fake.delay = 0.0
+            stats = fake.stats()
+            return value, stats["accepted"][vendor] + stats["rejected"], stats["cpu"] - before
+
+        with app.app_context():
+            send_sms(numbers[: per_request * 2], "captcha", PARAMS)  # warm-up: pool, connections
+        bare_run(pool=bare_pool)
+        ours_walls, bare_walls, fake_cpu = [], [], []
+        requests_made = 0
+        try:
+            for index in range(runs):
+                for side in (("ours", "bare") if index % 2 == 0 else ("bare", "ours")):
+                    if side == "ours":
+                        (wall, _), requests_made, cpu = measured(ours_run)
+                        ours_walls.append(wall)
+                        fake_cpu.append(cpu)
+                    else:
+                        wall, _, _ = measured(bare_run)
+                        bare_walls.append(wall)
+        finally:
+            bare_pool.shutdown()
+        wall, bare_wall = statistics.median(ours_walls), statistics.median(bare_walls)
+        floor = math.ceil(requests_made / concurrency) * BULK_DELAY
+        label = f"bulk: {vendor}, {BULK_NUMBERS:,} numbers"
+        rows.append(count_row(f"{label} — requests made", requests_made, max_requests))
+        rows.append(limit_row(f"{label} — wall time vs floor ⌈{requests_made}/{concurrency}⌉ × 50 ms "
+                              f"(median of {runs})", wall, floor, 1.5, unit="ms"))
+        rows.append(Row(f"info: {label} — wall time vs the bare SDK sending the same {requests_made} requests "
+                        f"on {concurrency} threads", fmt_time(wall, "ms"), fmt_time(bare_wall, "ms"),
+                        wall / bare_wall))
+        rows.append(Row(f"info: {label} — CPU the fake vendor itself spent (its own process, one GIL)",
+                        fmt_time(statistics.median(fake_cpu), "ms")))
+    fake.reset()
+
+
+# --------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, noisier ratios)")
+    args = parser.parse_args(argv)
+
+    route_pairs = 200 if args.quick else 1200
+    sdk_pairs = 60 if args.quick else 500
+    bulk_runs = 1 if args.quick else 5
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    fake = RemoteFake()  # tests/fake_vendor.FakeVendor, in a child process (see bench/fake_server.py)
+    try:
+        with tempfile.TemporaryDirectory(prefix="flask_sms_bench_") as tmp:
+            bench_routes(rows, route_pairs)
+            progress("redis")
+            bench_redis(rows, Path(tmp))
+            bench_sdks(rows, fake, sdk_pairs)
+            bench_bulk(rows, fake, bulk_runs)
+    finally:
+        fake.stop()
+
+    print(machine_header())
+    print()
+    print_table(rows)
+    missed = [row for row in rows if row.met is False]
+    print()
+    print(f"{len(rows) - sum(r.met is None for r in rows) - len(missed)} of "
+          f"{len(rows) - sum(r.met is None for r in rows)} targets met; "
+          f"run took {time.perf_counter() - started:.0f} s.")
+    for row in missed:
+        print(f"- missed: {row.measure}: {row.miss}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
