@@ -53,48 +53,11 @@ for _path in (str(TESTS), str(ROOT)):
 from fake_vendor import Credentials
 from flask import Flask, jsonify, request
 
+# The same account and templates the tests use.
+from vendor_config import CREDS, TEMPLATES, vendor_config
+
 from bench.fake_server import RemoteFake
 from flask_sms import SmsExtension, send_sms
-
-# The same account and templates the tests use (tests/conftest.py: CREDS, TEMPLATES, vendor_config).
-# conftest imports pytest; fall back to an identical copy when pytest is not installed.
-try:
-    from conftest import CREDS, TEMPLATES, vendor_config
-except ImportError:  # pragma: no cover - pytest missing
-    CREDS = Credentials()
-    TEMPLATES = {
-        "aliyun": {"captcha": "SMS_153055065"},
-        "tencent": {"captcha": {"id": "5750123", "params": ["code", "minutes"]}},
-        "ronglian": {"captcha": {"id": "1", "params": ["code", "minutes"]}},
-        "ihuyi": {"captcha": "您的验证码是:{code}。请不要把验证码泄露给其他人。"},
-    }
-
-    def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[str, Any]:
-        return {
-            "SMS_ALIYUN_ACCESS_KEY_ID": creds.aliyun_key_id,
-            "SMS_ALIYUN_ACCESS_KEY_SECRET": creds.aliyun_secret,
-            "SMS_ALIYUN_SIGN_NAME": "阿里云短信测试",
-            "SMS_ALIYUN_TEMPLATES": TEMPLATES["aliyun"],
-            "SMS_ALIYUN_ENDPOINT": host,
-            "SMS_ALIYUN_SCHEME": "http",
-            "SMS_TENCENT_SECRET_ID": creds.tencent_secret_id,
-            "SMS_TENCENT_SECRET_KEY": creds.tencent_secret_key,
-            "SMS_TENCENT_SDK_APP_ID": creds.tencent_app_id,
-            "SMS_TENCENT_SIGN_NAME": "腾讯云测试",
-            "SMS_TENCENT_TEMPLATES": TEMPLATES["tencent"],
-            "SMS_TENCENT_ENDPOINT": host,
-            "SMS_TENCENT_SCHEME": "http",
-            "SMS_RONGLIAN_ACCOUNT_SID": creds.ronglian_sid,
-            "SMS_RONGLIAN_AUTH_TOKEN": creds.ronglian_token,
-            "SMS_RONGLIAN_APP_ID": creds.ronglian_app_id,
-            "SMS_RONGLIAN_TEMPLATES": TEMPLATES["ronglian"],
-            "SMS_RONGLIAN_BASE_URL": base_url,
-            "SMS_IHUYI_ACCOUNT": creds.ihuyi_account,
-            "SMS_IHUYI_API_KEY": creds.ihuyi_api_key,
-            "SMS_IHUYI_TEMPLATES": TEMPLATES["ihuyi"],
-            "SMS_IHUYI_URL": f"{base_url}/webservice/sms.php?method=Submit",
-        }
-
 
 HIGH_LIMIT = "1000000/hour"
 PHONE = "13800138000"  # the one number of the SDK comparison

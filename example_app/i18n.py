@@ -1,14 +1,16 @@
 """Page texts in zh-CN (the default) and en.
 
-Error texts are keyed by flask_sms's error codes. The browser shows the
-``message`` the API sends (it follows ``Accept-Language``, which the page's
-script sets to the page language); these are used by the login view and as
-the script's fallback.
+Error texts are flask_sms's own (``flask_sms.messages.MESSAGES``), keyed by
+error code. The browser shows the ``message`` the API sends (it follows
+``Accept-Language``, which the page's script sets to the page language); the
+same texts serve the login view and the script's fallback.
 """
 
 from __future__ import annotations
 
 from flask import request, session
+
+from flask_sms.messages import MESSAGES
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -40,18 +42,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_empty": "暂无短信。",
         "sms_captcha": "您的验证码是 {code}，{minutes} 分钟内有效。",
         "providers_note": "短信提供方：{providers}；存储：{storage}",
-        # flask_sms error codes
-        "invalid_request": "请求格式不正确。",
-        "invalid_phone": "手机号码格式不正确。",
-        "region_not_allowed": "暂不支持该国家或地区的手机号码。",
-        "invalid_purpose": "不支持的验证码用途。",
-        "invalid_code": "验证码不正确。",
-        "code_expired": "验证码已失效，请重新获取。",
-        "too_many_attempts": "验证码错误次数过多，请重新获取。",
-        "forbidden": "请求被拒绝。",
-        "rate_limited": "操作过于频繁，请 {retry_after} 秒后再试。",
-        "send_failed": "短信发送失败，请稍后再试。",
-        "unavailable": "服务暂时不可用，请稍后再试。",
     },
     "en": {
         "title": "Sign in with an SMS code",
@@ -79,19 +69,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_empty": "No texts yet.",
         "sms_captcha": "Your code is {code}. It is valid for {minutes} minutes.",
         "providers_note": "SMS providers: {providers}; storage: {storage}",
-        "invalid_request": "The request is malformed.",
-        "invalid_phone": "That is not a valid phone number.",
-        "region_not_allowed": "Phone numbers from that country or region are not supported.",
-        "invalid_purpose": "That verification purpose is not supported.",
-        "invalid_code": "The code is incorrect.",
-        "code_expired": "The code has expired. Please request a new one.",
-        "too_many_attempts": "Too many wrong codes. Please request a new one.",
-        "forbidden": "The request was refused.",
-        "rate_limited": "Too many requests. Please try again in {retry_after} seconds.",
-        "send_failed": "The text message could not be sent. Please try again later.",
-        "unavailable": "The service is temporarily unavailable. Please try again later.",
     },
 }
+
+for _language, _table in TEXTS.items():
+    _table.update(MESSAGES[_language])
 
 #: the texts the page's script needs
 SCRIPT_KEYS = (

@@ -471,6 +471,7 @@ def test_url_prefix(make_captcha_app):
 
 
 # -- storage configuration --------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Flask-Caching. CACHE_TYPE is set to NullCache")
 def test_null_cache_is_refused():
     app = Flask("nullcache")
     app.testing = True
