@@ -14,7 +14,7 @@ from flask_sms import SmsExtension
 
 REQUIRE_ALL = os.environ.get("SMS_REQUIRE_ALL") == "1"
 
-__all__ = ["CREDS", "SECRET_VALUES", "TEMPLATES", "need_binary", "vendor_config"]
+__all__ = ["CREDS", "SECRET_VALUES", "TEMPLATES", "need_binary", "skip_or_fail", "storage_app_factory", "vendor_config"]
 
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeVendor]:
@@ -50,15 +50,38 @@ def make_app(fake: FakeVendor) -> Callable[..., Flask]:
     return factory
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip locally; fail under SMS_REQUIRE_ALL=1 (CI), where a skip would hide a missing install."""
+    message = f"{message} (CI installs it; SMS_REQUIRE_ALL=1 makes this a failure)"
+    if REQUIRE_ALL:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def need_binary(name: str) -> str:
     """Path of a system binary, or skip (fail under SMS_REQUIRE_ALL=1, as in CI)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (CI installs it; set SMS_REQUIRE_ALL=1 to make this a failure)"
-        if REQUIRE_ALL:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+        skip_or_fail(f"{name} is not installed")
+    return path  # type: ignore[return-value]
+
+
+def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..., Flask]:
+    """Apps on one storage URL, console provider, sends recorded, limits off, one shared clock (``.clock``)."""
+    from helpers import FakeClock
+
+    clock = FakeClock()
+
+    def factory(**config: Any) -> Flask:
+        settings = {"SMS_SUPPRESS_SEND": True, "SMS_STORAGE_URL": url, "SMS_IP_LIMITS": "",
+                    "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
+        settings.update(config)
+        app = make_app(["console"], **settings)
+        app.extensions["sms"].clock = clock
+        return app
+
+    factory.clock = clock  # type: ignore[attr-defined]
+    return factory
 
 
 @pytest.fixture(scope="session")

@@ -62,3 +62,10 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def send_and_collect(app, client, phone: str) -> tuple:
+    """POST /sms_captcha/ and return (response, codes the app sent meanwhile)."""
+    with app.extensions["sms"].record_messages() as outbox:
+        response = client.post("/sms_captcha/", json={"phone": phone})
+    return response, [message.params["code"] for message in outbox]

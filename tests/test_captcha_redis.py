@@ -6,31 +6,19 @@ import threading
 
 import pytest
 import redis
-from helpers import FakeClock
+from conftest import storage_app_factory
+from helpers import send_and_collect
 
 PHONE = "13800138000"
 
 
 @pytest.fixture
 def redis_app(make_app, redis_server):
-    clock = FakeClock()
-
-    def factory(**config):
-        settings = {"SMS_SUPPRESS_SEND": True, "SMS_STORAGE_URL": redis_server.url, "SMS_IP_LIMITS": "",
-                    "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
-        settings.update(config)
-        app = make_app(["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
-
-    factory.clock = clock
-    return factory
+    return storage_app_factory(make_app, redis_server.url)
 
 
 def _send(app, client, phone=PHONE):
-    with app.extensions["sms"].record_messages() as outbox:
-        response = client.post("/sms_captcha/", json={"phone": phone})
-    return response, [m.params["code"] for m in outbox]
+    return send_and_collect(app, client, phone)
 
 
 def test_round_trip_stores_only_an_hmac_in_redis(redis_app, redis_server):

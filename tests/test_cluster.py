@@ -12,12 +12,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
-from conftest import need_binary
-from helpers import FakeClock, RedisServer, free_port
+from conftest import need_binary, storage_app_factory
+from helpers import RedisServer, free_port, send_and_collect
 from redis.crc import key_slot
 
 PHONE = "13800138000"
@@ -91,24 +90,11 @@ def cluster(redis_cluster: Cluster) -> Cluster:
 
 @pytest.fixture
 def cluster_app(make_app, cluster):
-    clock = FakeClock()
-
-    def factory(**config: Any):
-        settings = {"SMS_SUPPRESS_SEND": True, "SMS_STORAGE_URL": cluster.url, "SMS_IP_LIMITS": "",
-                    "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
-        settings.update(config)
-        app = make_app(["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
-
-    factory.clock = clock
-    return factory
+    return storage_app_factory(make_app, cluster.url)
 
 
 def _send(app, client, phone=PHONE):
-    with app.extensions["sms"].record_messages() as outbox:
-        response = client.post("/sms_captcha/", json={"phone": phone})
-    return response, [m.params["code"] for m in outbox]
+    return send_and_collect(app, client, phone)
 
 
 def test_the_storage_really_is_the_cluster(cluster_app):

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import REQUIRE_ALL, need_binary
+from conftest import need_binary, skip_or_fail
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +39,7 @@ def need_playwright() -> Any:
     try:
         from playwright import sync_api
     except ImportError as exc:
-        message = f"playwright is not installed ({exc}); pip install playwright (CI sets SMS_REQUIRE_ALL=1)"
-        if REQUIRE_ALL:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"playwright is not installed ({exc}); pip install playwright")
     return sync_api
 
 
