@@ -237,6 +237,12 @@ def route_app(storage_url: str = "memory://", high_limits: bool = True) -> tuple
         )
     quiet_flask_sms_logger()
     sms = SmsExtension(app)
+    add_bare_routes(app)
+    return app, sms
+
+
+def add_bare_routes(app: Flask) -> None:
+    """Parse the same JSON as the flask_sms routes and answer the same shape, nothing else."""
 
     @app.post("/bare/send")
     def bare_send() -> Any:
@@ -249,26 +255,12 @@ def route_app(storage_url: str = "memory://", high_limits: bool = True) -> tuple
         data = request.get_json()
         data.get("phone"), data.get("code"), data.get("purpose")
         return jsonify(ok=True)
-
-    return app, sms
 
 
 def plain_app() -> Flask:
     """The bare route alone, in an app without flask_sms (for the informational rows)."""
     app = Flask("bench_plain")
-
-    @app.post("/bare/send")
-    def bare_send() -> Any:
-        data = request.get_json()
-        data.get("phone"), data.get("purpose")
-        return jsonify(ok=True, expires_in=300, resend_after=60)
-
-    @app.post("/bare/verify")
-    def bare_verify() -> Any:
-        data = request.get_json()
-        data.get("phone"), data.get("code"), data.get("purpose")
-        return jsonify(ok=True)
-
+    add_bare_routes(app)
     return app
 
 

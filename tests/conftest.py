@@ -96,3 +96,22 @@ def redis_server(redis_binary: str, tmp_path: Any) -> Iterator[Any]:
     server = RedisServer(redis_binary, tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def example_app_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
+    """The example_app package, with no FLASK_* variables and no .env leaking in from the host."""
+    import logging
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # example_app sits next to tests/
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    logger = logging.getLogger("flask_sms")  # create_app tunes it; put it back afterwards
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    import example_app
+
+    return example_app

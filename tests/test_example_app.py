@@ -24,19 +24,8 @@ PAGE_IDS = ("phone", "send-code", "code", "login", "message", "inbox", "login-fo
 
 
 @pytest.fixture
-def example(monkeypatch, tmp_path):
-    """The example_app package, with no FLASK_* variables and no .env leaking in from the host."""
-    monkeypatch.syspath_prepend(str(ROOT))  # example_app is not installed; it lives next to tests/
-    for name in list(os.environ):
-        if name.startswith("FLASK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    logger = logging.getLogger("flask_sms")  # create_app tunes it; put it back afterwards
-    monkeypatch.setattr(logger, "level", logger.level)
-    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
-    import example_app
-
-    return example_app
+def example(example_app_module):
+    return example_app_module
 
 
 @pytest.fixture

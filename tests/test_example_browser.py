@@ -7,8 +7,6 @@ playwright, fails instead under SMS_REQUIRE_ALL=1 (as in CI).
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import threading
 from pathlib import Path
@@ -64,17 +62,9 @@ def expect(playwright_api: Any) -> Any:
 
 
 @pytest.fixture
-def serve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+def serve(example_app_module: Any) -> Any:
     """Start the demo app (plus config overrides) on 127.0.0.1; returns its base URL."""
-    monkeypatch.syspath_prepend(str(ROOT))
-    for name in list(os.environ):
-        if name.startswith("FLASK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    logger = logging.getLogger("flask_sms")  # create_app tunes it; put it back afterwards
-    monkeypatch.setattr(logger, "level", logger.level)
-    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
-    from example_app import create_app
+    create_app = example_app_module.create_app
 
     servers = []
 
