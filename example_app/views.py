@@ -129,8 +129,7 @@ def login() -> Response:
 
     sms = _sms()
     try:
-        sms.check_verify_limit(request.remote_addr or "unknown")
-        result = sms.verify_code(phone, code)
+        result = sms.verify_code(phone, code)  # counts SMS_VERIFY_IP_LIMITS for this client first
     except CaptchaError as exc:  # rate_limited (429) or unavailable (503)
         response = render_page(exc.code or 400, error_text(language, exc.error, exc.retry_after), phone=phone)
         if exc.retry_after is not None:

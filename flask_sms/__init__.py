@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from .captcha import CodeSent, Verification
 from .errors import (
-    Attempt,
     CaptchaError,
     ConfigError,
     Forbidden,
@@ -18,11 +16,13 @@ from .errors import (
     SendError,
     SendFailed,
     SmsError,
+    SmsHTTPError,
     StorageUnavailable,
     UnknownPurpose,
 )
 from .extension import SmsExtension, send_sms
-from .sending import SendResult, SmsMessage
+from .flow import CodeSent, Verification
+from .results import Attempt, SendResult, SmsMessage
 from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "SendResult",
     "SmsError",
     "SmsExtension",
+    "SmsHTTPError",
     "SmsMessage",
     "StorageUnavailable",
     "UnknownPurpose",

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask
 
 from .errors import ConfigError
+from .ratelimits import RateLimits
 
 logger = logging.getLogger("flask_sms")
 
@@ -19,37 +20,62 @@ KEY_PREFIX = "flask_sms:"
 _MEMORY_THRESHOLD = 100_000  # SimpleCache evicts past this; its default of 500 would drop live codes
 
 
-def cache_config(url: str, timeout: float) -> dict[str, Any]:
-    """Flask-Caching settings for a storage URL."""
-    if url.startswith("memory://"):
-        return {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": _MEMORY_THRESHOLD, "CACHE_KEY_PREFIX": KEY_PREFIX}
-    socket_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+def _hosts(url: str) -> tuple[list[tuple[str, str]], str | None]:
+    """``redis+x://:pw@h1:1,h2:2/...`` -> ([("h1", "1"), ("h2", "2")], "pw")."""
     parts = urlsplit(url)
-    if url.startswith(("redis://", "rediss://")):
-        return {
-            "CACHE_TYPE": "RedisCache",
-            "CACHE_REDIS_URL": url,
-            "CACHE_KEY_PREFIX": KEY_PREFIX,
-            "CACHE_OPTIONS": socket_options,
-        }
     hosts = [host.rsplit(":", 1) for host in parts.netloc.rsplit("@", 1)[-1].split(",") if host]
-    password = unquote(parts.password) if parts.password else None
-    if url.startswith("redis+cluster://"):
-        return {
-            "CACHE_TYPE": "RedisClusterCache",
-            "CACHE_REDIS_CLUSTER": ",".join(":".join(pair) for pair in hosts),
-            "CACHE_REDIS_PASSWORD": password or "",
-            "CACHE_KEY_PREFIX": KEY_PREFIX,
-        }
-    if url.startswith("redis+sentinel://"):
-        return {
-            "CACHE_TYPE": "RedisSentinelCache",
-            "CACHE_REDIS_SENTINELS": [(host, int(port)) for host, port in hosts],
-            "CACHE_REDIS_SENTINEL_MASTER": parts.path.strip("/") or "mymaster",
-            "CACHE_REDIS_PASSWORD": password,
-            "CACHE_KEY_PREFIX": KEY_PREFIX,
-        }
-    raise ConfigError([f"SMS_STORAGE_URL has an unsupported scheme: {url!r}"])
+    return [(host, port) for host, port in hosts], unquote(parts.password) if parts.password else None
+
+
+def _redis(url: str, timeout: float) -> dict[str, Any]:
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_OPTIONS": options}
+
+
+def _cluster(url: str, timeout: float) -> dict[str, Any]:
+    hosts, password = _hosts(url)
+    return {
+        "CACHE_TYPE": "RedisClusterCache",
+        "CACHE_REDIS_CLUSTER": ",".join(f"{host}:{port}" for host, port in hosts),
+        "CACHE_REDIS_PASSWORD": password or "",
+    }
+
+
+def _sentinel(url: str, timeout: float) -> dict[str, Any]:
+    hosts, password = _hosts(url)
+    return {
+        "CACHE_TYPE": "RedisSentinelCache",
+        "CACHE_REDIS_SENTINELS": [(host, int(port)) for host, port in hosts],
+        "CACHE_REDIS_SENTINEL_MASTER": urlsplit(url).path.strip("/") or "mymaster",
+        "CACHE_REDIS_PASSWORD": password,
+    }
+
+
+def _memory(url: str, timeout: float) -> dict[str, Any]:
+    return {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": _MEMORY_THRESHOLD}
+
+
+MEMORY_STORAGE = "memory://"
+
+_CACHE_CONFIGS = {
+    MEMORY_STORAGE: _memory,
+    "redis://": _redis,
+    "rediss://": _redis,
+    "redis+cluster://": _cluster,
+    "redis+sentinel://": _sentinel,
+}
+
+
+#: the schemes ``SMS_STORAGE_URL`` may use
+STORAGE_SCHEMES = tuple(_CACHE_CONFIGS)
+
+
+def cache_config(url: str, timeout: float) -> dict[str, Any]:
+    """Flask-Caching settings for a storage URL (its scheme was checked by the config)."""
+    scheme = url.split("://", 1)[0] + "://"
+    if scheme not in _CACHE_CONFIGS:
+        raise ConfigError([f"SMS_STORAGE_URL has an unsupported scheme: {url!r}"])
+    return {**_CACHE_CONFIGS[scheme](url, timeout), "CACHE_KEY_PREFIX": KEY_PREFIX}
 
 
 def make_cache(app: Flask, url: str, timeout: float) -> Any:
@@ -70,39 +96,48 @@ def adopt_cache(app: Flask, cache: Any) -> Any:
     return cache
 
 
-class OwnLimits:
-    """Flask-Limiter's engine (the ``limits`` library) without Flask-Limiter's app hooks.
+def own_limits(url: str, timeout: float) -> RateLimits:
+    """Flask-Limiter's storage (the ``limits`` library) for ``SMS_STORAGE_URL``, without Flask-Limiter's app hooks.
 
     ``Limiter.init_app`` would add a before- and after-request hook to every route
-    of the app (~60 µs each request) and read the app's ``RATELIMIT_*`` settings,
-    which belong to the app's own limiter (its default limits would then be
-    enforced twice). flask_sms only counts its own limits, so it builds the same
-    storage and fixed-window strategy Flask-Limiter would, from ``SMS_STORAGE_URL``.
-    It has the two attributes flask_sms uses of a ``Limiter``.
+    and read the app's ``RATELIMIT_*`` settings, which belong to the app's own
+    limiter (its default limits would then be enforced twice).
     """
+    from limits.storage import storage_from_string
 
-    enabled = True
-
-    def __init__(self, url: str, timeout: float) -> None:
-        from limits.storage import storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
-
-        options: dict[str, Any] = {}
-        if not url.startswith("memory://"):
-            options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        self.storage = storage_from_string(url, **options)
-        self.limiter = FixedWindowRateLimiter(self.storage)
+    options: dict[str, Any] = {}
+    if not url.startswith(MEMORY_STORAGE):
+        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    return RateLimits(storage_from_string(url, **options))
 
 
-def adopt_limiter(app: Flask, limiter: Any) -> Any:
-    """Use an app's own Flask-Limiter, initialising it for the app if needed."""
+def adopt_limiter(app: Flask, limiter: Any) -> RateLimits:
+    """Count in an app's own Flask-Limiter's storage, initialising it for the app if needed."""
     if getattr(limiter, "_storage", None) is None:
         limiter.init_app(app)
-    return limiter
+    return RateLimits(limiter.storage, enabled=lambda: bool(limiter.enabled))
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the storage cannot be reached" for the installed backends."""
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError, OSError]
+    try:
+        from limits.errors import StorageError
+
+        errors.append(StorageError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from redis.exceptions import RedisError
+
+        errors.append(RedisError)
+    except ImportError:
+        pass
+    return tuple(errors)
 
 
 def warn_if_per_process(app: Flask, url: str, own_cache: bool) -> None:
-    if own_cache and url.startswith("memory://") and not (app.debug or app.testing):
+    if own_cache and url.startswith(MEMORY_STORAGE) and not (app.debug or app.testing):
         logger.warning(
             "SMS_STORAGE_URL is memory://: each worker process keeps its own codes and limits, "
             "so limits multiply with the number of workers. Use redis:// in production."

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import SendError, SmsError
+from .results import SendResult
+
+if TYPE_CHECKING:
+    from .extension import SmsExtension
 
 sms_cli = AppGroup("sms", help="Send SMS through the configured providers.")
 
@@ -35,7 +41,7 @@ def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 )
 def send_command(phone: str, purpose: str, params: dict[str, str]) -> None:
     """Send PURPOSE's template to PHONE (comma-separate several numbers)."""
-    extension = current_app.extensions["sms"]
+    extension: SmsExtension = current_app.extensions["sms"]
     numbers = [part for part in phone.split(",") if part.strip()]
     try:
         result = extension.send(numbers, purpose, params)
@@ -45,6 +51,10 @@ def send_command(phone: str, purpose: str, params: dict[str, str]) -> None:
         raise SystemExit(1) from None
     except SmsError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_result(result)
+
+
+def _print_result(result: SendResult) -> None:
     for attempt in result.attempts:
         click.echo(f"{'sent   ' if attempt.ok else 'failed '} {attempt}")
     if result.suppressed:

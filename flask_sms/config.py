@@ -1,281 +1,255 @@
-"""Read and check the ``SMS_*`` config once, at ``init_app``.
+"""Every core ``SMS_*`` key, declared once, and the one pass that reads and checks them.
 
-Defaults live here (core keys) and on each provider class (its own keys);
-:func:`apply_defaults` is the one place that writes them into ``app.config``.
-Values may come from ``app.config.from_prefixed_env()``: strings holding JSON
-or comma lists are accepted for list and mapping keys, numbers for id keys.
+:data:`SEND_KEYS` and :data:`FLOW_KEYS` are the table: each key's default,
+parser, bounds and error text (see :mod:`.options`). Provider keys are declared
+the same way on each provider class. From the table come the defaults written
+into ``app.config``, the :class:`Settings` and the :class:`CaptchaSettings`;
+:func:`load_settings` reads everything once and raises one :class:`ConfigError`
+that lists every problem.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-import phonenumbers
 from flask import Flask
 
-from .captcha import CaptchaSettings
+from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
 from .errors import ConfigError
-from .providers import REGISTRY, provider_class
-from .providers.base import template_problems
+from .options import (
+    REQUIRED,
+    UNSET,
+    Invalid,
+    Option,
+    boolean,
+    choice,
+    integer,
+    names,
+    rate_limits,
+    region,
+    regions_or_all,
+    seconds,
+    url_path_prefix,
+    url_with_scheme,
+)
+from .providers import REGISTRY, AnyProvider, provider_class
 
-CORE_DEFAULTS: dict[str, Any] = {
-    "SMS_TIMEOUT": 5,
-    "SMS_DEFAULT_REGION": "CN",
-    "SMS_MAX_CONCURRENCY": 8,
-    # the verification flow
-    "SMS_ENABLE_CAPTCHA": True,
-    "SMS_URL_PREFIX": "",
-    "SMS_DEFAULT_PURPOSE": "captcha",
-    "SMS_CAPTCHA_PURPOSES": ["captcha"],
-    "SMS_CODE_LENGTH": 6,
-    "SMS_CODE_TTL": 300,
-    "SMS_MAX_ATTEMPTS": 5,
-    "SMS_RESEND_INTERVAL": 60,
-    "SMS_PHONE_LIMITS": "5/hour;10/day",
-    "SMS_IP_LIMITS": "20/hour",
-    "SMS_GLOBAL_LIMITS": "1000/hour",
-    "SMS_VERIFY_IP_LIMITS": "60/hour",
-    "SMS_ALLOWED_REGIONS": ["CN"],
-    "SMS_STORAGE_URL": "memory://",
-    "SMS_LANGUAGE": None,
-}
-STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://", "redis+cluster://")
+DEFAULT_PURPOSE = "captcha"
+
+
+@dataclass(frozen=True)
+class AppDefault:
+    """A default that depends on the app (``app.debug``, ``app.testing``)."""
+
+    compute: Callable[[Flask], Any]
+
+
+def _provider_names(value: Any) -> tuple[str, ...]:
+    try:
+        chosen = names(value)
+    except Invalid:
+        raise Invalid("must be a non-empty list of provider names") from None
+    known = tuple(name for name in dict.fromkeys(chosen) if name in REGISTRY)
+    problems = []
+    unknown = [name for name in chosen if name not in REGISTRY]
+    if unknown:
+        problems.append(f"has unknown providers {unknown}; choices: {', '.join(REGISTRY)}")
+    if len(set(chosen)) != len(chosen):
+        problems.append(f"lists a provider twice: {list(chosen)}")
+    if problems:
+        raise Invalid(*problems, show_value=False, usable=known)  # the known ones are still checked
+    return chosen
+
+
+def _console_in_development(app: Flask) -> Any:
+    return ["console"] if app.debug or app.testing else REQUIRED
+
+
+SEND_KEYS: tuple[Option, ...] = (
+    Option(
+        "SMS_PROVIDERS",
+        AppDefault(_console_in_development),
+        _provider_names,
+        hint=f" outside debug/testing, e.g. ['aliyun', 'tencent'] (choices: {', '.join(REGISTRY)})",
+    ),
+    Option("SMS_TIMEOUT", 5, seconds(0, 120)),
+    Option("SMS_DEFAULT_REGION", "CN", region),
+    Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
+    Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
+    Option("SMS_ENABLE_CAPTCHA", True, boolean),
+    Option(
+        "SMS_LANGUAGE",
+        None,
+        choice(None, "", "zh-CN", "en", describe="'zh-CN', 'en' or unset to follow Accept-Language"),
+    ),
+)
+
+FLOW_KEYS: tuple[Option, ...] = (
+    Option("SMS_URL_PREFIX", "", url_path_prefix),
+    Option("SMS_DEFAULT_PURPOSE", DEFAULT_PURPOSE),
+    Option("SMS_CAPTCHA_PURPOSES", [DEFAULT_PURPOSE], names),
+    Option("SMS_CODE_LENGTH", 6, integer(4, 10)),
+    Option("SMS_CODE_TTL", 300, integer(30, 600)),
+    Option("SMS_MAX_ATTEMPTS", 5, integer(1, 100)),
+    Option("SMS_RESEND_INTERVAL", 60, integer(1, 3600)),
+    Option("SMS_PHONE_LIMITS", "5/hour;10/day", rate_limits),
+    Option("SMS_IP_LIMITS", "20/hour", rate_limits),
+    Option("SMS_GLOBAL_LIMITS", "1000/hour", rate_limits),
+    Option("SMS_VERIFY_IP_LIMITS", "60/hour", rate_limits),
+    Option("SMS_ALLOWED_REGIONS", ["CN"], regions_or_all),
+    Option(
+        "SMS_STORAGE_URL",
+        MEMORY_STORAGE,
+        url_with_scheme(*STORAGE_SCHEMES, describe=f"start with one of {', '.join(STORAGE_SCHEMES)}"),
+    ),
+)
+
+
+def _field(key: str) -> str:
+    """``SMS_CODE_TTL`` -> ``code_ttl``: the settings attribute a key fills."""
+    return key[len("SMS_") :].lower()
+
+
+@dataclass(frozen=True)
+class CaptchaSettings:
+    """The verification flow's keys (:data:`FLOW_KEYS`), parsed."""
+
+    url_prefix: str
+    default_purpose: str
+    captcha_purposes: tuple[str, ...]
+    code_length: int
+    code_ttl: int
+    max_attempts: int
+    resend_interval: int
+    phone_limits: tuple[Any, ...]
+    ip_limits: tuple[Any, ...]
+    global_limits: tuple[Any, ...]
+    verify_ip_limits: tuple[Any, ...]
+    allowed_regions: frozenset[str] | None  # None: every region
+    storage_url: str
+    default_region: str  # shared with sending
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The sending keys (:data:`SEND_KEYS`), parsed, with each provider's own and the flow's."""
+
     providers: tuple[str, ...]
     timeout: float
     default_region: str
     suppress_send: bool
     max_concurrency: int
+    enable_captcha: bool
+    language: str | None
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     captcha: CaptchaSettings | None = None
-    storage_url: str = "memory://"
-    url_prefix: str = ""
+
+    @property
+    def storage_url(self) -> str:
+        return self.captcha.storage_url if self.captcha else MEMORY_STORAGE
+
+    @property
+    def url_prefix(self) -> str:
+        return self.captcha.url_prefix if self.captcha else ""
+
+
+def _default(option: Option, app: Flask) -> Any:
+    return option.default.compute(app) if isinstance(option.default, AppDefault) else option.default
 
 
 def apply_defaults(app: Flask) -> None:
     """Write every default into ``app.config`` with ``setdefault`` (Flask-Mail style)."""
-    for key, value in CORE_DEFAULTS.items():
-        app.config.setdefault(key, value)
-    if app.debug or app.testing:
-        app.config.setdefault("SMS_PROVIDERS", ["console"])
-    app.config.setdefault("SMS_SUPPRESS_SEND", bool(app.testing))
+    for option in SEND_KEYS + FLOW_KEYS:
+        value = _default(option, app)
+        if value is not REQUIRED and value is not UNSET:
+            app.config.setdefault(option.name, value)
     for name in REGISTRY:
-        for suffix, value in provider_class(name).defaults.items():
+        for suffix, value in provider_class(name).defaults().items():
             app.config.setdefault(f"SMS_{name.upper()}_{suffix}", value)
 
 
-def _as_list(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return json.loads(text)
-            except ValueError:
-                return value
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
+def _read(options: tuple[Option, ...], app: Flask, problems: list[str]) -> dict[str, Any]:
+    values = {}
+    for option in options:
+        if isinstance(option.default, AppDefault):
+            option = replace(option, default=_default(option, app))
+        value, found = option.problems(option.name, app.config.get(option.name))
+        problems.extend(found)
+        values[_field(option.name)] = value
+    return values
 
 
-def _as_mapping(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+def _provider_settings(
+    name: str, cls: type[AnyProvider], config: Mapping[str, Any], problems: list[str]
+) -> dict[str, Any]:
+    prefix = f"SMS_{name.upper()}_"
+    settings = {}
+    for option in cls.options:
+        value, found = option.problems(prefix + option.name, config.get(prefix + option.name))
+        problems.extend(found)
+        settings[option.name] = value
+    sdk_problem = cls.sdk_problem()
+    if sdk_problem:
+        problems.append(sdk_problem)
+    return settings
 
 
-def _as_bool(value: Any) -> Any:
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off", ""):
-            return False
-    return value
+def _flow_problems(
+    flow: Mapping[str, Any], config: Mapping[str, Any], provider_settings: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The checks that span keys: they run only on values that parsed."""
+    problems = []
+    if not config.get("SECRET_KEY"):
+        problems.append("SECRET_KEY must be set: codes are stored as an HMAC keyed with it")
+    purposes, default = flow["captcha_purposes"], flow["default_purpose"]
+    if purposes and default is not None and default not in purposes:
+        problems.append(f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}")
+    for purpose in _uncovered(purposes or (), provider_settings):
+        problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
+    return problems
 
 
-def _as_text(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value.strip() if isinstance(value, str) else value
+def _uncovered(purposes: tuple[str, ...], provider_settings: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Purposes no provider can send; judged only when every provider's templates parsed."""
+    templates: list[Mapping[str, Any] | None] = [
+        settings.get("TEMPLATES") if provider_class(name).needs_templates else _EVERY_PURPOSE
+        for name, settings in provider_settings.items()
+    ]
+    if not templates or any(known is None for known in templates):
+        return []
+    return [purpose for purpose in purposes if not any(purpose in known for known in templates if known is not None)]
 
 
-def _number(value: Any, kind: type) -> Any:
-    if isinstance(value, bool):
-        return value
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        return value
+class _EveryPurpose(dict[str, Any]):
+    """The templates of a provider that can send any purpose (``console``)."""
+
+    def __contains__(self, purpose: object) -> bool:
+        return True
+
+
+_EVERY_PURPOSE = _EveryPurpose()
 
 
 def load_settings(app: Flask) -> Settings:
     """Validate the whole config and raise one :class:`ConfigError` listing every problem."""
     config = app.config
     problems: list[str] = []
-
-    providers = _as_list(config.get("SMS_PROVIDERS"))
-    if providers is None:
-        problems.append(
-            "SMS_PROVIDERS is required outside debug/testing, e.g. ['aliyun', 'tencent'] "
-            f"(choices: {', '.join(REGISTRY)})"
-        )
-        providers = []
-    elif not isinstance(providers, (list, tuple)) or not providers or not all(isinstance(p, str) for p in providers):
-        problems.append(f"SMS_PROVIDERS must be a non-empty list of provider names (got {providers!r})")
-        providers = []
-    else:
-        unknown = [p for p in providers if p not in REGISTRY]
-        if unknown:
-            problems.append(f"SMS_PROVIDERS has unknown providers {unknown}; choices: {', '.join(REGISTRY)}")
-        if len(set(providers)) != len(providers):
-            problems.append(f"SMS_PROVIDERS lists a provider twice: {providers}")
-        providers = [p for p in dict.fromkeys(providers) if p in REGISTRY]
-
-    timeout = _number(config.get("SMS_TIMEOUT"), float)
-    if not isinstance(timeout, float) or not 0 < timeout <= 120:
-        problems.append(f"SMS_TIMEOUT must be a number of seconds between 0 and 120 (got {timeout!r})")
-
-    region = _as_text(config.get("SMS_DEFAULT_REGION"))
-    if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        problems.append(f"SMS_DEFAULT_REGION must be a region code such as 'CN' (got {region!r})")
-    else:
-        region = region.upper()
-
-    concurrency = _number(config.get("SMS_MAX_CONCURRENCY"), int)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 256:
-        problems.append(f"SMS_MAX_CONCURRENCY must be an integer from 1 to 256 (got {concurrency!r})")
-
-    suppress = _as_bool(config.get("SMS_SUPPRESS_SEND"))
-    if not isinstance(suppress, bool):
-        problems.append(f"SMS_SUPPRESS_SEND must be true or false (got {suppress!r})")
-
-    provider_settings: dict[str, dict[str, Any]] = {}
-    for name in providers:
-        cls = provider_class(name)
-        prefix = f"SMS_{name.upper()}_"
-        settings = {
-            key[len(prefix) :]: config[key] for key in config if isinstance(key, str) and key.startswith(prefix)
-        }
-        for suffix, value in settings.items():
-            settings[suffix] = _as_mapping(value) if suffix == "TEMPLATES" else _as_text(value)
-        for suffix in cls.required:
-            value = settings.get(suffix)
-            if value is None or (isinstance(value, str) and not value):
-                problems.append(f"{prefix}{suffix} is required for provider {name!r}")
-            elif suffix != "TEMPLATES" and not isinstance(value, str):
-                problems.append(f"{prefix}{suffix} must be a string (got {type(value).__name__})")
-        if settings.get("TEMPLATES") is not None:
-            problems.extend(template_problems(f"{prefix}TEMPLATES", settings["TEMPLATES"]))
-        problems.extend(cls.setting_problems(settings))
-        sdk_problem = cls.sdk_problem()
-        if sdk_problem:
-            problems.append(sdk_problem)
-        provider_settings[name] = settings
-
-    captcha, storage_url, url_prefix = None, "memory://", ""
-    if _as_bool(config.get("SMS_ENABLE_CAPTCHA")) is not False:
-        captcha, storage_url, url_prefix = _captcha_settings(config, region, provider_settings, problems)
-
+    sending = _read(SEND_KEYS, app, problems)
+    provider_settings = {
+        name: _provider_settings(name, provider_class(name), config, problems) for name in sending["providers"] or ()
+    }
+    captcha = None
+    if sending["enable_captcha"] is not False:
+        flow = _read(FLOW_KEYS, app, problems)
+        problems.extend(_flow_problems(flow, config, provider_settings))
+        if not problems:
+            captcha = CaptchaSettings(default_region=sending["default_region"], **flow)
     if problems:
         raise ConfigError(problems)
-    return Settings(
-        providers=tuple(providers),
-        timeout=timeout,
-        default_region=region,
-        suppress_send=suppress,
-        max_concurrency=concurrency,
-        provider_settings=provider_settings,
-        captcha=captcha,
-        storage_url=storage_url,
-        url_prefix=url_prefix,
-    )
+    return Settings(**sending, provider_settings=provider_settings, captcha=captcha)
 
 
-def _int_in(config: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
-    value = _number(config.get(key), int)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        problems.append(f"{key} must be an integer from {low} to {high} (got {config.get(key)!r})")
-        return low
-    return value
-
-
-def _limits(config: Mapping[str, Any], key: str, problems: list[str]) -> tuple[Any, ...]:
-    from limits import parse_many
-
-    value = config.get(key)
-    if value in (None, "", [], ()):
-        return ()
-    text = ";".join(value) if isinstance(value, (list, tuple)) else value
-    try:
-        return tuple(parse_many(str(text)))
-    except ValueError:
-        problems.append(f"{key} must be rate limits such as '5/hour;10/day' (got {value!r})")
-        return ()
-
-
-def _captcha_settings(
-    config: Mapping[str, Any], region: Any, provider_settings: Mapping[str, Mapping[str, Any]], problems: list[str]
-) -> tuple[CaptchaSettings, str, str]:
-    if not config.get("SECRET_KEY"):
-        problems.append("SECRET_KEY must be set: codes are stored as an HMAC keyed with it")
-    purposes = _as_list(config.get("SMS_CAPTCHA_PURPOSES"))
-    if not isinstance(purposes, (list, tuple)) or not purposes or not all(isinstance(p, str) and p for p in purposes):
-        problems.append(f"SMS_CAPTCHA_PURPOSES must be a non-empty list of purposes (got {purposes!r})")
-        purposes = []
-    default_purpose = config.get("SMS_DEFAULT_PURPOSE")
-    if purposes and default_purpose not in purposes:
-        problems.append(f"SMS_DEFAULT_PURPOSE {default_purpose!r} must be one of SMS_CAPTCHA_PURPOSES {purposes}")
-    for purpose in purposes:
-        covered = any(
-            not provider_class(name).needs_templates or purpose in (options.get("TEMPLATES") or {})
-            for name, options in provider_settings.items()
-        )
-        if provider_settings and not covered:
-            problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
-
-    regions = _as_list(config.get("SMS_ALLOWED_REGIONS"))
-    allowed: frozenset[str] | None = None
-    if regions == ["*"]:
-        allowed = None
-    elif not isinstance(regions, (list, tuple)) or not regions or not all(
-        isinstance(r, str) and r.upper() in phonenumbers.SUPPORTED_REGIONS for r in regions
-    ):
-        problems.append(f"SMS_ALLOWED_REGIONS must be a list of region codes such as ['CN'], or ['*'] (got {regions!r})")
-    else:
-        allowed = frozenset(r.upper() for r in regions)
-
-    storage_url = config.get("SMS_STORAGE_URL")
-    if not isinstance(storage_url, str) or not storage_url.startswith(STORAGE_SCHEMES):
-        problems.append(f"SMS_STORAGE_URL must start with one of {', '.join(STORAGE_SCHEMES)} (got {storage_url!r})")
-        storage_url = "memory://"
-    url_prefix = config.get("SMS_URL_PREFIX") or ""
-    if not isinstance(url_prefix, str) or (url_prefix and not url_prefix.startswith("/")):
-        problems.append(f"SMS_URL_PREFIX must be empty or start with '/' (got {url_prefix!r})")
-        url_prefix = ""
-    language = config.get("SMS_LANGUAGE")
-    if language not in (None, "", "zh-CN", "en"):
-        problems.append(f"SMS_LANGUAGE must be 'zh-CN', 'en' or unset to follow Accept-Language (got {language!r})")
-
-    captcha = CaptchaSettings(
-        default_purpose=default_purpose if isinstance(default_purpose, str) else "captcha",
-        purposes=tuple(purposes),
-        code_length=_int_in(config, "SMS_CODE_LENGTH", 4, 10, problems),
-        code_ttl=_int_in(config, "SMS_CODE_TTL", 30, 600, problems),
-        max_attempts=_int_in(config, "SMS_MAX_ATTEMPTS", 1, 100, problems),
-        resend_interval=_int_in(config, "SMS_RESEND_INTERVAL", 1, 3600, problems),
-        phone_limits=_limits(config, "SMS_PHONE_LIMITS", problems),
-        ip_limits=_limits(config, "SMS_IP_LIMITS", problems),
-        global_limits=_limits(config, "SMS_GLOBAL_LIMITS", problems),
-        verify_ip_limits=_limits(config, "SMS_VERIFY_IP_LIMITS", problems),
-        allowed_regions=allowed,
-        default_region=region if isinstance(region, str) else "CN",
-    )
-    return captcha, storage_url, url_prefix.rstrip("/")
+assert {_field(o.name) for o in FLOW_KEYS} | {"default_region"} == {f.name for f in fields(CaptchaSettings)}
+assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha"} == {f.name for f in fields(Settings)}

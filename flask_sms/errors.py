@@ -1,17 +1,26 @@
-"""Exceptions raised by flask_sms.
+"""Every exception flask_sms raises on purpose, one class per meaning.
 
-Library errors subclass :class:`SmsError`, so one ``except SmsError`` catches
-everything this package raises on purpose.
+All subclass :class:`SmsError`. Those a client may see are werkzeug HTTP
+exceptions of the matching status (``RateLimited`` is a ``TooManyRequests``),
+so an app's ``errorhandler(429)`` sees them, and left unhandled they render as
+the JSON error body ``{"ok": false, "error": ..., "message": ...}``. Their
+``str()`` is for logs and may name vendor codes; the JSON body never does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
+
+from . import codes
+from .messages import json_error, message_for
+
+if TYPE_CHECKING:
+    from .results import Attempt, SendResult
 
 
 class SmsError(Exception):
@@ -31,15 +40,6 @@ class ConfigError(SmsError):
         super().__init__(f"flask_sms is misconfigured:\n{lines}")
 
 
-class InvalidPhoneNumber(SmsError, ValueError):
-    """A number could not be parsed or is not a valid number; nothing was sent."""
-
-    def __init__(self, phone: object, reason: str = "not a valid phone number") -> None:
-        self.phone = phone
-        self.reason = reason
-        super().__init__(f"{phone!r}: {reason}")
-
-
 class MissingParameter(SmsError, ValueError):
     """A template needs a named parameter the caller did not pass."""
 
@@ -51,44 +51,6 @@ class MissingParameter(SmsError, ValueError):
             f"the {provider} template for purpose {purpose!r} needs the parameter {name!r}; "
             f"pass it in params={{{name!r}: ...}}"
         )
-
-
-class UnknownPurpose(SmsError, ValueError):
-    """No configured provider has a template for this purpose."""
-
-    def __init__(self, purpose: str) -> None:
-        self.purpose = purpose
-        super().__init__(f"no provider has a template for purpose {purpose!r}; add it to SMS_<PROVIDER>_TEMPLATES")
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One request to one provider: what the vendor said, in its own words."""
-
-    provider: str
-    ok: bool
-    code: str = ""
-    message: str = ""
-    phones: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"{self.provider}: OK"
-        return f"{self.provider}: {self.code} {self.message}".rstrip()
-
-
-class SendError(SmsError):
-    """Every provider failed; ``attempts`` keeps each vendor's own code and message."""
-
-    def __init__(self, attempts: Sequence[Attempt], result: object | None = None) -> None:
-        self.attempts = list(attempts)
-        self.result = result
-        failures: list[str] = []
-        for attempt in self.attempts:
-            text = str(attempt)
-            if not attempt.ok and text not in failures:
-                failures.append(text)
-        super().__init__("; ".join(failures) or "no provider could send the message")
 
 
 class ProviderError(SmsError):
@@ -105,60 +67,115 @@ class ProviderError(SmsError):
         super().__init__(f"{self.code} {self.message}".rstrip())
 
 
-class CaptchaError(SmsError, HTTPException):
-    """A refusal of the verification flow, with a machine code and an HTTP status.
+class SmsHTTPError(SmsError, HTTPException):
+    """A refusal with a machine code (``error``) and an HTTP status (``code``).
 
-    These are werkzeug HTTP exceptions, so an app view that calls
-    ``sms.send_code`` can let them propagate: Flask answers with the JSON body
-    ``{"ok": false, "error": ..., "message": ...}`` (see :func:`error_response`).
+    ``message`` replaces the catalogue text in the JSON body when given; it is
+    shown to the client, so it must never hold vendor details.
     """
 
-    code = 400
-    error = "invalid_request"
+    error: ClassVar[str] = codes.INVALID_REQUEST
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
-        self.retry_after = retry_after
         HTTPException.__init__(self, description=message)
+        self.message = message
+        self.retry_after = retry_after
 
     def get_response(self, environ: Any = None, scope: Any = None) -> Response:
-        from .messages import error_response
+        return json_error(self.error, self.code or 400, self.retry_after, self.message)
 
-        return error_response(self)
-
-
-class InvalidRequest(CaptchaError):
-    error = "invalid_request"
+    def __str__(self) -> str:
+        return self.message or message_for(self.error, self.retry_after, lang="en")
 
 
-class InvalidPhone(CaptchaError):
-    error = "invalid_phone"
+#: the name this base had before the send API shared it
+CaptchaError = SmsHTTPError
 
 
-class RegionNotAllowed(CaptchaError):
-    error = "region_not_allowed"
+class InvalidRequest(SmsHTTPError, http.BadRequest):
+    error = codes.INVALID_REQUEST
 
 
-class InvalidPurpose(CaptchaError):
-    error = "invalid_purpose"
+class InvalidPhoneNumber(SmsHTTPError, http.BadRequest, ValueError):
+    """A number could not be parsed, is not a valid number, or is not allowed; nothing was sent."""
+
+    error = codes.INVALID_PHONE
+
+    def __init__(self, phone: object = None, reason: str = "not a valid phone number") -> None:
+        super().__init__()
+        self.phone = phone
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.phone!r}: {self.reason}"
 
 
-class Forbidden(CaptchaError):
+#: the route's name for the same error
+InvalidPhone = InvalidPhoneNumber
+
+
+class RegionNotAllowed(SmsHTTPError, http.BadRequest):
+    error = codes.REGION_NOT_ALLOWED
+
+
+class UnknownPurpose(SmsHTTPError, http.BadRequest, ValueError):
+    """The purpose cannot be used: no provider has a template for it, or the route does not offer it."""
+
+    error = codes.INVALID_PURPOSE
+
+    def __init__(self, purpose: object = None, reason: str | None = None) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self.reason = reason or (
+            f"no provider has a template for purpose {purpose!r}; add it to SMS_<PROVIDER>_TEMPLATES"
+        )
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+#: the route's name for the same error
+InvalidPurpose = UnknownPurpose
+
+
+class Forbidden(SmsHTTPError, http.Forbidden):
     """Raise from a ``before_send`` hook (or return ``False``) to refuse a send."""
 
-    code = 403
-    error = "forbidden"
+    error = codes.FORBIDDEN
 
 
-class RateLimited(CaptchaError):
-    code = 429
-    error = "rate_limited"
+class RateLimited(SmsHTTPError, http.TooManyRequests):  # type: ignore[misc]  # retry_after: always whole seconds here
+    error = codes.RATE_LIMITED
+
+    def __str__(self) -> str:
+        return f"{self.error}: retry after {self.retry_after} s"
 
 
-class SendFailed(CaptchaError):
-    code = 502
-    error = "send_failed"
+class SendError(SmsHTTPError, http.BadGateway):
+    """No provider sent the text; ``attempts`` keeps each vendor's own code and message.
+
+    The JSON body says only ``send_failed``: the vendor codes stay in ``str()`` and the log.
+    """
+
+    error = codes.SEND_FAILED
+
+    def __init__(self, attempts: Sequence[Attempt] = (), result: SendResult | None = None) -> None:
+        super().__init__()
+        self.attempts = list(attempts)
+        self.result = result
+
+    def __str__(self) -> str:
+        failures: list[str] = []
+        for attempt in self.attempts:
+            text = str(attempt)
+            if not attempt.ok and text not in failures:
+                failures.append(text)
+        return "; ".join(failures) or "no provider could send the message"
 
 
-class StorageUnavailable(CaptchaError):
-    code = 503
-    error = "unavailable"
+#: the route's name for the same error
+SendFailed = SendError
+
+
+class StorageUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore[misc]  # as RateLimited
+    error = codes.UNAVAILABLE

@@ -2,49 +2,55 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import weakref
 
-from flask import current_app, has_app_context, has_request_context, jsonify, request
+from flask import Flask, current_app, has_app_context, has_request_context, jsonify, request
 from werkzeug.wrappers import Response
 
-if TYPE_CHECKING:
-    from .errors import CaptchaError
+from . import codes
 
 LANGUAGES = ("zh-CN", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh-CN": {
-        "invalid_request": "请求格式不正确。",
-        "invalid_phone": "手机号码格式不正确。",
-        "region_not_allowed": "暂不支持该国家或地区的手机号码。",
-        "invalid_purpose": "不支持的验证码用途。",
-        "invalid_code": "验证码不正确。",
-        "code_expired": "验证码已失效，请重新获取。",
-        "too_many_attempts": "验证码错误次数过多，请重新获取。",
-        "forbidden": "请先完成人机验证。",
-        "rate_limited": "操作过于频繁，请 {retry_after} 秒后再试。",
-        "send_failed": "短信发送失败，请稍后再试。",
-        "unavailable": "服务暂时不可用，请稍后再试。",
+        codes.INVALID_REQUEST: "请求格式不正确。",
+        codes.INVALID_PHONE: "手机号码格式不正确。",
+        codes.REGION_NOT_ALLOWED: "暂不支持该国家或地区的手机号码。",
+        codes.INVALID_PURPOSE: "不支持的验证码用途。",
+        codes.INVALID_CODE: "验证码不正确。",
+        codes.CODE_EXPIRED: "验证码已失效，请重新获取。",
+        codes.TOO_MANY_ATTEMPTS: "验证码错误次数过多，请重新获取。",
+        codes.FORBIDDEN: "请先完成人机验证。",
+        codes.RATE_LIMITED: "操作过于频繁，请 {retry_after} 秒后再试。",
+        codes.SEND_FAILED: "短信发送失败，请稍后再试。",
+        codes.UNAVAILABLE: "服务暂时不可用，请稍后再试。",
     },
     "en": {
-        "invalid_request": "The request is malformed.",
-        "invalid_phone": "That is not a valid phone number.",
-        "region_not_allowed": "Phone numbers from that country or region are not supported.",
-        "invalid_purpose": "That verification purpose is not supported.",
-        "invalid_code": "The code is incorrect.",
-        "code_expired": "The code has expired. Please request a new one.",
-        "too_many_attempts": "Too many wrong codes. Please request a new one.",
-        "forbidden": "Please complete the human check first.",
-        "rate_limited": "Too many requests. Please try again in {retry_after} seconds.",
-        "send_failed": "The text message could not be sent. Please try again later.",
-        "unavailable": "The service is temporarily unavailable. Please try again later.",
+        codes.INVALID_REQUEST: "The request is malformed.",
+        codes.INVALID_PHONE: "That is not a valid phone number.",
+        codes.REGION_NOT_ALLOWED: "Phone numbers from that country or region are not supported.",
+        codes.INVALID_PURPOSE: "That verification purpose is not supported.",
+        codes.INVALID_CODE: "The code is incorrect.",
+        codes.CODE_EXPIRED: "The code has expired. Please request a new one.",
+        codes.TOO_MANY_ATTEMPTS: "Too many wrong codes. Please request a new one.",
+        codes.FORBIDDEN: "Please complete the human check first.",
+        codes.RATE_LIMITED: "Too many requests. Please try again in {retry_after} seconds.",
+        codes.SEND_FAILED: "The text message could not be sent. Please try again later.",
+        codes.UNAVAILABLE: "The service is temporarily unavailable. Please try again later.",
     },
 }
+
+# SMS_LANGUAGE per app, validated once by the config loader and handed down here at init_app.
+_configured: weakref.WeakKeyDictionary[Flask, str | None] = weakref.WeakKeyDictionary()
+
+
+def set_language(app: Flask, language: str | None) -> None:
+    _configured[app] = language
 
 
 def language() -> str:
     """``SMS_LANGUAGE`` if set, else the best match for ``Accept-Language``, else zh-CN."""
-    configured = current_app.config.get("SMS_LANGUAGE") if has_app_context() else None
+    configured = _configured.get(current_app._get_current_object()) if has_app_context() else None  # type: ignore[attr-defined]
     if configured:
         return configured
     if has_request_context():
@@ -53,9 +59,9 @@ def language() -> str:
     return "zh-CN"
 
 
-def message_for(error: str, retry_after: int | None = None) -> str:
-    texts = MESSAGES.get(language(), MESSAGES["zh-CN"])
-    return texts.get(error, texts["invalid_request"]).format(retry_after=retry_after or 1)
+def message_for(error: str, retry_after: int | None = None, *, lang: str | None = None) -> str:
+    texts = MESSAGES.get(lang or language(), MESSAGES["zh-CN"])
+    return texts.get(error, texts[codes.INVALID_REQUEST]).format(retry_after=retry_after or 1)
 
 
 def json_error(error: str, status: int, retry_after: int | None = None, message: str | None = None) -> Response:
@@ -64,7 +70,3 @@ def json_error(error: str, status: int, retry_after: int | None = None, message:
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
-
-
-def error_response(exc: CaptchaError) -> Response:
-    return json_error(exc.error, exc.code or 400, exc.retry_after, exc.description)

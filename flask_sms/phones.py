@@ -17,6 +17,7 @@ from .errors import InvalidPhoneNumber
 
 PhoneInput = Union[str, int]
 MAINLAND_CHINA = 86
+MAINLAND_REGION = "CN"
 _MAX_INPUT_LENGTH = 64  # phonenumbers itself caps at 250; nobody types more than this
 
 
@@ -28,7 +29,9 @@ def _fast_pattern(local: bool) -> re.Pattern[str]:
     """phonenumbers' own CN mobile pattern, behind the prefixes people write (built once)."""
     pattern = _FAST_PATTERNS.get(local)
     if pattern is None:
-        mobile = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(MAINLAND_REGION)
+        assert metadata is not None and metadata.mobile is not None  # CN ships with phonenumbers
+        mobile = metadata.mobile.national_number_pattern
         prefix = r"(?:\+86|0086|86)?" if local else r"\+86"  # how people in mainland China write numbers
         pattern = _FAST_PATTERNS[local] = re.compile(f"{prefix}((?:{mobile}))")
     return pattern
@@ -43,7 +46,7 @@ def _fast_mainland_mobile(text: str, default_region: str) -> PhoneNumber | None:
     """
     if not text.isdigit():
         text = text.translate(_SEPARATORS)
-    match = _fast_pattern(default_region == "CN").fullmatch(text)
+    match = _fast_pattern(default_region == MAINLAND_REGION).fullmatch(text)
     if match is None:
         return None
     return PhoneNumber(country_code=MAINLAND_CHINA, national_number=int(match.group(1)))

@@ -18,6 +18,7 @@ share a Redis Cluster hash slot through the ``{purpose:phone}`` hash tag.
 
 from __future__ import annotations
 
+import hmac
 import math
 import threading
 from abc import ABC, abstractmethod
@@ -25,7 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-OK, INVALID, EXPIRED, LOCKED = "ok", "invalid_code", "code_expired", "too_many_attempts"
+from .codes import CODE_EXPIRED, INVALID_CODE, TOO_MANY_ATTEMPTS
+
+OK = "ok"  # what check() says for the right code; the failures are error codes from .codes
 _CLEANUP_SLACK = 5  # seconds the backend keeps a key past its logical expiry
 
 
@@ -69,7 +72,7 @@ class CodeStore(ABC):
 
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
-        """Check-and-consume: OK (and the code is gone), INVALID, EXPIRED or LOCKED."""
+        """Check-and-consume: ``OK`` (and the code is gone), or INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS."""
 
 
 def _ttl(seconds: float) -> int:
@@ -87,14 +90,14 @@ class CacheStore(CodeStore):
         with self.lock:
             until = self.cache.get(keys.cooldown)
             if until is not None and until > now:
-                return until - now
+                return float(until - now)
             counts = []
             for quota_key, amount, window in quotas:
                 count, window_end = self.cache.get(quota_key) or (0, 0.0)
                 if window_end <= now:
                     count, window_end = 0, now + window
                 if count >= amount:
-                    return window_end - now
+                    return float(window_end - now)
                 counts.append((quota_key, count, window_end))
             self.cache.set(keys.cooldown, now + interval, timeout=_ttl(interval))
             self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
@@ -112,18 +115,16 @@ class CacheStore(CodeStore):
                     self.cache.set(quota_key, (count - 1, window_end), timeout=_ttl(window_end - now))
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
-        import hmac
-
         with self.lock:
             failures, failures_expire = self.cache.get(fail_key) or (0, 0.0)
             if failures_expire <= now:
                 failures = 0
             if failures >= max_attempts:
                 self.cache.delete(code_key)
-                return LOCKED
+                return TOO_MANY_ATTEMPTS
             stored = self.cache.get(code_key)
             if stored is None or stored[1] <= now:
-                return EXPIRED
+                return CODE_EXPIRED
             if hmac.compare_digest(stored[0], digest):
                 self.cache.delete(code_key)
                 return OK
@@ -133,8 +134,8 @@ class CacheStore(CodeStore):
             self.cache.set(fail_key, (failures, failures_expire), timeout=_ttl(failures_expire - now))
             if failures >= max_attempts:
                 self.cache.delete(code_key)
-                return LOCKED
-            return INVALID
+                return TOO_MANY_ATTEMPTS
+            return INVALID_CODE
 
 
 # Lua string equality compares interned strings by identity, so it does not
@@ -184,8 +185,11 @@ end
 return 1
 """
 
+# KEYS: code, failures. ARGV: digest, now, ttl, max attempts, slack, then what to answer:
+# right code, wrong code, no live code, too many attempts.
 _CHECK = """
 local now, ttl, max_attempts = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local OK, INVALID, EXPIRED, LOCKED = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local failures, failures_expire = 0, 0
 local raw = redis.call('GET', KEYS[2])
 if raw then
@@ -193,17 +197,17 @@ if raw then
   failures, failures_expire = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
   if failures_expire <= now then failures = 0 end
 end
-if failures >= max_attempts then redis.call('DEL', KEYS[1]) return 'too_many_attempts' end
+if failures >= max_attempts then redis.call('DEL', KEYS[1]) return LOCKED end
 local stored = redis.call('GET', KEYS[1])
-if not stored then return 'code_expired' end
+if not stored then return EXPIRED end
 local sep = string.find(stored, ':', 1, true)
-if tonumber(string.sub(stored, sep + 1)) <= now then return 'code_expired' end
-if string.sub(stored, 1, sep - 1) == ARGV[1] then redis.call('DEL', KEYS[1]) return 'ok' end
+if tonumber(string.sub(stored, sep + 1)) <= now then return EXPIRED end
+if string.sub(stored, 1, sep - 1) == ARGV[1] then redis.call('DEL', KEYS[1]) return OK end
 if failures == 0 then failures_expire = now + ttl end
 failures = failures + 1
 redis.call('SET', KEYS[2], failures .. ':' .. failures_expire, 'EX', math.ceil(failures_expire - now) + ARGV[5])
-if failures >= max_attempts then redis.call('DEL', KEYS[1]) return 'too_many_attempts' end
-return 'invalid_code'
+if failures >= max_attempts then redis.call('DEL', KEYS[1]) return LOCKED end
+return INVALID
 """
 
 
@@ -221,7 +225,14 @@ class RedisStore(CodeStore):
         return [self.prefix + keys.cooldown, self.prefix + keys.code] + [self.prefix + q for q, _, _ in quotas]
 
     def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
-        args: list[Any] = [repr(now), repr(interval), _ttl(interval), f"{digest}:{now + ttl!r}", _ttl(ttl), _CLEANUP_SLACK]
+        args: list[Any] = [
+            repr(now),
+            repr(interval),
+            _ttl(interval),
+            f"{digest}:{now + ttl!r}",
+            _ttl(ttl),
+            _CLEANUP_SLACK,
+        ]
         for _, amount, window in quotas:
             args += [amount, window]
         return float(self._begin(keys=self._keys(keys, quotas), args=args))
@@ -231,7 +242,8 @@ class RedisStore(CodeStore):
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         keys = [self.prefix + code_key, self.prefix + fail_key]
-        result = self._check(keys=keys, args=[digest, repr(now), repr(ttl), max_attempts, _CLEANUP_SLACK])
+        answers = [OK, INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS]
+        result = self._check(keys=keys, args=[digest, repr(now), repr(ttl), max_attempts, _CLEANUP_SLACK, *answers])
         return result.decode() if isinstance(result, bytes) else str(result)
 
 

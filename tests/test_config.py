@@ -71,7 +71,11 @@ def test_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "aliyunsdkcore.client", None)
     monkeypatch.setitem(sys.modules, "tencentcloud.sms.v20210111.sms_client", None)
     app = Flask("nosdk")
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["aliyun", "tencent", "ihuyi"], **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"))
+    app.config.update(
+        SECRET_KEY="k",
+        SMS_PROVIDERS=["aliyun", "tencent", "ihuyi"],
+        **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"),
+    )
     with pytest.raises(ConfigError) as caught:
         SmsExtension(app)
     assert "pip install 'Flask-SMS-Captcha[aliyun]'" in str(caught.value)
@@ -159,3 +163,17 @@ def test_one_extension_serves_two_apps(make_app, fake):
     with first.app_context():
         assert send_sms("13800138000", "captcha", {"code": "1"}).provider == "console"
     assert len(outbox) == 1
+
+
+def test_every_declared_key_is_in_the_readme():
+    from pathlib import Path
+
+    from flask_sms.config import FLOW_KEYS, SEND_KEYS
+    from flask_sms.providers import REGISTRY, provider_class
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    keys = [option.name for option in SEND_KEYS + FLOW_KEYS]
+    for name in REGISTRY:
+        keys += [f"SMS_{name.upper()}_{option.name}" for option in provider_class(name).options]
+    undocumented = [key for key in keys if f"`{key}`" not in readme]
+    assert undocumented == [], f"README's configuration tables miss {undocumented}"

@@ -220,7 +220,7 @@ def test_testing_app_defaults_to_suppressed_console():
 @pytest.mark.parametrize("vendor", ["aliyun", "tencent", "ronglian", "ihuyi"])
 def test_clients_are_built_once_and_connections_kept_alive(make_app, fake, vendor):
     app = make_app([vendor])
-    (provider,) = app.extensions["sms"]._state(app).providers
+    (provider,) = app.extensions["sms"]._state(app).sender.providers
     client = getattr(provider, "client", None) or provider.session
     with app.app_context():
         for _ in range(3):

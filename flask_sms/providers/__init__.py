@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Provider, Reply, Template
+from .base import AnyProvider, Provider
+from .payload import Payload, Reply, Template
 
 #: provider name -> "module:Class"; the order here is only for documentation
 REGISTRY: dict[str, str] = {
@@ -20,9 +21,10 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def provider_class(name: str) -> type[Provider]:
+def provider_class(name: str) -> type[AnyProvider]:
     module_name, class_name = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    cls: type[AnyProvider] = getattr(importlib.import_module(module_name), class_name)
+    return cls
 
 
-__all__ = ["REGISTRY", "Provider", "Reply", "Template", "provider_class"]
+__all__ = ["REGISTRY", "AnyProvider", "Payload", "Provider", "Reply", "Template", "provider_class"]

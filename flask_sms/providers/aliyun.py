@@ -8,39 +8,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError
+from ..options import Option, host, scheme
 from ..phones import national_or_international_00
-from .base import Provider, Reply, Template, endpoint_problems, load_json, scheme_problems, short, transport_error
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import load_json, short, transport_error
 
 
-class AliyunProvider(Provider):
+class AliyunProvider(Provider[Any, bytes]):
     name = "aliyun"
     extra = "aliyun"
     sdk_module = "aliyunsdkcore.client"
     max_per_request = 1000
-    required = ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SIGN_NAME", "TEMPLATES")
-    credentials = ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")
-    defaults: ClassVar[dict[str, Any]] = {
-        "REGION": "cn-hangzhou",
-        "ENDPOINT": "dysmsapi.aliyuncs.com",
-        "SCHEME": "https",
-    }
+    options = (
+        Option("ACCESS_KEY_ID", secret=True),
+        Option("ACCESS_KEY_SECRET", secret=True),
+        Option("SIGN_NAME"),
+        Option("TEMPLATES", parse=templates),
+        Option("REGION", "cn-hangzhou"),
+        Option("ENDPOINT", "dysmsapi.aliyuncs.com", host("dysmsapi.aliyuncs.com")),
+        Option("SCHEME", "https", scheme),
+    )
     sdk_loggers = (
         "aliyunsdkcore.client",
         "aliyunsdkcore.http.http_response",
         "aliyunsdkcore.auth.signers.access_key_signer",
         "aliyunsdkcore.vendored.requests.packages.urllib3.connectionpool",
     )
-
-    @classmethod
-    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
-        return endpoint_problems("SMS_ALIYUN_ENDPOINT", settings.get("ENDPOINT")) + scheme_problems(
-            "SMS_ALIYUN_SCHEME", settings.get("SCHEME")
-        )
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -60,10 +59,7 @@ class AliyunProvider(Provider):
     def format_phone(self, number: PhoneNumber) -> str:
         return national_or_international_00(number)
 
-    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> str:
-        return json.dumps(dict(template.pick(params, self.name, purpose)), ensure_ascii=False, separators=(",", ":"))
-
-    def build_request(self, phones: Sequence[str], template: Template, rendered: str) -> Any:
+    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
         from aliyunsdkcore.request import CommonRequest
 
         request = CommonRequest()
@@ -75,16 +71,18 @@ class AliyunProvider(Provider):
         request.set_accept_format("json")
         request.add_query_param("PhoneNumbers", ",".join(phones))
         request.add_query_param("SignName", self.settings["SIGN_NAME"])
-        request.add_query_param("TemplateCode", template.id)
-        if rendered != "{}":
-            request.add_query_param("TemplateParam", rendered)
+        request.add_query_param("TemplateCode", payload.template.id)
+        if payload.params:
+            param = json.dumps(dict(payload.params), ensure_ascii=False, separators=(",", ":"))
+            request.add_query_param("TemplateParam", param)
         return request
 
     def call(self, request: Any) -> bytes:
         from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 
         try:
-            return self.client.do_action_with_exception(request)
+            reply: bytes = self.client.do_action_with_exception(request)
+            return reply
         except ServerException as exc:
             status = exc.get_http_status() or 0
             if status >= 500:

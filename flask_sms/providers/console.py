@@ -10,15 +10,20 @@ from typing import Any
 
 from phonenumbers import PhoneNumber
 
+from ..options import UNSET, Option
 from ..phones import e164
-from .base import Provider, Reply, Template
+from .base import Provider
+from .payload import Payload, Reply, Template, templates
+
+ConsoleRequest = tuple[list[str], str, dict[str, str]]  # numbers, purpose, named values
 
 logger = logging.getLogger("flask_sms")
 
 
-class ConsoleProvider(Provider):
+class ConsoleProvider(Provider[ConsoleRequest, str]):
     name = "console"
     max_per_request = 1000
+    options = (Option("TEMPLATES", UNSET, templates),)
     needs_templates = False
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
@@ -38,13 +43,10 @@ class ConsoleProvider(Provider):
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)
 
-    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> dict[str, str]:
-        return dict(template.pick(params, self.name, purpose))
+    def build_request(self, phones: Sequence[str], payload: Payload) -> ConsoleRequest:
+        return list(phones), payload.template.id, dict(payload.params)
 
-    def build_request(self, phones: Sequence[str], template: Template, rendered: dict[str, str]) -> Any:
-        return list(phones), template.id, rendered
-
-    def call(self, request: Any) -> str:
+    def call(self, request: ConsoleRequest) -> str:
         phones, purpose, values = request
         shown = " ".join(f"{name}={value}" for name, value in values.items())
         logger.info("SMS to %s [%s] %s", ", ".join(phones), purpose, shown)

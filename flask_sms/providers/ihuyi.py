@@ -11,31 +11,34 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import MissingParameter, ProviderError
+from ..options import Option, url_with_scheme
 from ..phones import is_mainland
-from .base import Provider, Reply, Template, load_json, short
+from .base import Provider
+from .payload import Payload, Reply, Template, templates
+from .replies import load_json, short
 
 _SUCCESS = 2
 
 
-class IhuyiProvider(Provider):
+class IhuyiProvider(Provider[dict[str, str], bytes]):
     name = "ihuyi"
     max_per_request = 1
-    required = ("ACCOUNT", "API_KEY", "TEMPLATES")
-    credentials = ("ACCOUNT", "API_KEY")
-    defaults: ClassVar[dict[str, Any]] = {"URL": "https://106.ihuyi.com/webservice/sms.php?method=Submit"}
+    options = (
+        Option("ACCOUNT", secret=True),
+        Option("API_KEY", secret=True),
+        Option("TEMPLATES", parse=templates),
+        Option(
+            "URL",
+            "https://106.ihuyi.com/webservice/sms.php?method=Submit",
+            url_with_scheme("http://", "https://", describe="be an http(s) URL"),
+        ),
+    )
     sdk_loggers = ("urllib3.connectionpool",)
-
-    @classmethod
-    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
-        url = settings.get("URL")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            return [f"SMS_IHUYI_URL must be an http(s) URL (got {url!r})"]
-        return []
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -46,18 +49,20 @@ class IhuyiProvider(Provider):
     def format_phone(self, number: PhoneNumber) -> str | None:
         return national_significant_number(number) if is_mainland(number) else None
 
-    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> str:
+    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> Payload:
+        """Ihuyi takes the whole text: fill the content template's ``str.format`` fields."""
         if template.params is None:
-            values = {name: value for name, value in params.items() if value is not None}
+            picked = tuple((name, str(value)) for name, value in params.items() if value is not None)
         else:
-            values = dict(template.pick(params, self.name, purpose))
+            picked = template.pick(params, self.name, purpose)
         try:
-            return template.id.format_map(values)
+            return Payload(template, picked, template.id.format_map(dict(picked)))
         except KeyError as exc:
             raise MissingParameter(self.name, purpose, str(exc.args[0])) from None
 
-    def build_request(self, phones: Sequence[str], template: Template, rendered: str) -> dict[str, str]:
+    def build_request(self, phones: Sequence[str], payload: Payload) -> dict[str, str]:
         (mobile,) = phones
+        rendered = payload.text
         account, api_key = self.settings["ACCOUNT"], self.settings["API_KEY"]
         now = str(int(time.time()))
         digest = hashlib.md5(f"{account}{api_key}{mobile}{rendered}{now}".encode()).hexdigest()

@@ -18,13 +18,18 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError
+from ..options import Invalid, Option, url_with_scheme
 from ..phones import national_or_international_00
-from .base import Provider, Reply, Template, load_json, short
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import load_json, short
+
+RonglianRequest = tuple[str, str, list[str]]  # template id, comma-separated numbers, positional values
 
 
 def _discard(*args: Any, **kwargs: Any) -> None:
@@ -56,7 +61,16 @@ class _SessionTransport:
         return self.session.post(url, **kwargs)
 
 
-def contained_sdk_class(timeout: float) -> type:
+def _base_url(value: Any) -> str:
+    url: str = url_with_scheme("http://", "https://", describe="be http(s)://host[:port] without a trailing slash")(
+        value
+    )
+    if url.endswith("/"):
+        raise Invalid("must be http(s)://host[:port] without a trailing slash")
+    return url
+
+
+def contained_sdk_class(timeout: float) -> type[Any]:
     """A subclass of ``SmsSDK`` whose methods run with quiet, session-backed globals."""
     from ronglian_sms_sdk import SmsSDK
 
@@ -70,23 +84,20 @@ def contained_sdk_class(timeout: float) -> type:
     return type("ContainedSmsSDK", (SmsSDK,), methods)
 
 
-class RonglianProvider(Provider):
+class RonglianProvider(Provider[RonglianRequest, str]):
     name = "ronglian"
     extra = "ronglian"
     sdk_module = "ronglian_sms_sdk"
     # TemplateSMS: "to" takes at most 200 comma-separated numbers.
     max_per_request = 200
-    required = ("ACCOUNT_SID", "AUTH_TOKEN", "APP_ID", "TEMPLATES")
-    credentials = ("ACCOUNT_SID", "AUTH_TOKEN")
-    defaults: ClassVar[dict[str, Any]] = {"BASE_URL": "https://app.cloopen.com:8883"}
+    options = (
+        Option("ACCOUNT_SID", secret=True),
+        Option("AUTH_TOKEN", secret=True),
+        Option("APP_ID"),
+        Option("TEMPLATES", parse=templates),
+        Option("BASE_URL", "https://app.cloopen.com:8883", _base_url),
+    )
     sdk_loggers = ("urllib3.connectionpool",)
-
-    @classmethod
-    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
-        url = settings.get("BASE_URL")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or url.endswith("/"):
-            return [f"SMS_RONGLIAN_BASE_URL must be http(s)://host[:port] without a trailing slash (got {url!r})"]
-        return []
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -97,15 +108,13 @@ class RonglianProvider(Provider):
     def format_phone(self, number: PhoneNumber) -> str:
         return national_or_international_00(number)
 
-    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> list[str]:
-        return [value for _, value in template.pick(params, self.name, purpose)]
+    def build_request(self, phones: Sequence[str], payload: Payload) -> RonglianRequest:
+        return payload.template.id, ",".join(phones), payload.values()
 
-    def build_request(self, phones: Sequence[str], template: Template, rendered: list[str]) -> tuple:
-        return template.id, ",".join(phones), rendered
-
-    def call(self, request: tuple) -> str:
+    def call(self, request: RonglianRequest) -> str:
         template_id, to, datas = request
-        return self.client.sendMessage(template_id, to, datas)
+        reply: str = self.client.sendMessage(template_id, to, datas)
+        return reply
 
     def parse(self, raw: str, phones: Sequence[str]) -> Reply:
         body = load_json(raw, self.name)

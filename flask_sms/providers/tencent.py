@@ -7,37 +7,37 @@ SendSms, API version 2021-01-11: up to 200 E.164 numbers, positional
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError
+from ..options import Option, host, scheme
 from ..phones import e164
-from .base import Provider, Reply, Template, endpoint_problems, scheme_problems, short, transport_error
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import short, transport_error
 
 _TRANSPORT_CODES = {"ClientNetworkError"}
 _SDK_PARSE_CODES = {"JSONDecodeError", "ValueError", "KeyError", "TypeError", "AttributeError"}
 
 
-class TencentProvider(Provider):
+class TencentProvider(Provider[Any, Any]):
     name = "tencent"
     extra = "tencent"
     sdk_module = "tencentcloud.sms.v20210111.sms_client"
     max_per_request = 200
-    required = ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID", "SIGN_NAME", "TEMPLATES")
-    credentials = ("SECRET_ID", "SECRET_KEY")
-    defaults: ClassVar[dict[str, Any]] = {
-        "REGION": "ap-guangzhou",
-        "ENDPOINT": "sms.tencentcloudapi.com",
-        "SCHEME": "https",
-    }
+    options = (
+        Option("SECRET_ID", secret=True),
+        Option("SECRET_KEY", secret=True),
+        Option("SDK_APP_ID"),
+        Option("SIGN_NAME"),
+        Option("TEMPLATES", parse=templates),
+        Option("REGION", "ap-guangzhou"),
+        Option("ENDPOINT", "sms.tencentcloudapi.com", host("sms.tencentcloudapi.com")),
+        Option("SCHEME", "https", scheme),
+    )
     sdk_loggers = ("tencentcloud_sdk_common", "urllib3.connectionpool")
-
-    @classmethod
-    def setting_problems(cls, settings: Mapping[str, Any]) -> list[str]:
-        return endpoint_problems("SMS_TENCENT_ENDPOINT", settings.get("ENDPOINT")) + scheme_problems(
-            "SMS_TENCENT_SCHEME", settings.get("SCHEME")
-        )
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -62,18 +62,15 @@ class TencentProvider(Provider):
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)
 
-    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> list[str]:
-        return [value for _, value in template.pick(params, self.name, purpose)]
-
-    def build_request(self, phones: Sequence[str], template: Template, rendered: list[str]) -> Any:
+    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
         from tencentcloud.sms.v20210111.models import SendSmsRequest
 
         request = SendSmsRequest()
         request.PhoneNumberSet = list(phones)
         request.SmsSdkAppId = self.settings["SDK_APP_ID"]
         request.SignName = self.settings["SIGN_NAME"]
-        request.TemplateId = template.id
-        request.TemplateParamSet = rendered
+        request.TemplateId = payload.template.id
+        request.TemplateParamSet = payload.values()
         return request
 
     def call(self, request: Any) -> Any:

@@ -1,0 +1,242 @@
+"""How one config value is read and checked.
+
+Each ``SMS_*`` key, core or provider, is declared once as an :class:`Option`:
+its default, its parser (which holds its bounds) and, through the parser, its
+error text. Parsers accept what ``app.config.from_prefixed_env()`` produces:
+JSON strings for lists and mappings, numbers for id keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import phonenumbers
+
+
+class Invalid(ValueError):
+    """A value a parser refuses; each problem completes the sentence "<KEY> ...".
+
+    ``usable`` is what can still be checked further (e.g. the known names of a
+    list with one unknown), so one pass finds every problem.
+    """
+
+    def __init__(self, *problems: str, show_value: bool = True, usable: Any = None) -> None:
+        super().__init__(*problems)
+        self.problems = problems
+        self.show_value = show_value
+        self.usable = usable
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: the default of a key that must be set
+REQUIRED: Final = _Required()
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: the default of a key that may stay unset (no default is written into ``app.config``)
+UNSET: Final = _Unset()
+
+Parser = Callable[[Any], Any]
+
+
+# -- parsers ------------------------------------------------------------------------------------
+def text(value: Any) -> str:
+    """A string; numbers are read as their digits (ids from the environment)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise Invalid(f"must be a string (got {type(value).__name__})", show_value=False)
+    return value.strip()
+
+
+def as_list(value: Any) -> Any:
+    """``'["a","b"]'`` and ``"a, b"`` become lists; anything else is left for the caller to check."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                return value
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+def as_mapping(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+    if not isinstance(value, bool):
+        raise Invalid("must be true or false")
+    return value
+
+
+def _number(value: Any, kind: Callable[[Any], Any]) -> Any:
+    if isinstance(value, bool):
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def integer(low: int, high: int) -> Parser:
+    def parse(value: Any) -> int:
+        number = _number(value, int)
+        if not isinstance(number, int) or isinstance(number, bool) or not low <= number <= high:
+            raise Invalid(f"must be an integer from {low} to {high}")
+        return number
+
+    return parse
+
+
+def seconds(low: float, high: float) -> Parser:
+    """A number of seconds in ``(low, high]``."""
+
+    def parse(value: Any) -> float:
+        number = _number(value, float)
+        if not isinstance(number, float) or not low < number <= high:
+            raise Invalid(f"must be a number of seconds between {low:g} and {high:g}")
+        return number
+
+    return parse
+
+
+def region(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or value.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid("must be a region code such as 'CN'")
+    return value.strip().upper()
+
+
+def regions_or_all(value: Any) -> frozenset[str] | None:
+    """A list of region codes, or ``["*"]`` (``None``: every region)."""
+    regions = as_list(value)
+    if regions == ["*"]:
+        return None
+    if (
+        not isinstance(regions, (list, tuple))
+        or not regions
+        or not all(isinstance(r, str) and r.upper() in phonenumbers.SUPPORTED_REGIONS for r in regions)
+    ):
+        raise Invalid("must be a list of region codes such as ['CN'], or ['*']")
+    return frozenset(r.upper() for r in regions)
+
+
+def names(value: Any) -> tuple[str, ...]:
+    """A non-empty list of non-empty strings."""
+    items = as_list(value)
+    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(i, str) and i for i in items):
+        raise Invalid("must be a non-empty list of names")
+    return tuple(items)
+
+
+def rate_limits(value: Any) -> tuple[Any, ...]:
+    """Flask-Limiter's syntax, ``"5/hour;10/day"`` (or a list); empty turns the limit off."""
+    from limits import parse_many
+
+    if value in (None, "", [], ()):
+        return ()
+    joined = ";".join(value) if isinstance(value, (list, tuple)) else value
+    try:
+        return tuple(parse_many(str(joined)))
+    except ValueError:
+        raise Invalid("must be rate limits such as '5/hour;10/day'") from None
+
+
+def choice(*allowed: Any, describe: str) -> Parser:
+    def parse(value: Any) -> Any:
+        if value not in allowed:
+            raise Invalid(f"must be {describe}")
+        return value
+
+    return parse
+
+
+def url_path_prefix(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise Invalid("must be empty or start with '/'")
+    return value.rstrip("/")
+
+
+def url_with_scheme(*schemes: str, describe: str) -> Parser:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or not value.startswith(schemes):
+            raise Invalid(f"must {describe}")
+        return value
+
+    return parse
+
+
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def host(example: str) -> Parser:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or not _HOST.match(value):
+            raise Invalid(f"must be a host or host:port, e.g. {example!r}")
+        return value
+
+    return parse
+
+
+scheme = choice("http", "https", describe="'http' or 'https'")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One config key: its name (a suffix after ``SMS_<PROVIDER>_`` for provider keys),
+    its default (or :data:`REQUIRED` / :data:`UNSET`), its parser and whether it is a credential
+    (never echoed in an error, masked in every log)."""
+
+    name: str
+    default: Any = REQUIRED
+    parse: Parser = text
+    secret: bool = False
+    #: said after "<KEY> is required", e.g. an example value
+    hint: str = ""
+
+    def problems(self, key: str, value: Any) -> tuple[Any, list[str]]:
+        """The parsed value and the problems with it, each a whole sentence naming ``key``."""
+        if value is None and self.default is not REQUIRED and self.default is not UNSET:
+            value = self.default  # not in app.config at all (``""`` is a value: it turns a limit off)
+        blank = value is None or (isinstance(value, str) and not value.strip())
+        if blank and self.default is REQUIRED:
+            return None, [f"{key} is required{self.hint}"]
+        if blank and self.default is UNSET:
+            return None, []
+        try:
+            return self.parse(value), []
+        except Invalid as exc:
+            return exc.usable, [self._sentence(key, problem, value, exc.show_value) for problem in exc.problems]
+
+    def _sentence(self, key: str, problem: str, value: Any, show_value: bool) -> str:
+        joined = f"{key}{problem}" if problem.startswith("[") else f"{key} {problem}"
+        return f"{joined} (got {value!r})" if show_value and not self.secret else joined

@@ -1,0 +1,100 @@
+"""The values that pass between the sender and a provider: templates, payloads, replies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MissingParameter
+from ..options import Invalid, as_mapping
+
+
+@dataclass(frozen=True)
+class Template:
+    """A vendor template: its id (or Ihuyi's content) and the named parameters it takes, in order.
+
+    ``params`` is ``None`` when the config gave a bare string: then every
+    parameter the caller passed is sent, in the caller's order.
+    """
+
+    id: str
+    params: tuple[str, ...] | None = None
+
+    def pick(self, values: Mapping[str, Any], provider: str, purpose: str) -> tuple[tuple[str, str], ...]:
+        names = list(values) if self.params is None else self.params
+        picked = []
+        for name in names:
+            if name not in values or values[name] is None:
+                raise MissingParameter(provider, purpose, name)
+            picked.append((name, str(values[name])))
+        return tuple(picked)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One purpose's message for one provider, rendered once per send and reused for every chunk.
+
+    ``params`` are the template's named values in send order; ``text`` is the
+    whole message, for vendors that take content instead of a template id.
+    """
+
+    template: Template
+    params: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+
+    def values(self) -> list[str]:
+        """The values alone, for vendors whose parameters are positional."""
+        return [value for _, value in self.params]
+
+
+@dataclass
+class Reply:
+    """One vendor reply, normalised: which numbers it took and which it refused."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # wire number -> message id
+    rejected: dict[str, tuple[str, str]] = field(default_factory=dict)  # wire number -> (code, message)
+    request_id: str = ""
+
+
+def _entry_problems(where: str, value: Any) -> list[str]:
+    """Problems with one purpose's template: a bare id, or ``{"id": ..., "params": [...]}``."""
+    if isinstance(value, Mapping):
+        return [f"{where}{'' if text.startswith('[') else ' '}{text}" for text in _mapping_problems(value)]
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return []
+    return [f"{where} must be a template id string or {{'id': ..., 'params': [...]}}"]
+
+
+def _mapping_problems(value: Mapping[str, Any]) -> list[str]:
+    template_id, params, unknown = value.get("id"), value.get("params"), sorted(set(value) - {"id", "params"})
+    problems = []
+    if template_id is None or isinstance(template_id, bool) or not str(template_id).strip():
+        problems.append("needs a non-empty 'id'")
+    if params is not None and not _names(params):
+        problems.append("['params'] must be a list of parameter names")
+    if unknown:
+        problems.append(f"has unknown keys {unknown}")
+    return problems
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
+def templates(value: Any) -> dict[str, Template]:
+    """Parse ``SMS_<PROVIDER>_TEMPLATES``: purpose -> ``"SMS_1"`` or ``{"id": "SMS_1", "params": ["code"]}``."""
+    value = as_mapping(value)
+    if not isinstance(value, Mapping) or not value:
+        raise Invalid("must be a non-empty mapping of purpose -> template", show_value=False)
+    problems = [problem for purpose, entry in value.items() for problem in _entry_problems(f"[{purpose!r}]", entry)]
+    if problems:
+        raise Invalid(*problems, show_value=False)
+    parsed = {}
+    for purpose, entry in value.items():
+        if isinstance(entry, Mapping):
+            params = entry.get("params")
+            parsed[str(purpose)] = Template(str(entry["id"]), None if params is None else tuple(params))
+        else:
+            parsed[str(purpose)] = Template(str(entry))
+    return parsed

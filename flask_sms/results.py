@@ -1,0 +1,52 @@
+"""What a send asked for and what came of it: plain values, shared by the sender, errors and signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request to one provider: what the vendor said, in its own words."""
+
+    provider: str
+    ok: bool
+    code: str = ""
+    message: str = ""
+    phones: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.provider}: OK"
+        return f"{self.provider}: {self.code} {self.message}".rstrip()
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """What was asked for: numbers in E.164, the purpose and the named parameters."""
+
+    phones: tuple[str, ...]
+    purpose: str
+    params: dict[str, str]
+
+
+@dataclass
+class SendResult:
+    """The outcome of one ``send_sms`` call.
+
+    ``ok`` is true when every number was accepted. ``failed`` maps the numbers
+    that no provider accepted to the last vendor refusal. ``attempts`` lists
+    every request made, in order, with the vendor's own code and message.
+    """
+
+    ok: bool = False
+    provider: str | None = None
+    delivered: dict[str, str] = field(default_factory=dict)  # E.164 -> provider name
+    message_ids: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    failed: dict[str, Attempt] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    suppressed: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ok

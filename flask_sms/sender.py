@@ -1,0 +1,212 @@
+"""The send pipeline, owned by one :class:`Sender` per app: validate, plan, deliver, signal.
+
+A *plan* is the configured providers, in order, that have a template for the
+purpose, each with its payload already rendered. Failover is a loop over that
+plan: a chunk that a provider refuses (as a whole, or number by number) moves to
+the next provider. Everything that can be checked locally (numbers, purpose,
+parameters for every provider) is checked before the first vendor is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from phonenumbers import PhoneNumber
+
+from .errors import ProviderError, SendError, SmsError, UnknownPurpose
+from .phones import PhoneInput, parse_phones
+from .providers import AnyProvider, Payload
+from .results import Attempt, SendResult, SmsMessage
+from .signals import sms_failed, sms_sent
+
+logger = logging.getLogger("flask_sms")
+
+Numbers = dict[str, PhoneNumber]  # E.164 -> parsed number
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    provider: AnyProvider
+    payload: Payload
+
+
+def chunked(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+class _Collector:
+    """Gathers results from worker threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.result = SendResult()
+        self.message_ids: dict[str, None] = {}  # ordered set: batches of 10,000 ids stay linear
+
+    def attempt(self, attempt: Attempt) -> None:
+        with self.lock:
+            self.result.attempts.append(attempt)
+
+    def delivered(self, provider: str, phones: dict[str, str], request_id: str) -> None:
+        with self.lock:
+            for phone, message_id in phones.items():
+                self.result.delivered[phone] = provider
+                if message_id:
+                    self.message_ids[message_id] = None
+            if request_id:
+                self.result.request_ids.append(request_id)
+
+    def failed(self, phone: str, attempt: Attempt) -> None:
+        with self.lock:
+            self.result.failed[phone] = attempt
+
+    def finish(self) -> SendResult:
+        result = self.result
+        result.message_ids = list(self.message_ids)
+        result.ok = bool(result.delivered) and not result.failed
+        result.provider = next((attempt.provider for attempt in result.attempts if attempt.ok), None)
+        return result
+
+
+def _wire_numbers(provider: AnyProvider, numbers: Numbers) -> tuple[dict[str, str], dict[str, Attempt]]:
+    """Each number as the vendor writes it (-> E.164), and the numbers this vendor cannot reach."""
+    wire: dict[str, str] = {}
+    unreachable: dict[str, Attempt] = {}
+    for phone, number in numbers.items():
+        written = provider.format_phone(number)
+        if written is None:
+            reason = "this vendor cannot reach that number"
+            unreachable[phone] = Attempt(provider.name, False, "unsupported_number", reason, (phone,))
+        else:
+            wire[written] = phone
+    return wire, unreachable
+
+
+def _send_batch(step: PlanStep, batch: list[str], wire: dict[str, str], out: _Collector) -> dict[str, Attempt]:
+    """One request; returns the numbers it did not send (E.164 -> the refusal)."""
+    provider = step.provider
+    shown = tuple(wire[w] for w in batch)
+    try:
+        reply = provider.send(batch, step.payload)
+    except ProviderError as exc:
+        refusal = Attempt(provider.name, False, exc.code, exc.message, shown)
+        out.attempt(refusal)
+        logger.warning("SMS via %s failed for %d number(s): %s", provider.name, len(batch), refusal)
+        return dict.fromkeys(shown, refusal)
+    out.attempt(Attempt(provider.name, True, "OK", "", shown))
+    out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
+    refused = {}
+    for written in batch:
+        if written not in reply.accepted:
+            code, message = reply.rejected.get(written, ("no_status", "the reply did not mention this number"))
+            refusal = Attempt(provider.name, False, code, message, (wire[written],))
+            out.attempt(refusal)
+            logger.warning("SMS via %s refused %s", provider.name, refusal)
+            refused[wire[written]] = refusal
+    return refused
+
+
+def _send_chunk(plan: Sequence[PlanStep], index: int, numbers: Numbers, out: _Collector) -> None:
+    """Send a chunk through ``plan[index]``; what it does not send goes on to the next provider."""
+    step = plan[index]
+    wire, leftovers = _wire_numbers(step.provider, numbers)
+    for batch in chunked(list(wire), step.provider.max_per_request):
+        leftovers.update(_send_batch(step, batch, wire, out))
+    if leftovers and index + 1 < len(plan):
+        _send_chunk(plan, index + 1, {phone: numbers[phone] for phone in leftovers}, out)
+    else:
+        for phone, refusal in leftovers.items():
+            out.failed(phone, refusal)
+
+
+class Sender:
+    """Sends one template to one or many numbers through the providers, failing over in order."""
+
+    def __init__(
+        self, providers: Sequence[AnyProvider], *, default_region: str, suppress: bool, max_concurrency: int
+    ) -> None:
+        self.providers = list(providers)
+        self.default_region = default_region
+        self.suppress = suppress
+        self.max_concurrency = max_concurrency
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def send(
+        self,
+        app: object,
+        phones: PhoneInput | Iterable[PhoneInput],
+        purpose: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        """Parse the numbers, then :meth:`send_numbers`. ``app`` is the signals' sender."""
+        self._check_call(purpose, params)
+        return self.send_numbers(app, parse_phones(phones, self.default_region), purpose, params)
+
+    def send_numbers(
+        self, app: object, numbers: Numbers, purpose: str, params: Mapping[str, Any] | None = None
+    ) -> SendResult:
+        """Send to numbers parsed already (E.164 -> number), for callers that checked their arguments."""
+        values = {str(name): value for name, value in (params or {}).items()}
+        plan = self.plan(purpose, values)
+        message = SmsMessage(
+            tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
+        )
+        if self.suppress:
+            first = plan[0].provider.name
+            result = SendResult(
+                ok=True, provider=first, delivered=dict.fromkeys(message.phones, first), suppressed=True
+            )
+        else:
+            result = self.deliver(plan, numbers)
+            if not result.delivered:
+                error = SendError(result.attempts, result)
+                logger.error("SMS %r to %d number(s) failed on every provider: %s", purpose, len(numbers), error)
+                sms_failed.send(app, message=message, error=error)
+                raise error
+        sms_sent.send(app, message=message, result=result)
+        return result
+
+    @staticmethod
+    def _check_call(purpose: object, params: object) -> None:
+        if not isinstance(purpose, str) or not purpose:
+            raise SmsError(f"purpose must be a non-empty string (got {purpose!r})")
+        if params is not None and not isinstance(params, Mapping):
+            raise SmsError(f"params must be a mapping of names to values (got {type(params).__name__})")
+
+    def plan(self, purpose: str, params: Mapping[str, Any]) -> list[PlanStep]:
+        """The providers with a template for ``purpose``, in order, each with its payload rendered."""
+        plan = []
+        for provider in self.providers:
+            template = provider.template_for(purpose)
+            if template is not None:
+                plan.append(PlanStep(provider, provider.render(purpose, template, params)))
+        if not plan:
+            raise UnknownPurpose(purpose)
+        return plan
+
+    def deliver(self, plan: Sequence[PlanStep], numbers: Numbers) -> SendResult:
+        """Send to every number, chunked for the first provider, failing over chunk by chunk."""
+        out = _Collector()
+        phones = list(numbers)
+        chunks = [
+            {phone: numbers[phone] for phone in chunk} for chunk in chunked(phones, plan[0].provider.max_per_request)
+        ]
+        if len(chunks) == 1:
+            _send_chunk(plan, 0, chunks[0], out)
+        else:
+            pool = self._chunk_pool()
+            for future in [pool.submit(_send_chunk, plan, 0, chunk, out) for chunk in chunks]:
+                future.result()
+        return out.finish()
+
+    def _chunk_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="flask_sms")
+            return self._pool

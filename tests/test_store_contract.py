@@ -1,0 +1,132 @@
+"""One contract for both code stores: the in-process one and the Lua one on a real Redis.
+
+Like Flask-Caching's ``GenericCacheTests``: every test runs against each backend,
+so the Python steps and the Lua scripts cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cachelib import SimpleCache
+
+from flask_sms.codes import CODE_EXPIRED, INVALID_CODE, TOO_MANY_ATTEMPTS
+from flask_sms.storage import OK, CacheStore, CodeStore, RedisStore, keys_for
+
+NOW = 1_700_000_000.0
+KEYS = keys_for("captcha", "+8613800138000")
+HOURLY = (KEYS.quota(2, 3600), 2, 3600)
+DAILY = (KEYS.quota(3, 86400), 3, 86400)
+INTERVAL, TTL, ATTEMPTS = 60.0, 300.0, 3
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> CodeStore:
+    if request.param == "memory":
+        return CacheStore(SimpleCache(threshold=1000))
+    import redis
+
+    server = request.getfixturevalue("redis_server")
+    return RedisStore(redis.Redis(port=server.port), "contract:")
+
+
+def begin(store: CodeStore, now: float = NOW, digest: str = "d1", quotas: tuple = (HOURLY, DAILY)) -> float:
+    return store.begin(KEYS, list(quotas), digest, now, INTERVAL, TTL)
+
+
+def check(store: CodeStore, digest: str, now: float = NOW) -> str:
+    return store.check(KEYS.code, KEYS.fails, digest, now, TTL, ATTEMPTS)
+
+
+# -- begin: cool-down and quotas ------------------------------------------------------------------
+def test_begin_stores_the_code_and_takes_the_cooldown(store):
+    assert begin(store) == 0.0
+    assert begin(store, NOW + 10) == pytest.approx(INTERVAL - 10)
+    assert check(store, "d1", NOW + 10) == OK
+
+
+def test_cooldown_ends_exactly_after_the_interval(store):
+    begin(store)
+    assert begin(store, NOW + INTERVAL - 0.5) == pytest.approx(0.5)
+    assert begin(store, NOW + INTERVAL, digest="d2") == 0.0
+
+
+def test_a_new_code_replaces_the_old_one(store):
+    begin(store, digest="old")
+    begin(store, NOW + INTERVAL, digest="new")
+    assert check(store, "old", NOW + INTERVAL) == INVALID_CODE
+    assert check(store, "new", NOW + INTERVAL) == OK
+
+
+def test_a_full_quota_refuses_until_its_window_ends(store):
+    assert begin(store, NOW) == 0.0
+    assert begin(store, NOW + 100) == 0.0
+    wait = begin(store, NOW + 200)  # 2/hour is used up; the window began at NOW
+    assert wait == pytest.approx(3600 - 200)
+    assert begin(store, NOW + 3600) == 0.0  # a new hour; the daily quota still has room
+
+
+def test_a_refused_begin_changes_nothing(store):
+    begin(store, NOW, digest="first")
+    begin(store, NOW + 100, digest="second")
+    begin(store, NOW + 200, digest="refused")  # quota full
+    assert check(store, "second", NOW + 200) == OK
+
+
+# -- undo -------------------------------------------------------------------------------------------
+def test_undo_frees_the_cooldown_drops_the_code_and_gives_the_quota_back(store):
+    begin(store, NOW)
+    begin(store, NOW + 100)
+    store.undo(KEYS, [HOURLY, DAILY], NOW + 101)
+    assert check(store, "d1", NOW + 101) == CODE_EXPIRED  # the undone code is gone
+    assert begin(store, NOW + 102) == 0.0  # no cool-down, and the hourly quota has room again
+    assert begin(store, NOW + 200) > 0  # ...for exactly one send
+
+
+def test_undo_of_a_send_in_an_old_window_does_not_go_negative(store):
+    begin(store, NOW)
+    store.undo(KEYS, [HOURLY], NOW + 3601)  # that window is over: nothing to give back
+    store.undo(KEYS, [HOURLY], NOW + 3602)
+    assert begin(store, NOW + 3603) == 0.0
+    assert begin(store, NOW + 3603 + INTERVAL) == 0.0
+    assert begin(store, NOW + 3603 + 2 * INTERVAL) > 0
+
+
+# -- check-and-consume -----------------------------------------------------------------------------
+def test_the_right_code_works_once(store):
+    begin(store)
+    assert check(store, "d1") == OK
+    assert check(store, "d1") == CODE_EXPIRED
+
+
+def test_no_code_and_an_expired_code_are_both_expired(store):
+    assert check(store, "d1") == CODE_EXPIRED
+    begin(store)
+    assert check(store, "d1", NOW + TTL) == CODE_EXPIRED
+
+
+def test_wrong_codes_lock_the_code_at_the_limit(store):
+    begin(store)
+    assert check(store, "x") == INVALID_CODE
+    assert check(store, "x") == INVALID_CODE
+    assert check(store, "x") == TOO_MANY_ATTEMPTS  # the third wrong code is the last
+    assert check(store, "d1") == TOO_MANY_ATTEMPTS  # the right code is dead too
+
+
+def test_the_attempt_budget_lasts_one_ttl_from_the_first_failure_across_resends(store):
+    begin(store, quotas=())
+    check(store, "x")
+    check(store, "x")
+    begin(store, NOW + INTERVAL, digest="d2", quotas=())  # a resend keeps the count
+    assert check(store, "x", NOW + INTERVAL) == TOO_MANY_ATTEMPTS
+    assert begin(store, NOW + TTL, digest="d3", quotas=()) == 0.0  # one TTL after the first failure: a fresh budget
+    assert check(store, "d3", NOW + TTL) == OK
+
+
+def test_keys_expire_in_the_backend_too(store):
+    begin(store)
+    check(store, "x")
+    if isinstance(store, RedisStore):
+        ttls = {key: store.client.ttl(store.prefix + key) for key in (KEYS.code, KEYS.fails, KEYS.cooldown, HOURLY[0])}
+        assert all(0 < ttl <= 3600 + 10 for ttl in ttls.values()), ttls
+    else:
+        assert store.cache.get(KEYS.code) is not None and store.cache.get(KEYS.fails) is not None
