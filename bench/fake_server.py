@@ -108,12 +108,14 @@ def _serve() -> None:
                     accepted = {vendor: 0 for vendor in VENDORS}
                     for received in fake.accepted:
                         accepted[received.vendor] += 1
-                    answer = json.dumps({
-                        "accepted": accepted,
-                        "rejected": len(fake.rejected),
-                        "errors": fake.errors[:1],
-                        "cpu": time.process_time(),  # the fake's own CPU seconds so far
-                    })
+                    answer = json.dumps(
+                        {
+                            "accepted": accepted,
+                            "rejected": len(fake.rejected),
+                            "errors": fake.errors[:1],
+                            "cpu": time.process_time(),  # the fake's own CPU seconds so far
+                        }
+                    )
             elif command == "stop":
                 print("ok", flush=True)
                 break

@@ -188,7 +188,7 @@ class Samples:
         clock, cpu = time.perf_counter, time.thread_time
         sides = (ours, baseline)
         for index in range(pairs):
-            for side in ((0, 1) if index % 2 == 0 else (1, 0)):
+            for side in (0, 1) if index % 2 == 0 else (1, 0):
                 call = sides[side]
                 c0, t0 = cpu(), clock()
                 call()
@@ -297,22 +297,28 @@ def bench_routes(rows: list[Row], pairs: int) -> None:
 
     # warm-up: first-request setup, phonenumbers metadata, code paths
     warm = send_codes(client, sms, 40)
-    for call in (poster(client, "/bare/send", phones(40)), poster(plain, "/bare/send", phones(40)),
-                 poster(client, "/sms_captcha/verify", warm), poster(client, "/bare/verify", warm),
-                 poster(plain, "/bare/verify", warm)):
+    for call in (
+        poster(client, "/bare/send", phones(40)),
+        poster(plain, "/bare/send", phones(40)),
+        poster(client, "/sms_captcha/verify", warm),
+        poster(client, "/bare/verify", warm),
+        poster(plain, "/bare/verify", warm),
+    ):
         for _ in range(40):
             call()
 
     progress("route: send")
-    timing = alternate(poster(client, "/sms_captcha/", phones(pairs)), poster(client, "/bare/send", phones(pairs)),
-                       pairs)
+    timing = alternate(
+        poster(client, "/sms_captcha/", phones(pairs)), poster(client, "/bare/send", phones(pairs)), pairs
+    )
     rows.append(ratio_row("route: `POST /sms_captcha/` vs bare route, per request", timing, 3.0))
     send_vs_plain = poster(plain, "/bare/send", phones(pairs // 2))
 
     progress("route: verify")
     codes = send_codes(client, sms, 2 * pairs)  # untimed: every verify below uses a live, right code
-    timing = alternate(poster(client, "/sms_captcha/verify", codes[:pairs]),
-                       poster(client, "/bare/verify", codes[pairs:]), pairs)
+    timing = alternate(
+        poster(client, "/sms_captcha/verify", codes[:pairs]), poster(client, "/bare/verify", codes[pairs:]), pairs
+    )
     rows.append(ratio_row("route: `POST /sms_captcha/verify` vs bare route, per request", timing, 2.0))
 
     # Informational: the bare routes above live in the flask_sms app (same client). This
@@ -320,14 +326,20 @@ def bench_routes(rows: list[Row], pairs: int) -> None:
     # costs every other route of an app (it adds no request hooks, so this should be ~1x).
     progress("route: bare route with and without flask_sms installed")
     timing = alternate(poster(client, "/bare/send", phones(pairs // 2)), send_vs_plain, pairs // 2)
-    rows.append(Row("info: the bare send route in the flask_sms app vs in a plain Flask app (no flask_sms)",
-                    fmt_time(timing.ours, "µs"), fmt_time(timing.base, "µs"), timing.ratio))
+    rows.append(
+        Row(
+            "info: the bare send route in the flask_sms app vs in a plain Flask app (no flask_sms)",
+            fmt_time(timing.ours, "µs"),
+            fmt_time(timing.base, "µs"),
+            timing.ratio,
+        )
+    )
 
 
 # --------------------------------------------------------------------------------- 2. redis
 
 
-_MONITOR_LINE = re.compile(r'^\+?(\d+\.\d+) \[(\d+) ([^\]]+)\] (.*)$')
+_MONITOR_LINE = re.compile(r"^\+?(\d+\.\d+) \[(\d+) ([^\]]+)\] (.*)$")
 _MONITOR_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -486,14 +498,20 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
             ("redis: one verify through the route", verified, 1),
             ("redis: `sms.verify_code()` alone", direct, 1),
         ):
-            rows.append(count_row(f"{label} — round trips", len(measured.round_trips), limit,
-                                  Measured.summary(measured.round_trips)))
+            rows.append(
+                count_row(
+                    f"{label} — round trips", len(measured.round_trips), limit, Measured.summary(measured.round_trips)
+                )
+            )
             total = sum(measured.stats.values())
             detail = Measured.summary(measured.stats)
             if total != len(measured.round_trips) + len(measured.in_scripts):
                 detail += f"; MONITOR saw {len(measured.round_trips) + len(measured.in_scripts)}"
-            rows.append(count_row(f"info: {label} — all commands, incl. inside scripts (INFO commandstats)", total,
-                                  None, detail))
+            rows.append(
+                count_row(
+                    f"info: {label} — all commands, incl. inside scripts (INFO commandstats)", total, None, detail
+                )
+            )
     finally:
         if probe is not None:
             probe.close()
@@ -526,8 +544,15 @@ def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[
         from aliyunsdkcore.client import AcsClient
         from aliyunsdkcore.request import CommonRequest
 
-        acs = AcsClient(creds.aliyun_key_id, creds.aliyun_secret, "cn-hangzhou", auto_retry=False,
-                        max_retry_time=0, timeout=timeout, connect_timeout=timeout)
+        acs = AcsClient(
+            creds.aliyun_key_id,
+            creds.aliyun_secret,
+            "cn-hangzhou",
+            auto_retry=False,
+            max_retry_time=0,
+            timeout=timeout,
+            connect_timeout=timeout,
+        )
         template_param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
 
         def aliyun(phones: list[str]) -> Any:
@@ -557,8 +582,11 @@ def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[
         from tencentcloud.sms.v20210111.sms_client import SmsClient
 
         profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
-        sms_client = SmsClient(Credential(creds.tencent_secret_id, creds.tencent_secret_key), "ap-guangzhou",
-                               ClientProfile(httpProfile=profile))
+        sms_client = SmsClient(
+            Credential(creds.tencent_secret_id, creds.tencent_secret_key),
+            "ap-guangzhou",
+            ClientProfile(httpProfile=profile),
+        )
 
         def tencent(phones: list[str]) -> Any:
             req = SendSmsRequest()
@@ -603,8 +631,14 @@ def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[
             (mobile,) = phones
             now = str(int(time.time()))
             digest = hashlib.md5(f"{creds.ihuyi_account}{creds.ihuyi_api_key}{mobile}{content}{now}".encode())
-            form = {"account": creds.ihuyi_account, "password": digest.hexdigest(), "mobile": mobile,
-                    "content": content, "time": now, "format": "json"}
+            form = {
+                "account": creds.ihuyi_account,
+                "password": digest.hexdigest(),
+                "mobile": mobile,
+                "content": content,
+                "time": now,
+                "format": "json",
+            }
             body = json.loads(session.post(url, data=form, timeout=timeout).content)
             if str(body.get("code")) != "2":
                 raise RuntimeError(f"bare ihuyi: {body}")
@@ -619,8 +653,10 @@ def check_fake(fake: RemoteFake, vendor: str, expected: int) -> dict[str, Any]:
     stats = fake.stats()
     got, refused = stats["accepted"][vendor], stats["rejected"]
     if got != expected or refused or stats["errors"]:
-        raise RuntimeError(f"{vendor}: the fake accepted {got} requests (expected {expected}), refused {refused}, "
-                           f"errors {stats['errors']}")
+        raise RuntimeError(
+            f"{vendor}: the fake accepted {got} requests (expected {expected}), refused {refused}, "
+            f"errors {stats['errors']}"
+        )
     return stats
 
 
@@ -664,8 +700,14 @@ def bench_sdks(rows: list[Row], fake: RemoteFake, pairs: int, segments: int = 5)
         timing = samples.timing()
         note = " (bare SDK: new connection per call)" if vendor == "ronglian" else ""
         rows.append(ratio_row(f"sdk: {vendor} `send_sms` vs bare SDK, per message{note}", timing, 1.10))
-        cpu_rows.append(Row(f"info: sdk: {vendor}, this process's CPU per message (thread time)",
-                            fmt_time(timing.ours_cpu, "µs"), fmt_time(timing.base_cpu, "µs"), timing.cpu_ratio))
+        cpu_rows.append(
+            Row(
+                f"info: sdk: {vendor}, this process's CPU per message (thread time)",
+                fmt_time(timing.ours_cpu, "µs"),
+                fmt_time(timing.base_cpu, "µs"),
+                timing.cpu_ratio,
+            )
+        )
     rows.extend(cpu_rows)
     fake.reset()
 
@@ -702,8 +744,11 @@ def bench_bulk(rows: list[Row], fake: RemoteFake, runs: int) -> None:
                 raise RuntimeError(f"bulk {vendor}: {len(result.delivered)} delivered, {len(result.failed)} failed")
             return elapsed, len(result.attempts)
 
-        def bare_run(send: Callable[[list[str]], Any] = bare_send, pool: ThreadPoolExecutor = bare_pool,
-                     chunks: list[list[str]] = chunks) -> float:
+        def bare_run(
+            send: Callable[[list[str]], Any] = bare_send,
+            pool: ThreadPoolExecutor = bare_pool,
+            chunks: list[list[str]] = chunks,
+        ) -> float:
             start = time.perf_counter()
             list(pool.map(send, chunks))
             return time.perf_counter() - start
@@ -725,7 +770,7 @@ def bench_bulk(rows: list[Row], fake: RemoteFake, runs: int) -> None:
         requests_made = 0
         try:
             for index in range(runs):
-                for side in (("ours", "bare") if index % 2 == 0 else ("bare", "ours")):
+                for side in ("ours", "bare") if index % 2 == 0 else ("bare", "ours"):
                     if side == "ours":
                         (wall, _), requests_made, cpu = measured(ours_run)
                         ours_walls.append(wall)
@@ -739,13 +784,30 @@ def bench_bulk(rows: list[Row], fake: RemoteFake, runs: int) -> None:
         floor = math.ceil(requests_made / concurrency) * BULK_DELAY
         label = f"bulk: {vendor}, {BULK_NUMBERS:,} numbers"
         rows.append(count_row(f"{label} — requests made", requests_made, max_requests))
-        rows.append(limit_row(f"{label} — wall time vs floor ⌈{requests_made}/{concurrency}⌉ × 50 ms "
-                              f"(median of {runs})", wall, floor, 1.5, unit="ms"))
-        rows.append(Row(f"info: {label} — wall time vs the bare SDK sending the same {requests_made} requests "
-                        f"on {concurrency} threads", fmt_time(wall, "ms"), fmt_time(bare_wall, "ms"),
-                        wall / bare_wall))
-        rows.append(Row(f"info: {label} — CPU the fake vendor itself spent (its own process, one GIL)",
-                        fmt_time(statistics.median(fake_cpu), "ms")))
+        rows.append(
+            limit_row(
+                f"{label} — wall time vs floor ⌈{requests_made}/{concurrency}⌉ × 50 ms (median of {runs})",
+                wall,
+                floor,
+                1.5,
+                unit="ms",
+            )
+        )
+        rows.append(
+            Row(
+                f"info: {label} — wall time vs the bare SDK sending the same {requests_made} requests "
+                f"on {concurrency} threads",
+                fmt_time(wall, "ms"),
+                fmt_time(bare_wall, "ms"),
+                wall / bare_wall,
+            )
+        )
+        rows.append(
+            Row(
+                f"info: {label} — CPU the fake vendor itself spent (its own process, one GIL)",
+                fmt_time(statistics.median(fake_cpu), "ms"),
+            )
+        )
     fake.reset()
 
 
@@ -779,9 +841,11 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     missed = [row for row in rows if row.met is False]
     print()
-    print(f"{len(rows) - sum(r.met is None for r in rows) - len(missed)} of "
-          f"{len(rows) - sum(r.met is None for r in rows)} targets met; "
-          f"run took {time.perf_counter() - started:.0f} s.")
+    print(
+        f"{len(rows) - sum(r.met is None for r in rows) - len(missed)} of "
+        f"{len(rows) - sum(r.met is None for r in rows)} targets met; "
+        f"run took {time.perf_counter() - started:.0f} s."
+    )
     for row in missed:
         print(f"- missed: {row.measure}: {row.miss}")
     return 0

@@ -125,9 +125,7 @@ def show_sms_logs() -> None:
         logger.addHandler(handler)
 
 
-def create_app(
-    config: Mapping[str, Any] | None = None, env_file: str | os.PathLike[str] | None = ".env"
-) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathLike[str] | None = ".env") -> Flask:
     """Build the demo app. ``env_file=None`` skips the ``.env`` file."""
     app = Flask(__name__)
     app.config.update(DEFAULTS)

@@ -77,9 +77,22 @@ for _language, _table in TEXTS.items():
 
 #: the texts the page's script needs
 SCRIPT_KEYS = (
-    "send_code", "resend_in", "sending", "code_sent", "phone_required", "network_error", "inbox_empty",
-    "sms_captcha", "invalid_request", "invalid_phone", "region_not_allowed", "invalid_purpose", "forbidden",
-    "rate_limited", "send_failed", "unavailable",
+    "send_code",
+    "resend_in",
+    "sending",
+    "code_sent",
+    "phone_required",
+    "network_error",
+    "inbox_empty",
+    "sms_captcha",
+    "invalid_request",
+    "invalid_phone",
+    "region_not_allowed",
+    "invalid_purpose",
+    "forbidden",
+    "rate_limited",
+    "send_failed",
+    "unavailable",
 )
 
 

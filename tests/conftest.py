@@ -16,6 +16,7 @@ REQUIRE_ALL = os.environ.get("SMS_REQUIRE_ALL") == "1"
 
 __all__ = ["CREDS", "SECRET_VALUES", "TEMPLATES", "need_binary", "skip_or_fail", "storage_app_factory", "vendor_config"]
 
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeVendor]:
     server = FakeVendor(CREDS).start()
@@ -73,8 +74,13 @@ def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..
     clock = FakeClock()
 
     def factory(**config: Any) -> Flask:
-        settings = {"SMS_SUPPRESS_SEND": True, "SMS_STORAGE_URL": url, "SMS_IP_LIMITS": "",
-                    "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
+        settings = {
+            "SMS_SUPPRESS_SEND": True,
+            "SMS_STORAGE_URL": url,
+            "SMS_IP_LIMITS": "",
+            "SMS_GLOBAL_LIMITS": "",
+            "SMS_VERIFY_IP_LIMITS": "",
+        }
         settings.update(config)
         app = make_app(["console"], **settings)
         app.extensions["sms"].clock = clock

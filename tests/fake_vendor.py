@@ -1,4 +1,3 @@
-
 """Loopback fake of four Chinese SMS vendors in one HTTP server (stdlib only).
 
 Point the real vendor SDKs (or flask_sms) at ``FakeVendor.url`` / ``.host``

@@ -32,8 +32,13 @@ def make_captcha_app(make_app, clock):
     """An app with the console provider, sends suppressed and recorded, and a hand-driven clock."""
 
     def factory(providers=None, **config):
-        settings = {"SMS_SUPPRESS_SEND": True, "SMS_PHONE_LIMITS": "", "SMS_IP_LIMITS": "", "SMS_GLOBAL_LIMITS": "",
-                    "SMS_VERIFY_IP_LIMITS": ""}
+        settings = {
+            "SMS_SUPPRESS_SEND": True,
+            "SMS_PHONE_LIMITS": "",
+            "SMS_IP_LIMITS": "",
+            "SMS_GLOBAL_LIMITS": "",
+            "SMS_VERIFY_IP_LIMITS": "",
+        }
         settings.update(config)
         app = make_app(providers or ["console"], **settings)
         app.extensions["sms"].clock = clock
@@ -444,7 +449,9 @@ def test_login_view_with_the_python_api(make_captcha_app):
         sent = sms.send_code(PHONE)
     assert (sent.expires_in, sent.resend_after) == (300, 60)
     code = outbox[0].params["code"]
-    assert client.post("/login", data={"phone": PHONE, "code": "000000" if code != "000000" else "1"}).status_code == 400
+    assert (
+        client.post("/login", data={"phone": PHONE, "code": "000000" if code != "000000" else "1"}).status_code == 400
+    )
     assert client.post("/login", data={"phone": PHONE, "code": code}).get_json() == {"user": E164}
 
 
@@ -512,14 +519,25 @@ def test_config_errors_for_the_flow():
     app = Flask("bad")
     app.debug = True
     app.config.update(
-        SMS_CODE_LENGTH=3, SMS_CODE_TTL=3600, SMS_PHONE_LIMITS="lots", SMS_ALLOWED_REGIONS=["Mars"],
-        SMS_STORAGE_URL="mongodb://x", SMS_DEFAULT_PURPOSE="login",
+        SMS_CODE_LENGTH=3,
+        SMS_CODE_TTL=3600,
+        SMS_PHONE_LIMITS="lots",
+        SMS_ALLOWED_REGIONS=["Mars"],
+        SMS_STORAGE_URL="mongodb://x",
+        SMS_DEFAULT_PURPOSE="login",
     )
     with pytest.raises(ConfigError) as caught:
         SmsExtension(app)
     text = str(caught.value)
-    for key in ["SECRET_KEY", "SMS_CODE_LENGTH", "SMS_CODE_TTL", "SMS_PHONE_LIMITS", "SMS_ALLOWED_REGIONS",
-                "SMS_STORAGE_URL", "SMS_DEFAULT_PURPOSE"]:
+    for key in [
+        "SECRET_KEY",
+        "SMS_CODE_LENGTH",
+        "SMS_CODE_TTL",
+        "SMS_PHONE_LIMITS",
+        "SMS_ALLOWED_REGIONS",
+        "SMS_STORAGE_URL",
+        "SMS_DEFAULT_PURPOSE",
+    ]:
         assert key in text
 
 

@@ -85,9 +85,13 @@ def test_any_body_gets_a_json_answer_and_bad_input_sends_nothing(fuzz_app, body,
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=raw_bytes, content_type=st.sampled_from(
-    ["application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain", ""]
-), path=st.sampled_from(["/sms_captcha/", "/sms_captcha/verify"]))
+@given(
+    data=raw_bytes,
+    content_type=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain", ""]
+    ),
+    path=st.sampled_from(["/sms_captcha/", "/sms_captcha/verify"]),
+)
 def test_any_bytes_get_a_json_answer(fuzz_app, data, content_type, path):
     client = fuzz_app.test_client()
     with fuzz_app.extensions["sms"].record_messages() as outbox:

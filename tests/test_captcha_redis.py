@@ -97,7 +97,9 @@ def test_attempt_budget_across_resends(redis_app):
     client = app.test_client()
     _send(app, client)
     for _ in range(4):
-        assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
+        assert (
+            client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
+        )
     redis_app.clock.advance(61)
     _, (code,) = _send(app, client)
     wrong = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"})

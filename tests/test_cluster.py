@@ -48,8 +48,11 @@ def _cluster_ok(port: int) -> bool:
     else:
         text = info.decode() if isinstance(info, bytes) else str(info)
         fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
-    return (fields.get("cluster_state") == "ok" and fields.get("cluster_slots_assigned") == "16384"
-            and fields.get("cluster_known_nodes") == str(MASTERS))
+    return (
+        fields.get("cluster_state") == "ok"
+        and fields.get("cluster_slots_assigned") == "16384"
+        and fields.get("cluster_known_nodes") == str(MASTERS)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +63,32 @@ def redis_cluster(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -
         for index in range(MASTERS):
             port = free_port()
             # the bus port is given explicitly: port + 10000 may be past 65535 for an ephemeral port
-            extra = ("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                     "--cluster-node-timeout", "5000", "--cluster-port", str(free_port()))
+            extra = (
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--cluster-port",
+                str(free_port()),
+            )
             workdir = tmp_path_factory.mktemp(f"cluster-node-{index}")
             nodes.append(RedisServer(redis_binary, workdir, port=port, extra=extra).start())
         create = subprocess.run(
-            [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{node.port}" for node in nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert create.returncode == 0, create.stdout + create.stderr
         deadline = time.monotonic() + 30
@@ -147,11 +168,19 @@ def test_attempt_budget_across_resends(cluster_app):
     client = app.test_client()
     _send(app, client)
     for _ in range(4):
-        assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
+        assert (
+            client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
+        )
     cluster_app.clock.advance(61)
     _, (code,) = _send(app, client)
-    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "too_many_attempts"
-    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["error"] == "too_many_attempts"
+    assert (
+        client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"]
+        == "too_many_attempts"
+    )
+    assert (
+        client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["error"]
+        == "too_many_attempts"
+    )
 
 
 def _race(count: int, attempt) -> list[int]:
@@ -200,8 +229,13 @@ def test_keys_of_one_phone_share_a_slot_and_phones_spread_over_nodes(cluster_app
     holders = {port for port, keys in by_node.items() if keys}
     ours = set().union(*by_node.values())
     assert len(holders) == 1, by_node
-    assert {key.split(b"}:", 1)[1] for key in ours} == {b"code", b"fails", b"cooldown", b"quota:5/3600",
-                                                       b"quota:10/86400"}
+    assert {key.split(b"}:", 1)[1] for key in ours} == {
+        b"code",
+        b"fails",
+        b"cooldown",
+        b"quota:5/3600",
+        b"quota:10/86400",
+    }
     assert len({key_slot(key) for key in ours}) == 1
 
     phones = [f"139{index:08d}" for index in range(1, 21)]

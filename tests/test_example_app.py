@@ -98,7 +98,12 @@ def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "example_app", "routes"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "/dev/inbox" in result.stdout and "/sms_captcha/" in result.stdout and "/login" in result.stdout

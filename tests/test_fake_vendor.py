@@ -1,4 +1,3 @@
-
 """Tests for the loopback fake vendor, driving the REAL vendor SDKs at it.
 
 These prove that the fake really checks signatures: a correctly configured SDK

@@ -33,8 +33,13 @@ def ours(text: str, region: str) -> str | None:
 
 
 @settings(max_examples=3000, deadline=None)
-@given(prefix=prefixes, head=st.sampled_from(["1", "13", "19", "14", "10", "2", ""]), body=digits, sep=separators,
-       region=st.sampled_from(["CN", "HK", "US", "GB"]))
+@given(
+    prefix=prefixes,
+    head=st.sampled_from(["1", "13", "19", "14", "10", "2", ""]),
+    body=digits,
+    sep=separators,
+    region=st.sampled_from(["CN", "HK", "US", "GB"]),
+)
 def test_same_answer_as_phonenumbers(prefix, head, body, sep, region):
     text = prefix + head + sep + body
     assert ours(text, region) == reference(text, region)

@@ -114,7 +114,9 @@ def test_connection_refused_fails(make_app, fake, vendor):
 
 
 def test_wrong_secret_is_the_vendors_auth_error(make_app, fake):
-    app = make_app(["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret", SMS_TENCENT_SECRET_KEY="wrong-key")
+    app = make_app(
+        ["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret", SMS_TENCENT_SECRET_KEY="wrong-key"
+    )
     with app.app_context(), pytest.raises(SendError) as caught:
         send_sms("13800138000", "captcha", PARAMS)
     aliyun, tencent = caught.value.attempts

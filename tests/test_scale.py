@@ -62,8 +62,15 @@ class Reply:
 Spec = tuple  # (method, path, json payload or None[, raw bytes[, headers]])
 
 
-def call(port: int, method: str, path: str, payload: Any = None, raw: bytes | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 30) -> Reply:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    payload: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Reply:
     started = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -81,8 +88,14 @@ def call(port: int, method: str, path: str, payload: Any = None, raw: bytes | No
         parsed = json.loads(data)
     except ValueError:
         parsed = data
-    return Reply(response.status, parsed, int(response.getheader("X-Worker-Pid") or 0),
-                 dict(response.getheaders()), started=started, ended=time.monotonic())
+    return Reply(
+        response.status,
+        parsed,
+        int(response.getheader("X-Worker-Pid") or 0),
+        dict(response.getheaders()),
+        started=started,
+        ended=time.monotonic(),
+    )
 
 
 def fire(port: int, specs: Sequence[Spec], threads: int = 50) -> list[Reply]:
@@ -193,23 +206,45 @@ def _gunicorn_env(fake_url: str, fake_host: str, redis_url: str) -> dict[str, st
 
 
 @pytest.fixture(scope="module")
-def gunicorn_app(fake_server: Any, scale_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def gunicorn_app(
+    fake_server: Any, scale_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gunicorn]:
     need_binary("gunicorn")
     workdir = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"
     args = [
-        sys.executable, "-m", "gunicorn",
-        "--workers", str(WORKERS), "--worker-class", "sync",
-        "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-        "--chdir", str(TESTS_DIR), "--pythonpath", str(ROOT),
-        "--pid", str(pidfile), "--timeout", "60", "--graceful-timeout", "5",
-        "--log-level", "warning", "--error-logfile", str(logfile),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(WORKERS),
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--chdir",
+        str(TESTS_DIR),
+        "--pythonpath",
+        str(ROOT),
+        "--pid",
+        str(pidfile),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(logfile),
         "scale_app:create_app()",
     ]
     env = _gunicorn_env(fake_server.url, fake_server.host, scale_redis.url)
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     app = Gunicorn(port, process, pidfile, logfile)
     try:
         _wait_until_every_worker_answers(app)
@@ -344,8 +379,9 @@ def test_a_send_answered_503_sent_no_text(gunicorn_app: Gunicorn, scale_redis: R
     assert (reply.status, reply.body) == (200, {"ok": True, "expires_in": 300, "resend_after": 60}), reply
 
 
-def test_redis_killed_mid_run_fails_closed_then_recovers(gunicorn_app: Gunicorn, scale_redis: RedisServer,
-                                                         fake: Any) -> None:
+def test_redis_killed_mid_run_fails_closed_then_recovers(
+    gunicorn_app: Gunicorn, scale_redis: RedisServer, fake: Any
+) -> None:
     port = gunicorn_app.port
     workers = gunicorn_app.workers()
     before_phone = next_phone()
@@ -388,11 +424,16 @@ def test_redis_killed_mid_run_fails_closed_then_recovers(gunicorn_app: Gunicorn,
 
     texted = Counter(text.phones[0] for text in fake.received("aliyun"))
     statuses = Counter(reply.status for _, reply in records)
-    assert set(statuses) <= {200, 503}, (statuses, [r.error or r.body for _, r in records if r.status not in (200, 503)][:5])
+    assert set(statuses) <= {200, 503}, (
+        statuses,
+        [r.error or r.body for _, r in records if r.status not in (200, 503)][:5],
+    )
 
     down = [(phone, reply) for phone, reply in records if reply.started > down_from and reply.ended < restart_at]
     assert down, "no request ran while Redis was down"
-    assert all(reply.status == 503 and reply.code == "unavailable" for _, reply in down), Counter(r.status for _, r in down)
+    assert all(reply.status == 503 and reply.code == "unavailable" for _, reply in down), Counter(
+        r.status for _, r in down
+    )
     assert not [phone for phone, _ in down if phone in texted], "a text left while the storage was down"
     assert (resend_down.status, resend_down.code) == (503, "unavailable")
     assert (verify_down.status, verify_down.code) == (503, "unavailable")
@@ -415,9 +456,11 @@ def test_redis_killed_mid_run_fails_closed_then_recovers(gunicorn_app: Gunicorn,
     assert (fresh.status, fresh.body) == (200, {"ok": True})
 
     down_latency = [reply.ended - reply.started for _, reply in down]
-    print(f"\nredis outage: killed {down_from - killed_at:.2f}s, {len(down)} sends while down (all 503, "
-          f"max {max(down_latency):.2f}s), {len(leaked)} in-flight 503 whose text had left, "
-          f"{len(after)} sends after restart (all 200)")
+    print(
+        f"\nredis outage: killed {down_from - killed_at:.2f}s, {len(down)} sends while down (all 503, "
+        f"max {max(down_latency):.2f}s), {len(leaked)} in-flight 503 whose text had left, "
+        f"{len(after)} sends after restart (all 200)"
+    )
 
 
 # --------------------------------------------------------------------------- soak
@@ -496,7 +539,9 @@ def _soak(port: int, fake: Any, requests: int) -> list[tuple[Reply, str]]:
     return results
 
 
-def test_soak_zero_5xx_and_flat_worker_memory(gunicorn_app: Gunicorn, fake: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_soak_zero_5xx_and_flat_worker_memory(
+    gunicorn_app: Gunicorn, fake: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = gunicorn_app.port
     workers = gunicorn_app.workers()
     assert len(workers) == WORKERS
@@ -515,15 +560,19 @@ def test_soak_zero_5xx_and_flat_worker_memory(gunicorn_app: Gunicorn, fake: Any,
     by_status = Counter(reply.status for reply, _ in results)
     by_worker = Counter(reply.pid for reply, _ in results)
     lines = [
-        (f"soak: {len(results)} mixed requests in {seconds:.1f}s ({len(results) / seconds:.0f} req/s), "
-         f"after a warm-up of {len(warmup)} in {warm_seconds:.1f}s; gunicorn -w {WORKERS} sync workers, one Redis"),
+        (
+            f"soak: {len(results)} mixed requests in {seconds:.1f}s ({len(results) / seconds:.0f} req/s), "
+            f"after a warm-up of {len(warmup)} in {warm_seconds:.1f}s; gunicorn -w {WORKERS} sync workers, one Redis"
+        ),
         f"statuses: {dict(sorted(by_status.items()))}",
         "worker   requests   RSS before   RSS after   growth",
     ]
     for pid in workers:
         growth = rss_after[pid] - rss_before[pid]
-        lines.append(f"{pid:>6}   {by_worker[pid]:>8}   {rss_before[pid] / 1024:>7.1f} MB  "
-                     f"{rss_after[pid] / 1024:>7.1f} MB  {growth / 1024:+6.1f} MB")
+        lines.append(
+            f"{pid:>6}   {by_worker[pid]:>8}   {rss_before[pid] / 1024:>7.1f} MB  "
+            f"{rss_after[pid] / 1024:>7.1f} MB  {growth / 1024:+6.1f} MB"
+        )
     report = "\n".join(lines)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)

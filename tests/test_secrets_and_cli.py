@@ -65,7 +65,9 @@ def test_no_credential_is_printed_or_logged(make_app, fake, capfd, everything_lo
 def test_wrong_secret_reply_does_not_echo_the_key_id(make_app, fake, capfd, everything_logged):
     caplog, _ = everything_logged
     # Aliyun's SignatureDoesNotMatch echoes the string it signed, which holds the AccessKeyId
-    app = make_app(["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret-value", SMS_TENCENT_SECRET_KEY="x" * 20)
+    app = make_app(
+        ["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret-value", SMS_TENCENT_SECRET_KEY="x" * 20
+    )
     with app.app_context(), pytest.raises(SendError) as caught:
         send_sms("13800138000", "captcha", PARAMS)
     aliyun, tencent = caught.value.attempts
@@ -119,7 +121,6 @@ def test_ronglian_is_silenced_per_call_not_by_redirecting_stdout(make_app, fake,
     _assert_no_secret(out, err)
 
 
-
 def test_cli_sends_and_prints_the_result(make_app, fake):
     app = make_app(["tencent"])
     result = app.test_cli_runner().invoke(
@@ -134,7 +135,9 @@ def test_cli_shows_vendor_errors_and_fails(make_app, fake):
     fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
     fake.set_mode("tencent", "http_500")
     app = make_app(["aliyun", "tencent"])
-    result = app.test_cli_runner().invoke(args=["sms", "send", "13800138000", "captcha", "-p", "code=1", "-p", "minutes=5"])
+    result = app.test_cli_runner().invoke(
+        args=["sms", "send", "13800138000", "captcha", "-p", "code=1", "-p", "minutes=5"]
+    )
     assert result.exit_code == 1
     text = result.output + (result.stderr if hasattr(result, "stderr") else "")
     assert "aliyun: isv.AMOUNT_NOT_ENOUGH 账户余额不足" in text

@@ -28,7 +28,9 @@ def test_failover_follows_configured_order(make_app, fake):
 
 def test_send_error_lists_every_vendor_in_order(make_app, fake):
     fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控")
-    fake.set_mode("tencent", "business_error", code="FailedOperation.InsufficientBalanceInSmsPackage", message="余量不足")
+    fake.set_mode(
+        "tencent", "business_error", code="FailedOperation.InsufficientBalanceInSmsPackage", message="余量不足"
+    )
     fake.set_mode("ronglian", "garbage")
     app = make_app(["aliyun", "tencent", "ronglian"])
     with app.app_context(), pytest.raises(SendError) as caught:
@@ -47,7 +49,9 @@ def test_send_error_lists_every_vendor_in_order(make_app, fake):
 
 
 def test_per_number_refusal_fails_over_only_that_number(make_app, fake):
-    fake.reject_number("tencent", "+8613900139000", "LimitExceeded.PhoneNumberDailyLimit", "单个手机号日下发条数超过设定的上限")
+    fake.reject_number(
+        "tencent", "+8613900139000", "LimitExceeded.PhoneNumberDailyLimit", "单个手机号日下发条数超过设定的上限"
+    )
     app = make_app(["tencent", "aliyun"])
     with app.app_context():
         result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS)

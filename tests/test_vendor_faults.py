@@ -29,9 +29,25 @@ FAULTS = {
 
 # what the vendors' business errors say (fake_vendor's defaults); none of it may reach the client
 VENDOR_WORDS = (
-    "isv.", "BUSINESS_LIMIT_CONTROL", "流控", "FailedOperation", "InsufficientBalance", "套餐包",
-    "160038", "过频繁", "4080", "同一手机号码", "aliyun", "tencent", "ronglian", "ihuyi",
-    "timeout", "timed out", "http_", "connection", "bad_reply",
+    "isv.",
+    "BUSINESS_LIMIT_CONTROL",
+    "流控",
+    "FailedOperation",
+    "InsufficientBalance",
+    "套餐包",
+    "160038",
+    "过频繁",
+    "4080",
+    "同一手机号码",
+    "aliyun",
+    "tencent",
+    "ronglian",
+    "ihuyi",
+    "timeout",
+    "timed out",
+    "http_",
+    "connection",
+    "bad_reply",
 )
 
 

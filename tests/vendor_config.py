@@ -13,7 +13,10 @@ CREDS = Credentials()
 
 TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_153055065", "notice": {"id": "SMS_200", "params": ["name"]}},
-    "tencent": {"captcha": {"id": "5750123", "params": ["code", "minutes"]}, "notice": {"id": "200", "params": ["name"]}},
+    "tencent": {
+        "captcha": {"id": "5750123", "params": ["code", "minutes"]},
+        "notice": {"id": "200", "params": ["name"]},
+    },
     "ronglian": {"captcha": {"id": "1", "params": ["code", "minutes"]}, "notice": {"id": "2", "params": ["name"]}},
     "ihuyi": {"captcha": "您的验证码是:{code}。请不要把验证码泄露给其他人。", "notice": "{name}，您好"},
 }
