@@ -5,7 +5,6 @@ from __future__ import annotations
 from .errors import (
     CaptchaError,
     ConfigError,
-    Forbidden,
     InvalidPhone,
     InvalidPhoneNumber,
     InvalidPurpose,
@@ -15,6 +14,7 @@ from .errors import (
     RegionNotAllowed,
     SendError,
     SendFailed,
+    SendRefused,
     SmsError,
     SmsHTTPError,
     StorageUnavailable,
@@ -30,7 +30,6 @@ __all__ = [
     "CaptchaError",
     "CodeSent",
     "ConfigError",
-    "Forbidden",
     "InvalidPhone",
     "InvalidPhoneNumber",
     "InvalidPurpose",
@@ -40,6 +39,7 @@ __all__ = [
     "RegionNotAllowed",
     "SendError",
     "SendFailed",
+    "SendRefused",
     "SendResult",
     "SmsError",
     "SmsExtension",
@@ -55,3 +55,12 @@ __all__ = [
     "sms_sent",
     "verification_failed",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Deprecated names (``Forbidden``) resolve with a DeprecationWarning."""
+    from . import errors
+
+    if name in errors._DEPRECATED:
+        return getattr(errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

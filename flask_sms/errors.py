@@ -138,8 +138,12 @@ class UnknownPurpose(SmsHTTPError, http.BadRequest, ValueError):
 InvalidPurpose = UnknownPurpose
 
 
-class Forbidden(SmsHTTPError, http.Forbidden):
-    """Raise from a ``before_send`` hook (or return ``False``) to refuse a send."""
+class SendRefused(SmsHTTPError, http.Forbidden):
+    """Raise from a ``before_send`` hook (or return ``False``) to refuse a send.
+
+    A werkzeug ``Forbidden`` (403), named so that it does not shadow werkzeug's own
+    ``Forbidden`` in an app that imports both.
+    """
 
     error = codes.FORBIDDEN
 
@@ -179,3 +183,22 @@ SendFailed = SendError
 
 class StorageUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore[misc]  # as RateLimited
     error = codes.UNAVAILABLE
+
+
+#: deprecated names: still importable, with a DeprecationWarning
+_DEPRECATED = {"Forbidden": ("SendRefused", SendRefused)}
+
+
+def __getattr__(name: str) -> Any:
+    """``flask_sms.errors.Forbidden`` still works, with a warning (it shadowed werkzeug's name)."""
+    if name in _DEPRECATED:
+        import warnings
+
+        new_name, value = _DEPRECATED[name]
+        warnings.warn(
+            f"flask_sms.{name} is deprecated; use flask_sms.{new_name} (the same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -204,7 +204,7 @@ class SmsExtension:
 
     def before_send(self, hook: BeforeSendHook) -> BeforeSendHook:
         """Register ``hook(phone, purpose, request)``; returning ``False`` (or raising
-        :class:`~flask_sms.errors.Forbidden`) refuses the send with 403 ``forbidden``."""
+        :class:`~flask_sms.errors.SendRefused`) refuses the send with 403 ``forbidden``."""
         self._before_send.append(hook)
         return hook
 

@@ -25,10 +25,10 @@ from .backends import storage_errors
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
-    Forbidden,
     InvalidPhoneNumber,
     RateLimited,
     RegionNotAllowed,
+    SendRefused,
     SmsHTTPError,
     StorageUnavailable,
     UnknownPurpose,
@@ -134,7 +134,7 @@ class CodeFlow:
                 self.limits.hit(settings.ip_limits, "ip", client_ip, now=self.clock())
         for hook in self.hooks:
             if hook(phone_e164, purpose_name, request) is False:
-                raise Forbidden()
+                raise SendRefused()
 
         keys = keys_for(purpose_name, phone_e164)
         quotas = [

@@ -11,7 +11,7 @@ from helpers import FakeClock
 
 from flask_sms import (
     ConfigError,
-    Forbidden,
+    SendRefused,
     SmsExtension,
     code_sent,
     code_verified,
@@ -383,7 +383,7 @@ def test_before_send_hook_can_raise_with_its_own_message(make_captcha_app):
 
     @app.extensions["sms"].before_send
     def refuse(phone, purpose, req):
-        raise Forbidden("请先完成滑块验证")
+        raise SendRefused("请先完成滑块验证")
 
     response = send(app.test_client())
     assert response.status_code == 403
