@@ -119,7 +119,8 @@ def show_sms_logs() -> None:
     logger = logging.getLogger("flask_sms")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    if not logger.handlers and not logging.getLogger().handlers:
+    own = [handler for handler in logger.handlers if not isinstance(handler, logging.NullHandler)]
+    if not own and not logging.getLogger().handlers:  # flask_sms itself adds only a NullHandler
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s in flask_sms: %(message)s"))
         logger.addHandler(handler)

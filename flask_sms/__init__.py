@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from .errors import (
     CaptchaError,
     ConfigError,
@@ -24,6 +26,9 @@ from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
 from .results import Attempt, SendResult, SmsMessage
 from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
+
+# A library adds no handler and sets no level; the app's logging config decides (see README, "Logging").
+logging.getLogger("flask_sms").addHandler(logging.NullHandler())
 
 __all__ = [
     "Attempt",

@@ -6,6 +6,7 @@ One URL configures both, so codes and limits always live in the same place.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -78,11 +79,51 @@ def cache_config(url: str, timeout: float) -> dict[str, Any]:
     return {**_CACHE_CONFIGS[scheme](url, timeout), "CACHE_KEY_PREFIX": KEY_PREFIX}
 
 
+#: Flask-Caching's own defaults for the keys it reads, so an app's ``CACHE_*`` values never reach our cache
+_CACHE_DEFAULTS: dict[str, Any] = {
+    "CACHE_DEFAULT_TIMEOUT": 300,
+    "CACHE_IGNORE_ERRORS": False,
+    "CACHE_THRESHOLD": 500,
+    "CACHE_MEMCACHED_SERVERS": None,
+    "CACHE_DIR": None,
+    "CACHE_OPTIONS": None,
+    "CACHE_ARGS": [],
+    "CACHE_NO_NULL_WARNING": False,
+    "CACHE_SOURCE_CHECK": False,
+    "CACHE_ENABLE_SIGNALS": False,
+    "CACHE_SERIALIZER": None,
+    "CACHE_REDIS_HOST": "localhost",
+    "CACHE_REDIS_PORT": 6379,
+    "CACHE_REDIS_PASSWORD": None,
+    "CACHE_REDIS_DB": 0,
+}
+
+
+def isolated_cache_config(app: Flask, url: str, timeout: float) -> dict[str, Any]:
+    """Our cache's whole config: every ``CACHE_*`` key of the app replaced.
+
+    Flask-Caching starts from a copy of ``app.config``, so an app's
+    ``CACHE_REDIS_DB = 3`` or ``CACHE_DEFAULT_TIMEOUT`` would otherwise reach the
+    code store built from ``SMS_STORAGE_URL``.
+    """
+    config: dict[str, Any] = {key: None for key in app.config if key.startswith("CACHE_")}
+    for key in ("CACHE_FILE_HASH_METHOD", "CACHE_HASH_METHOD"):
+        config.pop(key, None)  # Flask-Caching's own default (a hash function) applies
+    config.update(_CACHE_DEFAULTS)
+    own = cache_config(url, timeout)
+    if own["CACHE_TYPE"] == "RedisCache":
+        path = urlsplit(url).path.strip("/")
+        own["CACHE_REDIS_DB"] = int(path) if path.isdigit() else 0  # the URL's database, or 0 as limits uses
+    config.update(own)
+    return config
+
+
 def make_cache(app: Flask, url: str, timeout: float) -> Any:
     from flask_caching import Cache
 
-    cache = Cache(config=cache_config(url, timeout))
-    cache.init_app(app)
+    # with_jinja2_ext=False: the app's ``{% cache %}`` template tag keeps using the app's own cache
+    cache = Cache(with_jinja2_ext=False)
+    cache.init_app(app, config=isolated_cache_config(app, url, timeout))
     return cache
 
 
@@ -111,11 +152,46 @@ def own_limits(url: str, timeout: float) -> RateLimits:
     return RateLimits(storage_from_string(url, **options))
 
 
-def adopt_limiter(app: Flask, limiter: Any) -> RateLimits:
-    """Count in an app's own Flask-Limiter's storage, initialising it for the app if needed."""
+def adopt_limiter(app: Flask, limiter: Any, url: str, timeout: float) -> RateLimits:
+    """Count in an app's own Flask-Limiter's storage, initialising it for the app if needed.
+
+    Only the storage is borrowed: our limits stay on whatever the app sets for its
+    own (``RATELIMIT_ENABLED = False`` turns off the app's limits, not
+    ``SMS_IP_LIMITS``). A limiter turned off has no storage; then ``SMS_STORAGE_URL`` is used.
+    """
     if getattr(limiter, "_storage", None) is None:
         limiter.init_app(app)
-    return RateLimits(limiter.storage, enabled=lambda: bool(limiter.enabled))
+    storage = getattr(limiter, "_storage", None)
+    if storage is None:
+        logger.warning(
+            "the limiter passed to SmsExtension is turned off (RATELIMIT_ENABLED is false) and has no storage: "
+            "flask_sms counts its own limits in SMS_STORAGE_URL (%s) instead",
+            url.split("://", 1)[0] + "://",
+        )
+        return own_limits(url, timeout)
+    return RateLimits(storage)
+
+
+def exempt_from_app_limiters(app: Flask, blueprint: Any) -> None:
+    """Keep an app's own Flask-Limiter (its ``RATELIMIT_DEFAULT`` and application limits) off our routes.
+
+    Our routes have limits of their own. Limiters set up before us are told now. One
+    set up after us is told on the first request, by a hook that runs before the
+    limiter's own (hooks run in the order they were added) and does nothing after.
+    """
+    told: set[int] = set()
+
+    def exempt() -> None:
+        limiters = app.extensions.get("limiter", ())
+        if len(told) == len(limiters):
+            return
+        for limiter in limiters:
+            if id(limiter) not in told:
+                limiter.exempt(blueprint)
+                told.add(id(limiter))
+
+    exempt()
+    app.before_request(exempt)
 
 
 def storage_errors() -> tuple[type[BaseException], ...]:
@@ -136,9 +212,41 @@ def storage_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def warn_if_per_process(app: Flask, url: str, own_cache: bool) -> None:
-    if own_cache and url.startswith(MEMORY_STORAGE) and not (app.debug or app.testing):
-        logger.warning(
-            "SMS_STORAGE_URL is memory://: each worker process keeps its own codes and limits, "
-            "so limits multiply with the number of workers. Use redis:// in production."
+def per_process_warnings(app: Flask, url: str, own_cache: bool, own_limits: bool) -> tuple[str, ...]:
+    """What to warn about storage kept per process (codes or limits), outside debug/testing.
+
+    Passing only ``cache=`` (or only ``limiter=``) leaves the other half on
+    ``SMS_STORAGE_URL``; when that is ``memory://``, that half is per process.
+    """
+    if app.debug or app.testing or not url.startswith(MEMORY_STORAGE):
+        return ()
+    if own_cache and own_limits:
+        return (
+            (
+                "SMS_STORAGE_URL is memory://: each worker process keeps its own codes and limits, "
+                "so limits multiply with the number of workers. Use redis:// in production."
+            ),
         )
+    if own_cache or own_limits:
+        passed, kept = ("limiter=", "codes") if own_cache else ("cache=", "limits")
+        return (
+            (
+                f"SmsExtension got {passed} but not {'cache=' if own_cache else 'limiter='}: its {kept} are kept in "
+                f"SMS_STORAGE_URL, which is memory:// (per worker process). Set SMS_STORAGE_URL to your Redis, "
+                f"or pass both cache= and limiter=."
+            ),
+        )
+    return ()
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(message: str) -> None:
+    """Log ``message`` as a warning once per process (not once per app, request or CLI command)."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    logger.warning(message)

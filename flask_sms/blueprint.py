@@ -7,6 +7,10 @@ rule lives.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -14,13 +18,22 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from . import codes
-from .errors import InvalidRequest, SmsHTTPError
+from .errors import ConfigError, InvalidRequest, SmsHTTPError
 from .messages import json_error
 
 if TYPE_CHECKING:
     from .extension import SmsExtension
 
-blueprint = Blueprint("sms", __name__)
+logger = logging.getLogger("flask_sms")
+
+#: ``url_for("sms.static", filename="sms.js")`` is the front-end helper; the templates hold the Jinja macro
+blueprint = Blueprint(
+    "sms",
+    __name__,
+    static_folder="static",
+    static_url_path="/sms_captcha/static",
+    template_folder="templates",
+)
 
 _MAX_FIELD = 256
 
@@ -54,6 +67,24 @@ def _sms() -> SmsExtension:
 
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
+
+
+@blueprint.before_request
+def configured() -> None:
+    """A config with problems answers 503 on the routes (raises the ConfigError, handled below)."""
+    if request.endpoint != "sms.static":
+        _sms().check()
+
+
+@blueprint.errorhandler(ConfigError)
+def misconfigured(exc: ConfigError) -> Response:
+    logger.error(
+        "flask_sms answered 503 to %s %s: %s (run `flask sms check` to list the problems)",
+        request.method,
+        request.path,
+        exc,
+    )
+    return json_error(codes.UNAVAILABLE, 503)
 
 
 @blueprint.post("/sms_captcha/")
@@ -92,4 +123,31 @@ def http_error(exc: HTTPException) -> Response:
     status = exc.code or 400
     if status >= 500:
         return json_error(codes.UNAVAILABLE, 503)
+    if status == 429:  # e.g. a limit the app itself put on the blueprint
+        return json_error(codes.RATE_LIMITED, 429, _retry_after(exc))
+    if _is_csrf_error(exc):
+        logger.info("flask_sms refused %s %s: %s", request.method, request.path, exc.description)
+        return json_error(codes.CSRF_FAILED, 400)
     return json_error(codes.INVALID_REQUEST, status)
+
+
+def _is_csrf_error(exc: HTTPException) -> bool:
+    """Flask-WTF's ``CSRFError`` (a ``BadRequest``), without importing Flask-WTF."""
+    return any(cls.__name__ == "CSRFError" for cls in type(exc).__mro__)
+
+
+def _retry_after(exc: HTTPException) -> int:
+    """Whole seconds to wait, from the exception, Flask-Limiter's current limit, or the limit's window."""
+    wait: Any = getattr(exc, "retry_after", None)
+    if isinstance(wait, datetime):
+        wait = (wait - datetime.now(timezone.utc)).total_seconds()
+    if wait is None:
+        for limiter in current_app.extensions.get("limiter", ()):
+            current = getattr(limiter, "current_limit", None)
+            if current is not None and getattr(current, "breached", True):
+                wait = current.reset_at - time.time()
+                break
+    if wait is None:
+        limit = getattr(getattr(exc, "limit", None), "limit", None)
+        wait = limit.get_expiry() if limit is not None else 60
+    return max(1, math.ceil(float(wait)))

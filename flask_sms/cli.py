@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -10,11 +13,59 @@ from flask.cli import AppGroup
 
 from .errors import SendError, SmsError
 from .results import SendResult
+from .sender import FAILURE_RECORD
 
 if TYPE_CHECKING:
     from .extension import SmsExtension
 
-sms_cli = AppGroup("sms", help="Send SMS through the configured providers.")
+sms_cli = AppGroup("sms", help="Check the SMS config and send texts through the configured providers.")
+
+
+def _extension() -> SmsExtension:
+    try:
+        extension: SmsExtension = current_app.extensions["sms"]
+    except KeyError:
+        raise click.ClickException("SmsExtension is not set up on this app") from None
+    return extension
+
+
+class _DropSendFailures(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not all(getattr(record, key, None) == value for key, value in FAILURE_RECORD.items())
+
+
+@contextmanager
+def _failures_printed_here() -> Iterator[None]:
+    """The command prints each vendor failure once itself; the library's log lines would repeat them."""
+    drop = _DropSendFailures()
+    logger = logging.getLogger("flask_sms")
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+@sms_cli.command("check")
+def check_command() -> None:
+    """Check the SMS_* config (and reach the storage); print every problem and exit 1 if there is any.
+
+    Other commands keep working with a broken SMS config; run this one in a deploy script.
+    """
+    extension = _extension()
+    problems = extension.problems()
+    if not problems:
+        problems = extension.storage_problems()
+    if problems:
+        click.echo(f"flask_sms: {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(1)
+    settings = extension.settings()
+    flow = "off (SMS_ENABLE_CAPTCHA is false)"
+    if settings.captcha is not None:
+        flow = f"storage {settings.storage_url.split('://', 1)[0]}:// reachable"
+    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}")
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -41,10 +92,11 @@ def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 )
 def send_command(phone: str, purpose: str, params: dict[str, str]) -> None:
     """Send PURPOSE's template to PHONE (comma-separate several numbers)."""
-    extension: SmsExtension = current_app.extensions["sms"]
+    extension = _extension()
     numbers = [part for part in phone.split(",") if part.strip()]
     try:
-        result = extension.send(numbers, purpose, params)
+        with _failures_printed_here():
+            result = extension.send(numbers, purpose, params)
     except SendError as exc:
         for attempt in exc.attempts:
             click.echo(f"failed  {attempt}", err=True)

@@ -31,6 +31,7 @@ from .options import (
     region,
     regions_or_all,
     seconds,
+    subdomain,
     url_path_prefix,
     url_with_scheme,
 )
@@ -87,7 +88,9 @@ SEND_KEYS: tuple[Option, ...] = (
 )
 
 FLOW_KEYS: tuple[Option, ...] = (
+    Option("SMS_REGISTER_ROUTES", True, boolean),
     Option("SMS_URL_PREFIX", "", url_path_prefix),
+    Option("SMS_SUBDOMAIN", UNSET, subdomain),
     Option("SMS_DEFAULT_PURPOSE", DEFAULT_PURPOSE),
     Option("SMS_CAPTCHA_PURPOSES", [DEFAULT_PURPOSE], names),
     Option("SMS_CODE_LENGTH", 6, integer(4, 10)),
@@ -116,7 +119,9 @@ def _field(key: str) -> str:
 class CaptchaSettings:
     """The verification flow's keys (:data:`FLOW_KEYS`), parsed."""
 
+    register_routes: bool
     url_prefix: str
+    subdomain: str | None
     default_purpose: str
     captcha_purposes: tuple[str, ...]
     code_length: int
@@ -159,15 +164,52 @@ def _default(option: Option, app: Flask) -> Any:
     return option.default.compute(app) if isinstance(option.default, AppDefault) else option.default
 
 
+def providers_in_use(app: Flask) -> tuple[str, ...]:
+    """The known provider names ``SMS_PROVIDERS`` lists (none when it is missing or unreadable)."""
+    value = app.config.get("SMS_PROVIDERS")
+    if value is None:
+        value = _default(SEND_KEYS[0], app)
+    try:
+        return tuple(dict.fromkeys(_provider_names(value)))
+    except Invalid as exc:
+        return tuple(exc.usable or ())
+
+
 def apply_defaults(app: Flask) -> None:
-    """Write every default into ``app.config`` with ``setdefault`` (Flask-Mail style)."""
+    """Write the defaults into ``app.config`` with ``setdefault`` (Flask-Mail style).
+
+    Only the providers ``SMS_PROVIDERS`` names get their keys: an app using Tencent
+    does not find ``SMS_ALIYUN_*`` keys it never set in its config.
+    """
     for option in SEND_KEYS + FLOW_KEYS:
         value = _default(option, app)
         if value is not REQUIRED and value is not UNSET:
             app.config.setdefault(option.name, value)
-    for name in REGISTRY:
+    for name in providers_in_use(app):
         for suffix, value in provider_class(name).defaults().items():
             app.config.setdefault(f"SMS_{name.upper()}_{suffix}", value)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Where the routes go; read on its own so the routes exist (answering 503) even when other keys are wrong."""
+
+    routes: bool
+    url_prefix: str
+    subdomain: str | None
+
+
+def registration(app: Flask) -> Registration:
+    """The routing keys, each falling back to its default when unreadable (``load_settings`` reports it)."""
+    values: dict[str, Any] = {}
+    routing = ("SMS_ENABLE_CAPTCHA", "SMS_REGISTER_ROUTES", "SMS_URL_PREFIX", "SMS_SUBDOMAIN")
+    for option in (option for option in SEND_KEYS + FLOW_KEYS if option.name in routing):
+        value, problems = option.problems(option.name, app.config.get(option.name))
+        if problems:
+            value, _ = option.problems(option.name, None)
+        values[_field(option.name)] = value
+    routes = values["enable_captcha"] is not False and values["register_routes"] is not False
+    return Registration(routes, values["url_prefix"] or "", values["subdomain"] or None)
 
 
 def _read(options: tuple[Option, ...], app: Flask, problems: list[str]) -> dict[str, Any]:

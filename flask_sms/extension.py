@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Blueprint, Flask, current_app, has_request_context, request
 
 from . import _redact, backends, messages
 from .blueprint import blueprint
 from .cli import sms_cli
-from .config import Settings, apply_defaults, load_settings
+from .config import Registration, Settings, apply_defaults, load_settings, registration
 from .errors import ConfigError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
 from .phones import PhoneInput
@@ -36,11 +36,19 @@ logger = logging.getLogger("flask_sms")
 
 @dataclass
 class _SmsState:
-    """Everything built once per app: its settings, its sender and (unless turned off) its code flow."""
+    """Everything built once per app: its settings, its sender and (unless turned off) its code flow.
 
-    settings: Settings
-    sender: Sender
+    When the ``SMS_*`` config has problems, ``error`` holds them and nothing else is
+    built: the app and its other commands keep working, and each use of flask_sms
+    raises the error (the routes answer 503), as does ``flask sms check``.
+    """
+
+    settings: Settings | None
+    sender: Sender | None
     flow: CodeFlow | None
+    error: ConfigError | None = None
+    #: said once per process, on the first use of the flow (not at startup: CLI commands stay quiet)
+    notes: tuple[str, ...] = ()
 
 
 def _build_providers(settings: Settings) -> list[AnyProvider]:
@@ -80,7 +88,58 @@ class SmsExtension:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
+        """Read the config and set up sending, the flow and the routes for ``app``.
+
+        Problems with the ``SMS_*`` keys do not raise here: they surface on first
+        use, on the routes (503) and in ``flask sms check``. Registering twice, or
+        over another ``sms`` extension or blueprint, does raise :class:`ConfigError`.
+        """
+        where = registration(app)
+        self._check_registration(app, where)
         apply_defaults(app)
+        try:
+            state = self._build(app)
+        except ConfigError as exc:
+            state = _SmsState(None, None, None, error=exc)
+        self._states[app] = state
+        app.extensions["sms"] = self
+        if where.routes:
+            app.register_blueprint(blueprint, url_prefix=where.url_prefix or None, subdomain=where.subdomain)
+            backends.exempt_from_app_limiters(app, blueprint)
+        app.cli.add_command(sms_cli)
+
+    def _check_registration(self, app: Flask, where: Registration) -> None:
+        if app in self._states:
+            raise ConfigError(
+                [
+                    (
+                        "SmsExtension.init_app() was already called for this app: call it once per app "
+                        "(one SmsExtension can serve several apps)"
+                    )
+                ]
+            )
+        if "sms" in app.extensions:
+            raise ConfigError(
+                [
+                    (
+                        "another extension is already set up on this app as app.extensions['sms']: "
+                        "create one SmsExtension and call init_app once per app"
+                    )
+                ]
+            )
+        existing = app.blueprints.get(blueprint.name)
+        if where.routes and existing is not None and existing is not blueprint:
+            raise ConfigError(
+                [
+                    (
+                        f"the app already has a blueprint named {blueprint.name!r}, the name flask_sms's routes use: "
+                        "rename yours (Blueprint('...', ...) or app.register_blueprint(bp, name='...')), "
+                        "or set SMS_REGISTER_ROUTES = False to keep send_code/verify_code without the routes"
+                    )
+                ]
+            )
+
+    def _build(self, app: Flask) -> _SmsState:
         settings = load_settings(app)
         sender = Sender(
             _build_providers(settings),
@@ -96,15 +155,13 @@ class SmsExtension:
             if settings.captcha
             else "off (SMS_ENABLE_CAPTCHA is false)",
         )
-        flow = self._build_flow(app, settings, sender) if settings.captcha is not None else None
         messages.set_language(app, settings.language)
-        self._states[app] = _SmsState(settings, sender, flow)
-        app.extensions["sms"] = self
-        if flow is not None:
-            app.register_blueprint(blueprint, url_prefix=settings.url_prefix or None)
-        app.cli.add_command(sms_cli)
+        if settings.captcha is None:
+            return _SmsState(settings, sender, None)
+        flow, notes = self._build_flow(app, settings, sender)
+        return _SmsState(settings, sender, flow, notes=notes)
 
-    def _build_flow(self, app: Flask, settings: Settings, sender: Sender) -> CodeFlow:
+    def _build_flow(self, app: Flask, settings: Settings, sender: Sender) -> tuple[CodeFlow, tuple[str, ...]]:
         assert settings.captcha is not None
         url, timeout = settings.storage_url, settings.timeout
         _redact.register_url_password(url)
@@ -114,33 +171,75 @@ class SmsExtension:
         else:
             cache = backends.make_cache(app, url, timeout)
         if self.limiter is not None:
-            limits = backends.adopt_limiter(app, self.limiter)
+            limits = backends.adopt_limiter(app, self.limiter, url, timeout)
         else:
             limits = backends.own_limits(url, timeout)
-        backends.warn_if_per_process(app, url, own_cache=self.cache is None)
+        notes = backends.per_process_warnings(app, url, own_cache=self.cache is None, own_limits=self.limiter is None)
         secret = app.config["SECRET_KEY"]
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
         store = store_for(app.extensions["cache"][cache])
-        return CodeFlow(settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock)
+        flow = CodeFlow(settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock)
+        return flow, notes
 
     # -- per-app state ---------------------------------------------------------------------
     def _state(self, app: Flask | None = None) -> _SmsState:
-        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        """The app's state; raises its :class:`ConfigError` when the ``SMS_*`` config has problems."""
+        if app is None or app is current_app:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            return self._states[app]
+            state = self._states[app]
         except KeyError:
             raise RuntimeError("SmsExtension.init_app() was not called for this app") from None
+        if state.error is not None:
+            raise state.error
+        return state
+
+    def _sender(self) -> tuple[Flask, Sender]:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        sender = self._state(app).sender
+        assert sender is not None  # built whenever the config has no problems
+        return app, sender
 
     def _flow(self) -> tuple[Flask, CodeFlow]:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        flow = self._state(app).flow
-        if flow is None:
+        state = self._state(app)
+        if state.flow is None:
             raise RuntimeError("the verification flow is off: SMS_ENABLE_CAPTCHA is false")
-        return app, flow
+        for note in state.notes:
+            backends.warn_once(note)
+        return app, state.flow
+
+    def check(self, app: Flask | None = None) -> Settings:
+        """Raise the app's :class:`ConfigError` (every problem) if its ``SMS_*`` config has any.
+
+        What ``flask sms check`` runs; call it at the end of an app factory to fail
+        at startup instead of on first use. Returns the settings when all is well.
+        """
+        settings = self._state(app).settings
+        assert settings is not None
+        return settings
+
+    def problems(self, app: Flask | None = None) -> list[str]:
+        """Every problem with the app's ``SMS_*`` config; empty when it is fine."""
+        try:
+            self.check(app)
+        except ConfigError as exc:
+            return list(exc.problems)
+        return []
+
+    def storage_problems(self, app: Flask | None = None) -> list[str]:
+        """Whether the verification flow's limits storage answers (empty when it does, or when the flow is off)."""
+        flow = self._state(app).flow
+        return [] if flow is None else flow.storage_problems()
 
     def settings(self, app: Flask | None = None) -> Settings:
-        """The validated settings of the current app."""
-        return self._state(app).settings
+        """The validated settings of the current app (raises :class:`ConfigError` if the config has problems)."""
+        return self.check(app)
+
+    @property
+    def blueprint(self) -> Blueprint:
+        """The ``sms`` blueprint of the routes, e.g. for ``csrf.exempt(sms.blueprint)``."""
+        return blueprint
 
     @property
     def clock(self) -> Clock:
@@ -166,8 +265,8 @@ class SmsExtension:
         Everything that can be checked locally (numbers, purpose, parameters for
         every provider) is checked before the first vendor is called.
         """
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        return self._state(app).sender.send(app, phones, purpose, params)
+        app, sender = self._sender()
+        return sender.send(app, phones, purpose, params)
 
     # -- the verification flow -----------------------------------------------------------------
     def send_code(self, phone: str, purpose: str | None = None, *, client_ip: str | None = None) -> CodeSent:

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask
 from phonenumbers import PhoneNumber
 
+from . import _redact
 from .backends import storage_errors
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
@@ -212,6 +213,14 @@ class CodeFlow:
     def _failed(app: Flask, phone: str | None, purpose: str, reason: str) -> Verification:
         verification_failed.send(app, phone=phone, purpose=purpose, reason=reason)
         return Verification(False, reason, phone, purpose)
+
+    def storage_problems(self) -> list[str]:
+        """Reach the limits storage once (``flask sms check``); the codes live in the same place unless ``cache=``."""
+        try:
+            reachable = bool(self.limits.storage.check())
+        except self.storage_errors as exc:
+            return [f"the storage (SMS_STORAGE_URL) cannot be reached: {_redact.redact(str(exc))}"]
+        return [] if reachable else ["the storage (SMS_STORAGE_URL) cannot be reached"]
 
     def check_verify_limit(self, client_ip: str) -> None:
         """Count one verify attempt from ``client_ip`` against ``SMS_VERIFY_IP_LIMITS``."""

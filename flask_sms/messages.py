@@ -24,6 +24,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         codes.RATE_LIMITED: "操作过于频繁，请 {retry_after} 秒后再试。",
         codes.SEND_FAILED: "短信发送失败，请稍后再试。",
         codes.UNAVAILABLE: "服务暂时不可用，请稍后再试。",
+        codes.CSRF_FAILED: "页面已过期（安全令牌无效），请刷新页面后重试。",
     },
     "en": {
         codes.INVALID_REQUEST: "The request is malformed.",
@@ -37,6 +38,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         codes.RATE_LIMITED: "Too many requests. Please try again in {retry_after} seconds.",
         codes.SEND_FAILED: "The text message could not be sent. Please try again later.",
         codes.UNAVAILABLE: "The service is temporarily unavailable. Please try again later.",
+        codes.CSRF_FAILED: "The page has expired (its security token is missing or invalid). Please reload it and try again.",
     },
 }
 

@@ -186,6 +186,18 @@ def url_path_prefix(value: Any) -> str:
     return value.rstrip("/")
 
 
+_SUBDOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+
+
+def subdomain(value: Any) -> str | None:
+    """A subdomain such as ``"api"`` (Flask needs ``SERVER_NAME`` set to route by subdomain)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _SUBDOMAIN.match(value):
+        raise Invalid("must be a subdomain such as 'api'")
+    return value
+
+
 def url_with_scheme(*schemes: str, describe: str) -> Parser:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not value.startswith(schemes):

@@ -26,6 +26,9 @@ from .signals import sms_failed, sms_sent
 
 logger = logging.getLogger("flask_sms")
 
+#: set on the log records of a vendor failure (``flask sms send`` prints those itself, once)
+FAILURE_RECORD = {"flask_sms_send_failure": True}
+
 Numbers = dict[str, PhoneNumber]  # E.164 -> parsed number
 T = TypeVar("T")
 
@@ -96,7 +99,9 @@ def _send_batch(step: PlanStep, batch: list[str], wire: dict[str, str], out: _Co
     except ProviderError as exc:
         refusal = Attempt(provider.name, False, exc.code, exc.message, shown)
         out.attempt(refusal)
-        logger.warning("SMS via %s failed for %d number(s): %s", provider.name, len(batch), refusal)
+        logger.warning(
+            "SMS via %s failed for %d number(s): %s", provider.name, len(batch), refusal, extra=FAILURE_RECORD
+        )
         return dict.fromkeys(shown, refusal)
     out.attempt(Attempt(provider.name, True, "OK", "", shown))
     out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
@@ -106,7 +111,7 @@ def _send_batch(step: PlanStep, batch: list[str], wire: dict[str, str], out: _Co
             code, message = reply.rejected.get(written, ("no_status", "the reply did not mention this number"))
             refusal = Attempt(provider.name, False, code, message, (wire[written],))
             out.attempt(refusal)
-            logger.warning("SMS via %s refused %s", provider.name, refusal)
+            logger.warning("SMS via %s refused %s", provider.name, refusal, extra=FAILURE_RECORD)
             refused[wire[written]] = refusal
     return refused
 
@@ -166,7 +171,13 @@ class Sender:
             result = self.deliver(plan, numbers)
             if not result.delivered:
                 error = SendError(result.attempts, result)
-                logger.error("SMS %r to %d number(s) failed on every provider: %s", purpose, len(numbers), error)
+                logger.error(
+                    "SMS %r to %d number(s) failed on every provider: %s",
+                    purpose,
+                    len(numbers),
+                    error,
+                    extra=FAILURE_RECORD,
+                )
                 sms_failed.send(app, message=message, error=error)
                 raise error
         sms_sent.send(app, message=message, result=result)

@@ -45,7 +45,7 @@ def make_app(fake: FakeVendor) -> Callable[..., Flask]:
             **vendor_config(fake.url, fake.host),
         )
         app.config.update(overrides)
-        SmsExtension(app)
+        SmsExtension(app).check(app)  # config problems surface here, not on first use
         return app
 
     return factory

@@ -484,7 +484,7 @@ def test_null_cache_is_refused():
     app.testing = True
     app.secret_key = "k"
     with pytest.raises(ConfigError, match="NullCache"):
-        SmsExtension(app, cache=Cache(config={"CACHE_TYPE": "NullCache"}))
+        SmsExtension(app, cache=Cache(config={"CACHE_TYPE": "NullCache"})).check(app)
 
 
 def test_apps_own_cache_and_limiter(clock):
@@ -505,14 +505,27 @@ def test_apps_own_cache_and_limiter(clock):
     assert send(client, phone="13900139000").status_code == 429  # counted in the app's limiter
 
 
-def test_memory_storage_warns_outside_debug(caplog, fake):
+def test_memory_storage_warns_once_per_process_on_first_use(caplog, fake, monkeypatch):
     from conftest import vendor_config
 
-    app = Flask("prod")
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["aliyun"], **vendor_config(fake.url, fake.host))
+    from flask_sms import backends
+
+    monkeypatch.setattr(backends, "_warned", set())
+    apps = []
+    for name in ("prod", "prod2"):
+        app = Flask(name)
+        app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["aliyun"], SMS_SUPPRESS_SEND=True)
+        app.config.update(vendor_config(fake.url, fake.host))
+        with caplog.at_level("WARNING", logger="flask_sms"):
+            SmsExtension(app)
+        apps.append(app)
+    assert "memory://" not in caplog.text  # not at startup: `flask routes` and friends stay quiet
     with caplog.at_level("WARNING", logger="flask_sms"):
-        SmsExtension(app)
-    assert "memory://" in caplog.text and "workers" in caplog.text
+        for app in apps:
+            for phone in ("13800138000", "13900139000"):
+                assert send(app.test_client(), phone=phone).status_code == 200
+    warnings = [r for r in caplog.records if "memory://" in r.getMessage()]
+    assert len(warnings) == 1 and "workers" in warnings[0].getMessage()
 
 
 def test_config_errors_for_the_flow():
@@ -527,7 +540,7 @@ def test_config_errors_for_the_flow():
         SMS_DEFAULT_PURPOSE="login",
     )
     with pytest.raises(ConfigError) as caught:
-        SmsExtension(app)
+        SmsExtension(app).check(app)
     text = str(caught.value)
     for key in [
         "SECRET_KEY",
@@ -546,14 +559,15 @@ def test_captcha_purpose_needs_a_template(make_app):
         make_app(["aliyun"], SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
 
 
-def test_adds_no_request_hooks_and_ignores_the_apps_ratelimit_settings(make_captcha_app):
+def test_adds_no_limits_to_the_apps_routes_and_ignores_the_apps_ratelimit_settings(make_captcha_app):
     app = make_captcha_app(RATELIMIT_DEFAULT="1/hour", RATELIMIT_ENABLED=False, SMS_IP_LIMITS="1/hour")
 
     @app.get("/ping")
     def ping():
         return "pong"
 
-    assert not any(app.before_request_funcs.values()) and not any(app.after_request_funcs.values())
+    # one hook only: it tells a Flask-Limiter set up later to leave our routes alone
+    assert len(app.before_request_funcs[None]) == 1 and not any(app.after_request_funcs.values())
     client = app.test_client()
     assert [client.get("/ping").status_code for _ in range(3)] == [200, 200, 200]  # RATELIMIT_DEFAULT is not ours
     assert send(client).status_code == 200

@@ -24,7 +24,7 @@ def test_every_problem_is_listed_in_one_error():
         SMS_TENCENT_ENDPOINT="http://sms.tencentcloudapi.com/",
     )
     with pytest.raises(ConfigError) as caught:
-        SmsExtension(app)
+        SmsExtension(app).check(app)
     text = str(caught.value)
     for fragment in [
         "sendgrid",
@@ -45,13 +45,12 @@ def test_every_problem_is_listed_in_one_error():
     ]:
         assert fragment in text
     assert len(caught.value.problems) == 15
-    assert "sms" not in app.extensions
 
 
 def test_providers_are_required_in_production():
     app = Flask("prod")
     with pytest.raises(ConfigError, match="SMS_PROVIDERS is required"):
-        SmsExtension(app)
+        SmsExtension(app).check(app)
 
 
 def test_debug_app_defaults_to_console():
@@ -62,8 +61,19 @@ def test_debug_app_defaults_to_console():
     assert app.config["SMS_PROVIDERS"] == ["console"]
     assert app.config["SMS_SUPPRESS_SEND"] is False
     assert app.config["SMS_TIMEOUT"] == 5 and app.config["SMS_DEFAULT_REGION"] == "CN"
-    assert app.config["SMS_ALIYUN_ENDPOINT"] == "dysmsapi.aliyuncs.com"
-    assert app.config["SMS_RONGLIAN_BASE_URL"] == "https://app.cloopen.com:8883"
+    # only the providers in use get their defaults written into app.config
+    assert not [key for key in app.config if key.startswith(("SMS_ALIYUN_", "SMS_RONGLIAN_", "SMS_TENCENT_"))]
+
+
+def test_only_providers_in_use_get_their_defaults(make_app):
+    app = make_app(["tencent"])
+    assert app.config["SMS_TENCENT_ENDPOINT"]  # the fake vendor's, set by the test
+    assert app.config["SMS_TENCENT_REGION"] == "ap-guangzhou"  # a default, written
+    bare = Flask("bare")
+    bare.config.update(SMS_PROVIDERS=["aliyun"], SECRET_KEY="k")
+    SmsExtension(bare)
+    assert bare.config["SMS_ALIYUN_ENDPOINT"] == "dysmsapi.aliyuncs.com"
+    assert "SMS_RONGLIAN_BASE_URL" not in bare.config and "SMS_TENCENT_REGION" not in bare.config
 
 
 def test_missing_sdk_names_the_extra(monkeypatch):
@@ -77,7 +87,7 @@ def test_missing_sdk_names_the_extra(monkeypatch):
         **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"),
     )
     with pytest.raises(ConfigError) as caught:
-        SmsExtension(app)
+        SmsExtension(app).check(app)
     assert "pip install 'Flask-SMS-Captcha[aliyun]'" in str(caught.value)
     assert "pip install 'Flask-SMS-Captcha[tencent]'" in str(caught.value)
     assert len(caught.value.problems) == 2  # ihuyi needs no SDK

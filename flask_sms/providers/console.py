@@ -1,12 +1,14 @@
-"""A development provider: writes each text to the ``flask_sms`` log instead of a phone."""
+"""A development provider: writes each text to the ``flask_sms`` log instead of a phone.
+
+It logs at INFO and, like the rest of the library, adds no handler and sets no
+level: the app's logging config decides where (and whether) the texts show up.
+"""
 
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from phonenumbers import PhoneNumber
 
@@ -25,17 +27,6 @@ class ConsoleProvider(Provider[ConsoleRequest, str]):
     max_per_request = 1000
     options = (Option("TEMPLATES", UNSET, templates),)
     needs_templates = False
-
-    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
-        super().__init__(settings, timeout)
-        # Like Flask's own logger: make the texts visible in the terminal unless
-        # the app configured logging itself.
-        if not logger.handlers and not logging.getLogger().handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s in flask_sms: %(message)s"))
-            logger.addHandler(handler)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
 
     def template_for(self, purpose: str) -> Template:
         return self.templates.get(purpose) or Template(purpose)

@@ -1,0 +1,125 @@
+"""The library configures no logging; the CLI says each thing once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import vendor_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_adds_no_handler_and_sets_no_level(make_app, caplog):
+    logger = logging.getLogger("flask_sms")
+    app = make_app(["console"], SMS_SUPPRESS_SEND=False)
+    with caplog.at_level(logging.INFO, logger="flask_sms"):
+        with app.app_context():
+            app.extensions["sms"].send("13800138000", "captcha", {"code": "483920"})
+        # caplog set the level for the block; outside it the library leaves it alone
+    assert [type(h).__name__ for h in logger.handlers] == ["NullHandler"]
+    assert logger.level == logging.NOTSET
+    texts = [r for r in caplog.records if r.name == "flask_sms" and "SMS to +8613800138000" in r.getMessage()]
+    assert len(texts) == 1 and texts[0].levelno == logging.INFO
+    assert "code=483920" in texts[0].getMessage()
+
+
+def _run(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+def test_console_texts_are_silent_until_the_app_turns_logging_on():
+    """Nothing on stderr by default (Python shows WARNING and up); README's one line makes the texts visible."""
+    program = """
+        import logging, sys
+        from flask import Flask
+        from flask_sms import SmsExtension, send_sms
+        if sys.argv[1] == "on":
+            logging.basicConfig(level=logging.INFO)  # README's one line
+        app = Flask("app")
+        app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"])
+        SmsExtension(app)
+        with app.app_context():
+            send_sms("13800138000", "captcha", {"code": "483920"})
+    """
+    quiet = _run(program, "off")
+    loud = _run(program, "on")
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
+    assert quiet.stderr == "" and quiet.stdout == ""
+    assert "INFO:flask_sms:SMS to +8613800138000 [captcha] code=483920" in loud.stderr
+
+
+def test_cli_send_prints_each_vendor_failure_once(fake, tmp_path):
+    fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
+    fake.set_mode("tencent", "http_500")
+    config = {
+        "SECRET_KEY": "k",
+        "SMS_PROVIDERS": ["aliyun", "tencent"],
+        "SMS_TIMEOUT": 2,
+        **vendor_config(fake.url, fake.host),
+    }
+    (tmp_path / "smsapp.py").write_text(
+        "import json\nfrom flask import Flask\nfrom flask_sms import SmsExtension\n"
+        f"app = Flask('smsapp')\napp.config.update(json.loads({json.dumps(json.dumps(config))}))\n"
+        "SmsExtension(app)\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "smsapp",
+            "sms",
+            "send",
+            "13800138000",
+            "captcha",
+            "-p",
+            "code=1",
+            "-p",
+            "minutes=5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert output.count("isv.AMOUNT_NOT_ENOUGH") == 1, output
+    assert output.count("ServerNetworkError") == 1, output
+    assert "memory://" not in output  # the per-process storage warning is for the flow, not this command
+
+
+def test_other_cli_commands_print_nothing_from_flask_sms(tmp_path):
+    (tmp_path / "plain.py").write_text(
+        "from flask import Flask\nfrom flask_sms import SmsExtension\n"
+        "app = Flask('plain')\napp.config.update(SECRET_KEY='k', SMS_PROVIDERS=['console'])\n"
+        "SmsExtension(app)\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "plain", "routes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sms.send_code" in result.stdout
+    assert result.stderr == ""  # no memory:// warning, no startup line
