@@ -36,8 +36,10 @@ def test_a_missing_config_does_not_break_init_app_commands_or_views():
     assert result.exit_code == 0 and result.output == "Initialized the database.\n"
     assert app.test_client().get("/hello").data == b"Hello, World!"
     assert sms.problems(app) == [
-        "SMS_PROVIDERS is required outside debug/testing, e.g. ['aliyun', 'tencent'] "
-        "(choices: aliyun, tencent, ronglian, ihuyi, console)"
+        (
+            "SMS_PROVIDERS is required outside debug/testing, e.g. ['aliyun', 'tencent'] "
+            "(choices: aliyun, tencent, ronglian, ihuyi, console)"
+        )
     ]
 
 
@@ -128,7 +130,7 @@ def test_init_app_twice_says_what_to_do(make_app):
     app = make_app(["console"])
     with pytest.raises(ConfigError, match="already called for this app: call it once per app"):
         app.extensions["sms"].init_app(app)
-    with pytest.raises(ConfigError, match="app.extensions\\['sms'\\]"):
+    with pytest.raises(ConfigError, match=r"app\.extensions\['sms'\]"):
         SmsExtension(app)
 
 
