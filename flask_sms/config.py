@@ -18,6 +18,7 @@ from flask import Flask
 
 from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
 from .errors import ConfigError
+from .messages import LANGUAGES
 from .options import (
     REQUIRED,
     UNSET,
@@ -83,7 +84,9 @@ SEND_KEYS: tuple[Option, ...] = (
     Option(
         "SMS_LANGUAGE",
         None,
-        choice(None, "", "zh-CN", "en", describe="'zh-CN', 'en' or unset to follow Accept-Language"),
+        choice(
+            None, "", *LANGUAGES, describe="'zh-CN', 'zh-TW' or 'en': the language when the request's has no catalogue"
+        ),
     ),
 )
 

@@ -85,7 +85,7 @@ class SmsHTTPError(SmsError, HTTPException):
         return json_error(self.error, self.code or 400, self.retry_after, self.message)
 
     def __str__(self) -> str:
-        return self.message or message_for(self.error, self.retry_after, lang="en")
+        return self.message or message_for(self.error, "en", retry_after=self.retry_after)
 
 
 #: the name this base had before the send API shared it

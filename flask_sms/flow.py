@@ -34,6 +34,7 @@ from .errors import (
     StorageUnavailable,
     UnknownPurpose,
 )
+from .messages import message_for
 from .phones import e164, parse_phone, region_of
 from .ratelimits import RateLimits
 from .sender import Sender
@@ -68,6 +69,11 @@ class Verification:
 
     def __bool__(self) -> bool:
         return self.ok
+
+    @property
+    def message(self) -> str | None:
+        """Why not, for a person, in the current language (``None`` on success)."""
+        return message_for(self.reason) if self.reason else None
 
 
 class CodeFlow:

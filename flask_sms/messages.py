@@ -1,45 +1,88 @@
-"""Human texts for every error code, in zh-CN and en, and the JSON error body."""
+"""Human texts for every error code (and the front-end helpers), through gettext, and the JSON error body.
+
+The source text of each code is written once, below, in English: it is the
+``msgid`` of the gettext catalogues in ``flask_sms/translations/<locale>/LC_MESSAGES/flask_sms.po``
+(zh_CN, zh_TW and en ship; the ``.mo`` files are compiled from them). Adding a
+code: add its source text here, its translations to each ``.po`` file, and run
+``pybabel compile -d flask_sms/translations -D flask_sms`` (a test checks every
+code is translated in every shipped language and that the ``.mo`` files are current).
+
+Which language: the app's Flask-Babel locale when the app has Flask-Babel, else
+the best match for ``Accept-Language`` among the catalogues; a language with no
+catalogue falls back to ``SMS_LANGUAGE``, else English. With Flask-Babel, an app
+can add a language (or override a text) with a ``flask_sms`` catalogue in its own
+``BABEL_TRANSLATION_DIRECTORIES``.
+"""
 
 from __future__ import annotations
 
+import gettext
+import os
+import re
 import weakref
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any, Union
 
 from flask import Flask, current_app, has_app_context, has_request_context, jsonify, request
 from werkzeug.wrappers import Response
 
 from . import codes
 
-LANGUAGES = ("zh-CN", "en")
+DOMAIN = "flask_sms"
+TRANSLATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
+#: the languages whose catalogues ship with flask_sms
+LANGUAGES = ("zh-CN", "zh-TW", "en")
+FALLBACK = "en"
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        codes.INVALID_REQUEST: "请求格式不正确。",
-        codes.INVALID_PHONE: "手机号码格式不正确。",
-        codes.REGION_NOT_ALLOWED: "暂不支持该国家或地区的手机号码。",
-        codes.INVALID_PURPOSE: "不支持的验证码用途。",
-        codes.INVALID_CODE: "验证码不正确。",
-        codes.CODE_EXPIRED: "验证码已失效，请重新获取。",
-        codes.TOO_MANY_ATTEMPTS: "验证码错误次数过多，请重新获取。",
-        codes.FORBIDDEN: "请先完成人机验证。",
-        codes.RATE_LIMITED: "操作过于频繁，请 {retry_after} 秒后再试。",
-        codes.SEND_FAILED: "短信发送失败，请稍后再试。",
-        codes.UNAVAILABLE: "服务暂时不可用，请稍后再试。",
-        codes.CSRF_FAILED: "页面已过期（安全令牌无效），请刷新页面后重试。",
-    },
-    "en": {
-        codes.INVALID_REQUEST: "The request is malformed.",
-        codes.INVALID_PHONE: "That is not a valid phone number.",
-        codes.REGION_NOT_ALLOWED: "Phone numbers from that country or region are not supported.",
-        codes.INVALID_PURPOSE: "That verification purpose is not supported.",
-        codes.INVALID_CODE: "The code is incorrect.",
-        codes.CODE_EXPIRED: "The code has expired. Please request a new one.",
-        codes.TOO_MANY_ATTEMPTS: "Too many wrong codes. Please request a new one.",
-        codes.FORBIDDEN: "Please complete the human check first.",
-        codes.RATE_LIMITED: "Too many requests. Please try again in {retry_after} seconds.",
-        codes.SEND_FAILED: "The text message could not be sent. Please try again later.",
-        codes.UNAVAILABLE: "The service is temporarily unavailable. Please try again later.",
-        codes.CSRF_FAILED: "The page has expired (its security token is missing or invalid). Please reload it and try again.",
-    },
+#: a source text, or (singular, plural) for a text with a count
+Text = Union[str, tuple[str, str]]
+
+
+def N_(text: str) -> str:
+    """Marks a source text for ``pybabel extract -k N_`` (translated when used, not here)."""
+    return text
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a source text with a count for ``pybabel extract -k Nn_:1,2``."""
+    return singular, plural
+
+
+#: error code -> its source text (the msgid); ``{retry_after}`` is filled in after translation
+SOURCE: dict[str, Text] = {
+    codes.INVALID_REQUEST: N_("The request is malformed."),
+    codes.INVALID_PHONE: N_("That is not a valid phone number."),
+    codes.REGION_NOT_ALLOWED: N_("Phone numbers from that country or region are not supported."),
+    codes.INVALID_PURPOSE: N_("That verification purpose is not supported."),
+    codes.INVALID_CODE: N_("The code is incorrect."),
+    codes.CODE_EXPIRED: N_("The code has expired. Please request a new one."),
+    codes.TOO_MANY_ATTEMPTS: N_("Too many wrong codes. Please request a new one."),
+    codes.FORBIDDEN: N_("Please complete the human check first."),
+    codes.RATE_LIMITED: Nn_(
+        "Too many requests. Please try again in {retry_after} second.",
+        "Too many requests. Please try again in {retry_after} seconds.",
+    ),
+    codes.SEND_FAILED: N_("The text message could not be sent. Please try again later."),
+    codes.UNAVAILABLE: N_("The service is temporarily unavailable. Please try again later."),
+    codes.CSRF_FAILED: N_(
+        "The page has expired (its security token is missing or invalid). Please reload it and try again."
+    ),
+}
+
+#: texts of the front-end helpers (the Jinja macro and sms.js); ``{seconds}``/``{minutes}`` filled in by them
+UI_SOURCE: dict[str, str] = {
+    "phone_label": N_("Phone number"),
+    "phone_placeholder": N_("Your mobile number"),
+    "code_label": N_("Verification code"),
+    "code_placeholder": N_("The digits in the text"),
+    "send_code": N_("Get code"),
+    "sending": N_("Sending…"),
+    "resend_in": N_("Resend in {seconds}s"),
+    "code_sent": N_("Code sent. It is valid for {minutes} minutes."),
+    "phone_required": N_("Please enter your phone number."),
+    "code_required": N_("Please enter the code."),
+    "network_error": N_("Network error. Please check your connection and try again."),
 }
 
 # SMS_LANGUAGE per app, validated once by the config loader and handed down here at init_app.
@@ -50,24 +93,149 @@ def set_language(app: Flask, language: str | None) -> None:
     _configured[app] = language
 
 
-def language() -> str:
-    """``SMS_LANGUAGE`` if set, else the best match for ``Accept-Language``, else zh-CN."""
-    configured = _configured.get(current_app._get_current_object()) if has_app_context() else None  # type: ignore[attr-defined]
-    if configured:
-        return configured
+# -- catalogues ----------------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def _available(directories: tuple[str, ...]) -> frozenset[str]:
+    """Catalogue folder names (``zh_CN``, ``en``) that hold a compiled ``flask_sms`` catalogue."""
+    found: set[str] = set()
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found.update(n for n in names if os.path.isfile(os.path.join(directory, n, "LC_MESSAGES", DOMAIN + ".mo")))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=64)
+def _catalogue(directories: tuple[str, ...], folder: str) -> gettext.NullTranslations:
+    """The catalogue for one locale; the app's directories come first, so they can override our texts."""
+    chain: gettext.NullTranslations | None = None
+    for directory in directories:
+        try:
+            found = gettext.translation(DOMAIN, directory, [folder])
+        except OSError:
+            continue
+        if chain is None:
+            chain = found
+        else:
+            chain.add_fallback(found)
+    return chain or gettext.NullTranslations()
+
+
+@lru_cache(maxsize=32)
+def _app_directories(root_path: str, configured: str) -> tuple[str, ...]:
+    paths = (os.path.join(root_path, path) for path in configured.split(";") if path)
+    return (*(path for path in paths if os.path.isdir(path)), TRANSLATIONS)
+
+
+def _directories(app: Flask | None) -> tuple[str, ...]:
+    """Where catalogues are looked up: with Flask-Babel, the app's translation directories, then ours."""
+    if app is None or "babel" not in app.extensions:
+        return (TRANSLATIONS,)
+    configured = app.config.get("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    return _app_directories(app.root_path, configured if isinstance(configured, str) else "translations")
+
+
+_TAG = re.compile(r"[-_]")
+_TRADITIONAL_REGIONS = ("TW", "HK", "MO")
+
+
+def match_locale(tag: object, available: Iterable[str]) -> str | None:
+    """The catalogue folder for a language tag: ``"zh-Hant-HK"`` -> ``"zh_TW"``, ``"en-GB"`` -> ``"en"``.
+
+    Chinese goes by script: Traditional (``Hant``, or Taiwan, Hong Kong, Macao) to
+    zh_TW, everything else to zh_CN, unless a catalogue for the exact region exists.
+    """
+    parts = [part for part in _TAG.split(str(tag or "").strip()) if part]
+    if not parts:
+        return None
+    language = parts[0].lower()
+    script = next((part.title() for part in parts[1:] if len(part) == 4 and part.isalpha()), None)
+    region = next((part.upper() for part in parts[1:] if len(part) == 2 and part.isalpha()), None)
+    candidates = [f"{language}_{region}"] if region else []
+    if language == "zh":
+        traditional = script == "Hant" or (script is None and region in _TRADITIONAL_REGIONS)
+        candidates.append("zh_TW" if traditional else "zh_CN")
+    candidates.append(language)
+    found = set(available)
+    return next((candidate for candidate in candidates if candidate in found), None)
+
+
+def _requested(app: Flask) -> list[str]:
+    """The languages the request asks for, best first: Flask-Babel's choice, or ``Accept-Language``."""
+    if "babel" in app.extensions:
+        try:
+            from flask_babel import get_locale
+
+            chosen = get_locale()
+        except (ImportError, RuntimeError):  # a locale selector that needs a request, outside one
+            return []
+        return [str(chosen)] if chosen is not None else []
     if has_request_context():
-        best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
-        return "en" if best == "en" else "zh-CN"
-    return "zh-CN"
+        return [value for value, _ in request.accept_languages]
+    return []
 
 
-def message_for(error: str, retry_after: int | None = None, *, lang: str | None = None) -> str:
-    texts = MESSAGES.get(lang or language(), MESSAGES["zh-CN"])
-    return texts.get(error, texts[codes.INVALID_REQUEST]).format(retry_after=retry_after or 1)
+def current_locale() -> str:
+    """The language texts are shown in now, as a tag such as ``"zh-CN"`` (see the module's docstring)."""
+    app: Flask | None = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    directories = _directories(app)
+    available = _available(directories)
+    if app is not None:
+        for tag in _requested(app):
+            folder = match_locale(tag, available)
+            if folder:
+                return folder.replace("_", "-")
+    configured = _configured.get(app) if app is not None else None
+    return configured or FALLBACK
+
+
+def language() -> str:
+    """Older name of :func:`current_locale`."""
+    return current_locale()
+
+
+def _translate(source: Text, locale: str, count: int) -> str:
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    directories = _directories(app)
+    folder = match_locale(locale, _available(directories)) or match_locale(FALLBACK, _available(directories))
+    catalogue = _catalogue(directories, folder or FALLBACK)
+    if isinstance(source, tuple):
+        return catalogue.ngettext(source[0], source[1], count)
+    return catalogue.gettext(source)
+
+
+def message_for(code: str, locale: str | None = None, **values: Any) -> str:
+    """The human text for an error code, in ``locale`` (a tag such as ``"zh-TW"``) or the current language.
+
+    ``values`` fill the text's fields, e.g. ``message_for("rate_limited", "en", retry_after=5)``.
+    An unknown code gives the text of ``invalid_request``.
+    """
+    source = SOURCE.get(code, SOURCE[codes.INVALID_REQUEST])
+    retry_after = values.get("retry_after") or 1
+    text = _translate(source, str(locale) if locale else current_locale(), int(retry_after))
+    return text.format_map({"retry_after": retry_after, **values})
+
+
+def ui_texts(locale: str | None = None) -> dict[str, str]:
+    """The front-end helpers' texts, translated (their ``{seconds}``/``{minutes}`` fields left for them)."""
+    chosen = str(locale) if locale else current_locale()
+    return {key: _translate(source, chosen, 1) for key, source in UI_SOURCE.items()}
+
+
+def error_texts(locale: str | None = None) -> dict[str, str]:
+    """Every error code's text in one language, ``{retry_after}`` left in (for a page's script)."""
+    chosen = str(locale) if locale else current_locale()
+    return {code: _translate(source, chosen, 2) for code, source in SOURCE.items()}
+
+
+#: ``MESSAGES[language][code]`` for the shipped languages, read from our catalogues (kept for older callers)
+MESSAGES: dict[str, dict[str, str]] = {language: error_texts(language) for language in LANGUAGES}
 
 
 def json_error(error: str, status: int, retry_after: int | None = None, message: str | None = None) -> Response:
-    response = jsonify(ok=False, error=error, message=message or message_for(error, retry_after))
+    response = jsonify(ok=False, error=error, message=message or message_for(error, retry_after=retry_after))
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
