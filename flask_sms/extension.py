@@ -8,13 +8,14 @@ instance can serve an app factory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
@@ -301,6 +302,28 @@ class SmsExtension:
         """
         self._flow()[1].check_verify_limit(client_ip)
 
+    # -- the same, for async views --------------------------------------------------------
+    async def send_async(
+        self,
+        phones: PhoneInput | Iterable[PhoneInput],
+        purpose: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        """:meth:`send` for an ``async def`` view: runs in a worker thread, the event loop keeps going."""
+        return await _in_thread(self.send, phones, purpose, params)
+
+    async def send_code_async(
+        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None
+    ) -> CodeSent:
+        """:meth:`send_code` for an ``async def`` view (a worker thread with the app and request context)."""
+        return await _in_thread(self.send_code, phone, purpose, client_ip=client_ip)
+
+    async def verify_code_async(
+        self, phone: str, code: str, purpose: str | None = None, *, client_ip: str | None = None
+    ) -> Verification:
+        """:meth:`verify_code` for an ``async def`` view (a worker thread with the app and request context)."""
+        return await _in_thread(self.verify_code, phone, code, purpose, client_ip=client_ip)
+
     def before_send(self, hook: BeforeSendHook) -> BeforeSendHook:
         """Register ``hook(phone, purpose, request)``; returning ``False`` (or raising
         :class:`~flask_sms.errors.SendRefused`) refuses the send with 403 ``forbidden``."""
@@ -320,6 +343,18 @@ class SmsExtension:
             yield outbox
         finally:
             sms_sent.disconnect(record)
+
+
+T = TypeVar("T")
+
+
+async def _in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking work (vendor calls, storage) in the loop's default thread pool.
+
+    ``asyncio.to_thread`` copies the context variables, and Flask keeps its app and
+    request contexts in them, so ``current_app`` and ``request`` work in the thread.
+    """
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 def send_sms(
