@@ -185,9 +185,13 @@ def exempt_from_app_limiters(app: Flask, blueprint: Any) -> None:
         limiters = app.extensions.get("limiter", ())
         if len(told) == len(limiters):
             return
+        from flask_limiter import ExemptionScope
+
+        # its default and application-wide limits only: a limit the app puts on our blueprint itself still applies
+        scope = ExemptionScope.DEFAULT | ExemptionScope.APPLICATION
         for limiter in limiters:
             if id(limiter) not in told:
-                limiter.exempt(blueprint)
+                limiter.exempt(blueprint, flags=scope)
                 told.add(id(limiter))
 
     exempt()

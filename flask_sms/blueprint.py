@@ -13,13 +13,13 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from . import codes
 from .errors import ConfigError, InvalidRequest, SmsHTTPError
-from .messages import json_error
+from .messages import current_locale, error_texts, json_error, ui_texts
 
 if TYPE_CHECKING:
     from .extension import SmsExtension
@@ -67,6 +67,21 @@ def _sms() -> SmsExtension:
 
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
+
+
+@blueprint.app_template_global("flask_sms_widget")
+def widget() -> dict[str, Any]:
+    """What the ``sms_code_fields`` macro needs: the send URL, texts in the request's language, code length."""
+    try:
+        captcha = _sms().settings().captcha
+    except ConfigError:
+        captcha = None  # the page still renders; the route answers 503 until the config is fixed
+    return {
+        "send_url": url_for("sms.send_code"),
+        "lang": current_locale(),
+        "texts": {**error_texts(), **ui_texts()},
+        "code_length": captcha.code_length if captcha else 6,
+    }
 
 
 @blueprint.before_request

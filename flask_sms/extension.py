@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, messages
+from . import _redact, backends, codes, forms, messages
 from .blueprint import blueprint
 from .cli import sms_cli
 from .config import Registration, Settings, apply_defaults, load_settings, registration
-from .errors import ConfigError
+from .errors import ConfigError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
 from .phones import PhoneInput
 from .providers import AnyProvider, provider_class
@@ -294,6 +294,42 @@ class SmsExtension:
         app, flow = self._flow()
         address, _ = _client(client_ip)
         return flow.verify_code(app, phone, code, purpose or flow.settings.default_purpose, client_ip=address)
+
+    def verify_form_code(
+        self, form_phone: Any, form_code: Any, purpose: str | None = None, *, check_csrf: bool = True
+    ) -> Verification:
+        """Check the code a form posted; call it after the form validated (``form.validate_on_submit()``).
+
+        ``form_phone`` and ``form_code`` are WTForms fields (or plain strings). On
+        failure the reason, in the request's language, is added to ``form_code.errors``
+        and the result is falsy (``reason``: ``invalid_code``, ``code_expired``,
+        ``too_many_attempts``, ``rate_limited``, ``unavailable``, ``csrf_failed`` ...).
+        With Flask-WTF's CSRF in play the code is never checked (so never used up)
+        unless this request's CSRF token is good; ``check_csrf=False`` skips that
+        when your own CSRF check already ran.
+        """
+        phone, code = forms.field_value(form_phone), forms.field_value(form_code)
+        settings = self._flow()[1].settings
+        chosen = purpose or settings.default_purpose
+        failure = None
+        if check_csrf and not forms.csrf_passed(form_code):
+            failure = codes.CSRF_FAILED
+        elif not phone:
+            forms.add_error(form_phone, messages.ui_texts()["phone_required"])
+            return Verification(False, codes.INVALID_PHONE, None, chosen)
+        elif not code:
+            failure = codes.INVALID_CODE
+        if failure is not None:
+            forms.add_error(form_code, messages.message_for(failure))
+            return Verification(False, failure, None, chosen)
+        try:
+            result = self.verify_code(phone, code, chosen)
+        except SmsHTTPError as exc:  # rate_limited, unavailable: said on the form, not as an HTTP error
+            forms.add_error(form_code, str(exc.message or messages.message_for(exc.error, retry_after=exc.retry_after)))
+            return Verification(False, exc.error, None, chosen)
+        if not result:
+            forms.add_error(form_code, result.message or messages.message_for(codes.INVALID_CODE))
+        return result
 
     def check_verify_limit(self, client_ip: str) -> None:
         """Count one verify attempt against ``SMS_VERIFY_IP_LIMITS`` (raises ``RateLimited``).

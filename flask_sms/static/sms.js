@@ -1,0 +1,224 @@
+/* flask_sms front-end helper: ask for a code, count down to the next one, show the errors.
+ *
+ * Served by the blueprint: <script src="{{ url_for('sms.static', filename='sms.js') }}" defer></script>
+ * No dependencies, no build step. Every element with a `data-sms` attribute (the Jinja macro
+ * `sms_code_fields` renders one) is wired up when the page loads; `FlaskSms.attach(element)` wires
+ * up one you add later. Inside it:
+ *   [data-sms-phone]  the phone input        [data-sms-send]     the "get code" button
+ *   [data-sms-code]   the code input         [data-sms-message]  where messages go
+ * and on the element itself: data-sms-url (the send route), data-sms-purpose, data-sms-lang,
+ * data-sms-texts (JSON: the button texts and fallback messages), data-sms-message-target (a CSS
+ * selector for a message element elsewhere on the page).
+ * The CSRF token, when the page has one (a `csrf_token` field in the enclosing form, or
+ * <meta name="csrf-token" content="...">), is sent in the X-CSRFToken header, as Flask-WTF expects.
+ * Events on the element: "sms:sent" (detail: the JSON reply), "sms:error" (detail: {error, message, status}).
+ */
+(function (window, document) {
+  "use strict";
+
+  var STORE_PREFIX = "flask_sms.resend_at:";
+
+  function format(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  function csrfToken(root) {
+    var form = root.closest ? root.closest("form") : null;
+    var field = root.getAttribute("data-sms-csrf-field") || "csrf_token";
+    var input = (form || document).querySelector("input[name='" + field + "']");
+    if (input && input.value) {
+      return input.value;
+    }
+    var meta = document.querySelector("meta[name='csrf-token']");
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function attach(root) {
+    if (!root || root.__flaskSms) {
+      return root && root.__flaskSms;
+    }
+    var texts = {};
+    try {
+      texts = JSON.parse(root.getAttribute("data-sms-texts") || "{}");
+    } catch (e) {
+      texts = {};
+    }
+    var url = root.getAttribute("data-sms-url");
+    var purpose = root.getAttribute("data-sms-purpose");
+    var lang = root.getAttribute("data-sms-lang");
+    var phone = root.querySelector("[data-sms-phone]");
+    var button = root.querySelector("[data-sms-send]");
+    var code = root.querySelector("[data-sms-code]");
+    var target = root.getAttribute("data-sms-message-target");
+    var message = (target && document.querySelector(target)) || root.querySelector("[data-sms-message]");
+    var baseClass = message ? (message.className.split(" ")[0] || "sms-message") : "";
+    var storeKey = STORE_PREFIX + url;
+    var timer = null;
+    var idle = button ? button.textContent : "";
+
+    function text(key, fallback) {
+      return texts[key] || fallback || "";
+    }
+
+    function show(words, kind) {
+      if (!message) {
+        return;
+      }
+      message.textContent = words;
+      message.className = baseClass + " " + kind;
+      message.hidden = !words;
+    }
+
+    function emit(name, detail) {
+      var event;
+      try {
+        event = new CustomEvent(name, { detail: detail, bubbles: true });
+      } catch (e) {
+        event = document.createEvent("CustomEvent");
+        event.initCustomEvent(name, true, false, detail);
+      }
+      root.dispatchEvent(event);
+    }
+
+    function remember(until) {
+      try {
+        if (until) {
+          window.sessionStorage.setItem(storeKey, String(until));
+        } else {
+          window.sessionStorage.removeItem(storeKey);
+        }
+      } catch (e) {
+        // storage turned off: the countdown just does not survive a reload
+      }
+    }
+
+    function ready() {
+      clearInterval(timer);
+      timer = null;
+      button.disabled = false;
+      button.textContent = text("send_code", idle);
+      remember(null);
+    }
+
+    // Keep the button off until `until` (ms since the epoch), showing the seconds left.
+    function countdownUntil(until) {
+      clearInterval(timer);
+      remember(until);
+      button.disabled = true;
+      function tick() {
+        var left = Math.ceil((until - Date.now()) / 1000);
+        if (left <= 0) {
+          ready();
+          return;
+        }
+        button.textContent = format(text("resend_in", "{seconds}s"), { seconds: left });
+      }
+      tick();
+      timer = setInterval(tick, 250);
+    }
+
+    function fail(error, words, status) {
+      show(words, "error");
+      emit("sms:error", { error: error, message: words, status: status });
+    }
+
+    function send() {
+      var number = phone.value.trim();
+      if (!number) {
+        fail("phone_required", text("phone_required"), 0);
+        phone.focus();
+        return Promise.resolve(null);
+      }
+      button.disabled = true;
+      button.textContent = text("sending", idle);
+      var headers = { "Content-Type": "application/json", "Accept": "application/json" };
+      if (lang) {
+        headers["Accept-Language"] = lang;
+      }
+      var token = csrfToken(root);
+      if (token) {
+        headers["X-CSRFToken"] = token;
+      }
+      var body = { phone: number };
+      if (purpose) {
+        body.purpose = purpose;
+      }
+      return window.fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: headers,
+        body: JSON.stringify(body)
+      }).then(function (response) {
+        return response.json().catch(function () {
+          return null;
+        }).then(function (payload) {
+          if (response.ok && payload && payload.ok) {
+            show(format(text("code_sent"), { minutes: Math.max(1, Math.floor(payload.expires_in / 60)) }), "ok");
+            countdownUntil(Date.now() + payload.resend_after * 1000);
+            if (code) {
+              code.focus();
+            }
+            emit("sms:sent", payload);
+            return payload;
+          }
+          var error = payload && payload.error;
+          if (!error) {
+            error = response.status === 429 ? "rate_limited" : response.status >= 500 ? "unavailable" : "invalid_request";
+          }
+          var wait = parseInt(response.headers.get("Retry-After") || "", 10);
+          var words = (payload && payload.message) || format(text(error, text("invalid_request")), { retry_after: wait || 1 });
+          fail(error, words, response.status);
+          if (error === "rate_limited" && wait > 0) {
+            countdownUntil(Date.now() + wait * 1000);
+          } else {
+            ready();
+          }
+          return null;
+        });
+      }, function () {
+        fail("network_error", text("network_error"), 0);
+        ready();
+        return null;
+      });
+    }
+
+    if (button && phone) {
+      button.addEventListener("click", send);
+      phone.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { // Enter in the phone field asks for a code, not a form submit
+          event.preventDefault();
+          if (!button.disabled) {
+            send();
+          }
+        }
+      });
+      var until = null;
+      try {
+        until = parseInt(window.sessionStorage.getItem(storeKey) || "", 10);
+      } catch (e) {
+        until = null;
+      }
+      if (until && until > Date.now()) {
+        countdownUntil(until); // survive the reload after a wrong code
+      }
+    }
+    root.__flaskSms = { send: send, show: show };
+    return root.__flaskSms;
+  }
+
+  function attachAll() {
+    var found = document.querySelectorAll("[data-sms]");
+    for (var i = 0; i < found.length; i += 1) {
+      attach(found[i]);
+    }
+  }
+
+  window.FlaskSms = { attach: attach, attachAll: attachAll };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", attachAll);
+  } else {
+    attachAll();
+  }
+})(window, document);
