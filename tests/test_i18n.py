@@ -49,6 +49,7 @@ def test_every_code_and_ui_text_is_translated_in_every_shipped_language(folder):
 @pytest.mark.parametrize("folder", SHIPPED)
 def test_compiled_catalogues_are_current(folder):
     """The .mo files are what `pybabel compile -d flask_sms/translations -D flask_sms` makes of the .po files."""
+
     def texts(found: Catalog) -> dict[object, object]:
         def key(value: object) -> object:
             return tuple(value) if isinstance(value, (list, tuple)) else value
