@@ -2,8 +2,8 @@
 
 The code is requested by the page's script from flask_sms's own
 ``POST /sms_captcha/``; signing in is an ordinary form post to ``/login``,
-which checks the code with ``sms.verify_code`` the way an app's own login
-view would, behind a CSRF token.
+which checks the code with ``sms.verify_form_code`` the way an app's own login
+view would, after its CSRF check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import phonenumbers
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from flask_sms import CaptchaError, SmsExtension
+from flask_sms import SmsExtension
 
 from .i18n import SCRIPT_KEYS, current_language, error_text, texts
 from .inbox import inbox_for
@@ -26,6 +26,8 @@ blueprint = Blueprint("demo", __name__)
 CSRF_FIELD = "csrf_token"
 SESSION_PHONE = "phone"
 _MAX_FIELD = 64
+#: the page's status for a failed sign-in, by reason (the rest are 400)
+_STATUS = {"rate_limited": 429, "unavailable": 503}
 
 
 # -- CSRF: a per-session token in a hidden field ----------------------------------------------
@@ -91,7 +93,6 @@ def render_page(status: int = 200, message: str = "", kind: str = "error", phone
         "message": message,
         "message_kind": kind,
         "phone": phone,
-        "code_length": settings.captcha.code_length if settings.captcha else 6,
         "providers": ", ".join(settings.providers),
         "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
         "inbox": [inbox_entry(entry, table) for entry in inbox.recent()] if inbox is not None else None,
@@ -127,16 +128,15 @@ def login() -> Response:
     if len(phone) > _MAX_FIELD or len(code) > _MAX_FIELD:
         return render_page(400, table["invalid_request"], phone="")
 
-    sms = _sms()
-    try:
-        result = sms.verify_code(phone, code)  # counts SMS_VERIFY_IP_LIMITS for this client first
-    except CaptchaError as exc:  # rate_limited (429) or unavailable (503)
-        response = render_page(exc.code or 400, error_text(language, exc.error, exc.retry_after), phone=phone)
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    # After the page's own CSRF check above, as flask_sms's README asks; it counts
+    # SMS_VERIFY_IP_LIMITS for this client and reports rate_limited/unavailable in the result.
+    result = _sms().verify_form_code(phone, code)
     if not result:
-        return render_page(400, error_text(language, result.reason or "invalid_code"), phone=phone)
+        reason = result.reason or "invalid_code"
+        response = render_page(_STATUS.get(reason, 400), error_text(language, reason, result.retry_after), phone=phone)
+        if result.retry_after is not None:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
 
     session[SESSION_PHONE] = result.phone
     _new_csrf_token()

@@ -70,16 +70,16 @@ def _client_ip() -> str:
 
 
 @blueprint.app_template_global("flask_sms_widget")
-def widget() -> dict[str, Any]:
-    """What the ``sms_code_fields`` macro needs: the send URL, texts in the request's language, code length."""
+def widget(locale: str | None = None) -> dict[str, Any]:
+    """What the ``sms_code_fields`` macro needs: the send URL, texts in the page's language, code length."""
     try:
         captcha = _sms().settings().captcha
     except ConfigError:
         captcha = None  # the page still renders; the route answers 503 until the config is fixed
     return {
         "send_url": url_for("sms.send_code"),
-        "lang": current_locale(),
-        "texts": {**error_texts(), **ui_texts()},
+        "lang": locale or current_locale(),
+        "texts": {**error_texts(locale), **ui_texts(locale)},
         "code_length": captcha.code_length if captcha else 6,
     }
 

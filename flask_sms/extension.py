@@ -326,7 +326,7 @@ class SmsExtension:
             result = self.verify_code(phone, code, chosen)
         except SmsHTTPError as exc:  # rate_limited, unavailable: said on the form, not as an HTTP error
             forms.add_error(form_code, str(exc.message or messages.message_for(exc.error, retry_after=exc.retry_after)))
-            return Verification(False, exc.error, None, chosen)
+            return Verification(False, exc.error, None, chosen, exc.retry_after)
         if not result:
             forms.add_error(form_code, result.message or messages.message_for(codes.INVALID_CODE))
         return result

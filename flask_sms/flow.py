@@ -66,6 +66,8 @@ class Verification:
     reason: str | None
     phone: str | None
     purpose: str
+    #: seconds to wait, when ``reason`` is ``rate_limited`` (``verify_form_code``)
+    retry_after: int | None = None
 
     def __bool__(self) -> bool:
         return self.ok
