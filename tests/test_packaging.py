@@ -1,0 +1,90 @@
+"""The distribution: the sdist carries what its tests need, the wheel what the library needs, the metadata is whole."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = "https://github.com/flask-sms/flask-sms-captcha"
+
+
+def _tree(folder: str) -> set[str]:
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """Build the sdist and the wheel with setuptools' own backend, as pip would."""
+    out = tmp_path_factory.mktemp("dist")
+    code = (
+        "import sys; from setuptools import build_meta as b; out = sys.argv[1]; "  # build_meta rewrites sys.argv
+        "s = b.build_sdist(out); w = b.build_wheel(out); print('BUILT', s, w)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, sdist, wheel = next(line for line in done.stdout.splitlines() if line.startswith("BUILT ")).split()
+    return {"sdist": out / sdist, "wheel": out / wheel}
+
+
+def test_the_sdist_carries_the_tests_and_everything_they_need(built):
+    with tarfile.open(built["sdist"]) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    needed = _tree("tests") | _tree("example_app") | _tree("flask_sms")
+    needed |= {"LICENSE", "README.md", "setup.cfg", "pyproject.toml", "MANIFEST.in"}
+    missing = sorted(name for name in needed if name not in names and not name.startswith("tests/.hypothesis"))
+    assert missing == []
+    assert {"tests/conftest.py", "tests/fake_vendor.py", "tests/helpers.py", "tests/vendor_config.py"} <= names
+
+
+def test_the_wheel_carries_the_package_data(built):
+    with zipfile.ZipFile(built["wheel"]) as archive:
+        names = set(archive.namelist())
+        metadata = Parser().parsestr(archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode())
+    for language in ("zh_CN", "zh_TW", "en"):
+        assert f"flask_sms/translations/{language}/LC_MESSAGES/flask_sms.mo" in names
+    assert {"flask_sms/py.typed", "flask_sms/static/sms.js", "flask_sms/templates/flask_sms/macros.html"} <= names
+    assert not any(name.startswith(("tests/", "example_app/", "bench/")) for name in names)
+    assert any(name.endswith((".dist-info/licenses/LICENSE", ".dist-info/LICENSE")) for name in names)
+
+    assert "BSD-3-Clause" in (metadata.get("License-Expression") or metadata.get("License") or "")
+    urls = dict(value.split(", ", 1) for value in metadata.get_all("Project-URL"))
+    assert urls["Source"] == REPOSITORY and urls["Issues"] == f"{REPOSITORY}/issues"
+    requires = metadata.get_all("Requires-Dist")
+    assert any(r.startswith("phonenumberslite") for r in requires)
+    assert not any(re.match(r"phonenumbers\b", r) for r in requires)  # the 48 MB of geocoder data stays out
+    python = metadata["Requires-Python"]
+    classifiers = [
+        c for c in metadata.get_all("Classifier") if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    floor = int(re.search(r">=3\.(\d+)", python).group(1))
+    assert classifiers and min(int(c.rsplit(".", 1)[1]) for c in classifiers) == floor
+
+
+def test_readme_links_work_on_a_package_index_page():
+    """PyPI shows README.md without the repository around it: relative links and in-page anchors break there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets, "no links found: the pattern is wrong"
+    relative = [target for target in targets if not target.startswith(("https://", "http://", "mailto:"))]
+    assert relative == []
+    ours = [target for target in targets if target.startswith(REPOSITORY)]
+    for target in ours:  # links into the repository point at files that exist
+        path = re.sub(rf"^{re.escape(REPOSITORY)}(/blob/main/)?", "", target).split("#")[0]
+        if path:
+            assert (ROOT / path).exists(), target
+    image = "https://raw.githubusercontent.com/flask-sms/flask-sms-captcha/main/docs/screenshot.png"
+    assert image in readme and (ROOT / "docs/screenshot.png").exists()
