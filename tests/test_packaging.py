@@ -88,3 +88,41 @@ def test_readme_links_work_on_a_package_index_page():
             assert (ROOT / path).exists(), target
     image = "https://raw.githubusercontent.com/flask-sms/flask-sms-captcha/main/docs/screenshot.png"
     assert image in readme and (ROOT / "docs/screenshot.png").exists()
+
+
+def _floors() -> dict[str, str]:
+    """Every ``name>=version`` in setup.cfg's install_requires and test extra."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    lines = config["options"]["install_requires"].splitlines() + config["options.extras_require"]["test"].splitlines()
+    floors = {}
+    for line in lines:
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)\s*", line)
+        if match:
+            floors[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return floors
+
+
+def test_the_ci_installs_exactly_the_declared_floors():
+    """.ci/run runs the suite with .ci/constraints-min.txt: it must pin each setup.cfg floor, no higher, no lower."""
+    pins = {}
+    for line in (ROOT / ".ci" / "constraints-min.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    floors = _floors()
+    assert len(floors) >= 15, floors
+    mismatched = {
+        name: (floor, pins.get(name))
+        for name, floor in floors.items()
+        if pins.get(name) is None or [int(p) for p in pins[name].split(".")] != _padded(floor, pins[name])
+    }
+    assert mismatched == {}, "setup.cfg floor vs .ci/constraints-min.txt pin"
+
+
+def _padded(floor: str, pin: str) -> list[int]:
+    """``3.5`` against a pin ``3.5.0``: the floor with zeros to the pin's length."""
+    parts = [int(p) for p in floor.split(".")]
+    return parts + [0] * (len(pin.split(".")) - len(parts))
