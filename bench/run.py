@@ -8,7 +8,9 @@
    on a ``redis-server`` this script starts;
 3. SDK overhead: ``send_sms`` against each vendor's bare official SDK, both on the loopback
    fake vendor from ``tests/fake_vendor.py``;
-4. bulk: 10,000 numbers with the fake adding 50 ms per request.
+4. bulk: 10,000 numbers with the fake adding 50 ms per request;
+5. worker models: sends/s through real gunicorn (sync, gthread, gevent) on a real Redis, the
+   fake answering in 100 ms (bench/workers.py).
 
 The two sides of a ratio are timed one call at a time in alternation (ours, baseline,
 baseline, ours, ...), so both see the same machine load; each side is the median of its
@@ -814,6 +816,56 @@ def bench_bulk(rows: list[Row], fake: RemoteFake, runs: int) -> None:
 # --------------------------------------------------------------------------------- main
 
 
+# --------------------------------------------------------------------------------- 5. worker models
+
+
+def bench_workers(rows: list[Row], fake: RemoteFake, workdir: Path, quick: bool) -> None:
+    """Sends/s under gunicorn sync, gthread and gevent workers, vendor answering in 100 ms (bench/workers.py)."""
+    from bench import workers
+
+    progress("worker models (gunicorn + redis, vendor answers in 100 ms)")
+    result = workers.measure(fake, workdir, vendor_config, seconds=2.0 if quick else 4.0, rounds=1 if quick else 3)
+    for model, why in result.get("skipped", {}).items():
+        rows.append(Row(f"workers: {model} skipped ({why})", "—"))
+    sync = workers.median_rate(result, "sync")
+    if sync is None:
+        return
+    errors = result["errors"]
+    bound = workers.WORKERS / workers.VENDOR_DELAY
+    rows.append(
+        Row(
+            f"info: workers: sync -w {workers.WORKERS}, sends/s through the route, vendor answers in 100 ms "
+            f"({workers.CLIENTS} clients; latency bound {bound:.0f}/s)"
+            + (f"; {errors['sync']} non-200 answers" if errors.get("sync") else ""),
+            f"{sync:.0f}/s",
+        )
+    )
+    for model, label in (("gthread", "gthread -w 4 --threads 16"), ("gevent", "gevent -w 4")):
+        rate = workers.median_rate(result, model)
+        if rate is None:
+            continue
+        ratio = rate / sync
+        met = ratio >= WORKER_TARGET
+        note = f"; {errors[model]} non-200 answers" if errors.get(model) else ""
+        rows.append(
+            Row(
+                f"workers: {label} vs sync -w 4, sends/s (vendor answers in 100 ms){note}",
+                f"{rate:.0f}/s",
+                f"{sync:.0f}/s",
+                ratio,
+                f"≥ {WORKER_TARGET:.2f}x",
+                met,
+                ""
+                if met
+                else f"{1 - ratio / WORKER_TARGET:.0%} under the target ({ratio:.2f}x vs {WORKER_TARGET:.2f}x)",
+            )
+        )
+
+
+#: a worker model that overlaps vendor waits should serve at least this many times the sends of sync workers
+WORKER_TARGET = 4.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, noisier ratios)")
@@ -833,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_redis(rows, Path(tmp))
             bench_sdks(rows, fake, sdk_pairs)
             bench_bulk(rows, fake, bulk_runs)
+            bench_workers(rows, fake, Path(tmp), args.quick)
     finally:
         fake.stop()
 

@@ -123,8 +123,7 @@ def test_the_flow_under_gthread(serve: Any, slow_vendor: Any) -> None:
     replies = fire(app.port, [("POST", SEND, {"phone": p}) for p in phones], threads=32)
     assert Counter(r.status for r in replies) == {200: 32}, [r.body for r in replies if r.status != 200][:3]
     assert sorted(text.phones[0] for text in slow_vendor.received("aliyun")) == sorted(phones)
-    assert len({r.pid for r in replies}) == 2
-    assert max_overlap(replies) > 2  # sync workers would allow 2 at a time; threads overlap the vendor waits
+    assert max_overlap(replies) > 2  # 2 sync workers would allow 2 at a time; threads overlap the vendor waits
 
     # 100 concurrent sends for one phone, threads sharing processes: still exactly one text
     one = phone()
