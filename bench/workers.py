@@ -78,28 +78,10 @@ class Server:
 
 
 def _start(name: str, args: list[str], env: dict[str, str], log: Path) -> Server:
+    from helpers import gunicorn_command  # tests/helpers.py (tests/ is on sys.path, see measure)
+
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        *args,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--backlog",
-        "2048",
-        "--chdir",
-        str(TESTS),
-        "--pythonpath",
-        str(ROOT),
-        "--timeout",
-        "60",
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(log),
-        "scale_app:create_app()",
-    ]
+    command = gunicorn_command(port, *args, logfile=log)
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -76,6 +76,37 @@ class RedisServer:
             self.process = None
 
 
+def gunicorn_command(port: int, *worker_args: str, logfile: Path, pidfile: Path | None = None) -> list[str]:
+    """gunicorn serving ``tests/scale_app.py`` on 127.0.0.1:``port`` (scale tests, worker tests, the bench)."""
+    import sys
+
+    tests = Path(__file__).resolve().parent
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        *worker_args,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--chdir",
+        str(tests),
+        "--pythonpath",
+        str(tests.parent),
+        *(["--pid", str(pidfile)] if pidfile is not None else []),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(logfile),
+        "scale_app:create_app()",
+    ]
+
+
 def send_and_collect(app, client, phone: str) -> tuple:
     """POST /sms_captcha/ and return (response, codes the app sent meanwhile)."""
     with app.extensions["sms"].record_messages() as outbox:

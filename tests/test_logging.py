@@ -60,6 +60,19 @@ def test_console_texts_are_silent_until_the_app_turns_logging_on():
     assert "INFO:flask_sms:SMS to +8613800138000 [captcha] code=483920" in loud.stderr
 
 
+def _flask(folder: Path, app: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``flask --app APP ARGS...`` in a process of its own, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", app, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])},
+    )
+
+
 def test_cli_send_prints_each_vendor_failure_once(fake, tmp_path):
     fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
     fake.set_mode("tencent", "http_500")
@@ -75,29 +88,7 @@ def test_cli_send_prints_each_vendor_failure_once(fake, tmp_path):
         "SmsExtension(app)\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "smsapp",
-            "sms",
-            "send",
-            "13800138000",
-            "captcha",
-            "-p",
-            "code=1",
-            "-p",
-            "minutes=5",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
-    )
+    result = _flask(tmp_path, "smsapp", "sms", "send", "13800138000", "captcha", "-p", "code=1", "-p", "minutes=5")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert output.count("isv.AMOUNT_NOT_ENOUGH") == 1, output
@@ -112,15 +103,7 @@ def test_other_cli_commands_print_nothing_from_flask_sms(tmp_path):
         "SmsExtension(app)\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "plain", "routes"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])},
-    )
+    result = _flask(tmp_path, "plain", "routes")
     assert result.returncode == 0, result.stderr
     assert "sms.send_code" in result.stdout
     assert result.stderr == ""  # no memory:// warning, no startup line

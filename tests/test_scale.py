@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import need_binary, vendor_config
-from helpers import RedisServer, free_port
+from helpers import RedisServer, free_port, gunicorn_command
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -213,34 +212,7 @@ def gunicorn_app(
     workdir = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"
-    args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(WORKERS),
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--backlog",
-        "2048",
-        "--chdir",
-        str(TESTS_DIR),
-        "--pythonpath",
-        str(ROOT),
-        "--pid",
-        str(pidfile),
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(logfile),
-        "scale_app:create_app()",
-    ]
+    args = gunicorn_command(port, "--workers", str(WORKERS), "--worker-class", "sync", pidfile=pidfile, logfile=logfile)
     env = _gunicorn_env(fake_server.url, fake_server.host, scale_redis.url)
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

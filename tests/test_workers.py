@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,8 +18,8 @@ from typing import Any
 
 import pytest
 from conftest import need_binary, skip_or_fail
-from helpers import RedisServer, free_port
-from test_scale import ROOT, SEND, TESTS_DIR, VERIFY, Gunicorn, _gunicorn_env, _stop_group, call, fire
+from helpers import RedisServer, free_port, gunicorn_command
+from test_scale import SEND, VERIFY, Gunicorn, _gunicorn_env, _stop_group, call, fire
 
 VENDOR_DELAY = 0.1
 VENDORS = ("aliyun", "tencent", "ronglian", "ihuyi")
@@ -52,29 +51,7 @@ def start_gunicorn(workdir: Any, env: dict[str, str], *worker_args: str) -> Guni
     need_binary("gunicorn")
     port = free_port()
     pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"
-    args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        *worker_args,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--chdir",
-        str(TESTS_DIR),
-        "--pythonpath",
-        str(ROOT),
-        "--pid",
-        str(pidfile),
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(logfile),
-        "scale_app:create_app()",
-    ]
+    args = gunicorn_command(port, *worker_args, pidfile=pidfile, logfile=logfile)
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
