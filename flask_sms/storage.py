@@ -2,8 +2,9 @@
 
 Everything is kept through Flask-Caching. Each step that must be atomic is one
 operation: *begin* a send (the cool-down is free and the phone's quotas have room:
-take the cool-down, store the code's digest, count the send), *undo* it when the
-vendor did not deliver, and *check-and-consume* a code:
+take the cool-down, store the code's digest with a fresh attempt budget, count the
+send), *undo* it when the vendor did not deliver, *check-and-consume* a code, and
+*use once* a verification token's id:
 
 * on a Redis backend (``redis://``, ``rediss://``, sentinel, cluster) it is one
   Lua script, so it is atomic across workers and hosts and costs one round trip;
@@ -53,26 +54,40 @@ def keys_for(purpose: str, phone: str) -> Keys:
 Quota = tuple[str, int, int]  # (key, amount, window in seconds)
 
 
+def token_key(token_id: str) -> str:
+    """Where a redeemed verification token's id is kept, so it redeems once."""
+    return f"sms:token:{token_id}"
+
+
 class CodeStore(ABC):
     @abstractmethod
     def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
         """Start a send, atomically: if the cool-down is free and every quota has room,
-        take the cool-down, store the code's digest (replacing any earlier code) and
-        count the send against the quotas.
+        take the cool-down, store the code's digest (replacing any earlier code), clear
+        the wrong-code count (a new code gets a fresh attempt budget) and count the
+        send against the quotas.
 
-        Returns 0.0 when begun, else the seconds until a send could succeed. All of
-        it happens before the vendor call, so once a text is out nothing is left to
-        store (a storage outage cannot turn a delivered text into an error).
+        Returns 0.0 when begun, else the seconds until a send could succeed: the
+        longest wait among the cool-down and the quotas that refused (waiting out
+        only the first would be answered with another refusal). Nothing is written
+        on a refusal. All of it happens before the vendor call, so once a text is
+        out nothing is left to store (a storage outage cannot turn a delivered text
+        into an error).
         """
 
     @abstractmethod
     def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
         """Take back a begun send that was not delivered: free the cool-down,
-        drop the undelivered code and uncount the quotas."""
+        drop the undelivered code and uncount the quotas (a count back at zero is
+        deleted, so refused sends leave no keys behind)."""
 
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         """Check-and-consume: ``OK`` (and the code is gone), or INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS."""
+
+    @abstractmethod
+    def use_once(self, key: str, now: float, until: float) -> bool:
+        """Mark ``key`` used until ``until``: True the first time, False ever after (atomic)."""
 
 
 def _ttl(seconds: float) -> int:
@@ -88,19 +103,23 @@ class CacheStore(CodeStore):
 
     def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
         with self.lock:
+            wait = 0.0
             until = self.cache.get(keys.cooldown)
             if until is not None and until > now:
-                return float(until - now)
+                wait = float(until - now)
             counts = []
             for quota_key, amount, window in quotas:
                 count, window_end = self.cache.get(quota_key) or (0, 0.0)
                 if window_end <= now:
                     count, window_end = 0, now + window
                 if count >= amount:
-                    return float(window_end - now)
+                    wait = max(wait, float(window_end - now))
                 counts.append((quota_key, count, window_end))
+            if wait > 0:
+                return wait
             self.cache.set(keys.cooldown, now + interval, timeout=_ttl(interval))
             self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
+            self.cache.delete(keys.fails)
             for quota_key, count, window_end in counts:
                 self.cache.set(quota_key, (count + 1, window_end), timeout=_ttl(window_end - now))
             return 0.0
@@ -111,8 +130,10 @@ class CacheStore(CodeStore):
             self.cache.delete(keys.code)
             for quota_key, _, _ in quotas:
                 count, window_end = self.cache.get(quota_key) or (0, 0.0)
-                if count > 0 and window_end > now:
+                if count > 1 and window_end > now:
                     self.cache.set(quota_key, (count - 1, window_end), timeout=_ttl(window_end - now))
+                else:
+                    self.cache.delete(quota_key)
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         with self.lock:
@@ -137,19 +158,28 @@ class CacheStore(CodeStore):
                 return TOO_MANY_ATTEMPTS
             return INVALID_CODE
 
+    def use_once(self, key: str, now: float, until: float) -> bool:
+        with self.lock:
+            used = self.cache.get(key)
+            if used is not None and used > now:
+                return False
+            self.cache.set(key, until, timeout=_ttl(until - now))
+            return True
+
 
 # Lua string equality compares interned strings by identity, so it does not
 # leak how much of the digest matched; and the digest is an HMAC an attacker
 # cannot steer anyway.
-# KEYS: cool-down, code, then the quota counters ("count:window_end").
+# KEYS: cool-down, code, wrong-code count, then the quota counters ("count:window_end").
 # ARGV: now, interval, cool-down TTL, code value, code TTL, slack, then amount and window per quota.
 _BEGIN = """
 local now, slack = tonumber(ARGV[1]), tonumber(ARGV[6])
+local wait = 0
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current > now then return tostring(current - now) end
+if current > now then wait = current - now end
 local counts, ends = {}, {}
-for i = 3, #KEYS do
-  local amount, window = tonumber(ARGV[5 + 2 * (i - 2)]), tonumber(ARGV[6 + 2 * (i - 2)])
+for i = 4, #KEYS do
+  local amount, window = tonumber(ARGV[7 + 2 * (i - 4)]), tonumber(ARGV[8 + 2 * (i - 4)])
   local count, window_end = 0, 0
   local raw = redis.call('GET', KEYS[i])
   if raw then
@@ -157,12 +187,14 @@ for i = 3, #KEYS do
     count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
   end
   if window_end <= now then count, window_end = 0, now + window end
-  if count >= amount then return tostring(window_end - now) end
+  if count >= amount and window_end - now > wait then wait = window_end - now end
   counts[i], ends[i] = count, window_end
 end
+if wait > 0 then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
-for i = 3, #KEYS do
+redis.call('DEL', KEYS[3])
+for i = 4, #KEYS do
   redis.call('SET', KEYS[i], (counts[i] + 1) .. ':' .. ends[i], 'EX', math.ceil(ends[i] - now) + slack)
 end
 return '0'
@@ -177,8 +209,10 @@ for i = 3, #KEYS do
   if raw then
     local sep = string.find(raw, ':', 1, true)
     local count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
-    if count > 0 and window_end > now then
+    if count > 1 and window_end > now then
       redis.call('SET', KEYS[i], (count - 1) .. ':' .. window_end, 'EX', math.ceil(window_end - now) + slack)
+    else
+      redis.call('DEL', KEYS[i])
     end
   end
 end
@@ -221,8 +255,9 @@ class RedisStore(CodeStore):
         self._undo = client.register_script(_UNDO)
         self._check = client.register_script(_CHECK)
 
-    def _keys(self, keys: Keys, quotas: Sequence[Quota]) -> list[str]:
-        return [self.prefix + keys.cooldown, self.prefix + keys.code] + [self.prefix + q for q, _, _ in quotas]
+    def _keys(self, keys: Keys, quotas: Sequence[Quota], *, fails: bool = False) -> list[str]:
+        own = [keys.cooldown, keys.code, keys.fails] if fails else [keys.cooldown, keys.code]
+        return [self.prefix + key for key in own] + [self.prefix + q for q, _, _ in quotas]
 
     def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
         args: list[Any] = [
@@ -235,7 +270,7 @@ class RedisStore(CodeStore):
         ]
         for _, amount, window in quotas:
             args += [amount, window]
-        return float(self._begin(keys=self._keys(keys, quotas), args=args))
+        return float(self._begin(keys=self._keys(keys, quotas, fails=True), args=args))
 
     def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
         self._undo(keys=self._keys(keys, quotas), args=[repr(now), _CLEANUP_SLACK])
@@ -245,6 +280,10 @@ class RedisStore(CodeStore):
         answers = [OK, INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS]
         result = self._check(keys=keys, args=[digest, repr(now), repr(ttl), max_attempts, _CLEANUP_SLACK, *answers])
         return result.decode() if isinstance(result, bytes) else str(result)
+
+    def use_once(self, key: str, now: float, until: float) -> bool:
+        # One command, atomic across workers: only the first SET NX finds the key free.
+        return bool(self.client.set(self.prefix + key, repr(until), nx=True, ex=_ttl(until - now)))
 
 
 def store_for(cache: Any) -> CodeStore:

@@ -65,6 +65,17 @@ def test_a_full_quota_refuses_until_its_window_ends(store):
     assert begin(store, NOW + 3600) == 0.0  # a new hour; the daily quota still has room
 
 
+def test_a_refusal_reports_the_longest_wait_not_the_first(store):
+    """The attack: a refusal said 31 s (the cool-down) while the daily quota was full for 79,198 s more."""
+    daily = (KEYS.quota(1, 86400), 1, 86400)
+    assert begin(store, NOW, quotas=(daily,)) == 0.0  # the day's one send; its window ends at NOW + 86400
+    later = NOW + 86400 - 79_198
+    assert begin(store, later - 29, quotas=()) == 0.0  # a cool-down (no quota counted) ending at later + 31
+    assert begin(store, later, quotas=(HOURLY, daily)) == pytest.approx(79_198)  # not the 31 s checked first
+    full = (KEYS.quota(0, 3600), 0, 3600)  # a quota with no room, listed before the daily one
+    assert begin(store, later, quotas=(full, daily)) == pytest.approx(79_198)
+
+
 def test_a_refused_begin_changes_nothing(store):
     begin(store, NOW, digest="first")
     begin(store, NOW + 100, digest="second")
@@ -91,6 +102,30 @@ def test_undo_of_a_send_in_an_old_window_does_not_go_negative(store):
     assert begin(store, NOW + 3603 + 2 * INTERVAL) > 0
 
 
+def stored_keys(store: CodeStore) -> list[str]:
+    if isinstance(store, RedisStore):
+        return sorted(key.decode() for key in store.client.keys(store.prefix + "*"))
+    return sorted(key for key in store.cache._cache)
+
+
+def test_an_undone_send_leaves_no_keys_behind(store):
+    """The attack: each send refused by the app-wide ceiling left its quota counters behind for up to a day."""
+    for index in range(20):
+        keys = keys_for("captcha", f"+86139{index:08d}")
+        quotas = [(keys.quota(5, 3600), 5, 3600), (keys.quota(10, 86400), 10, 86400)]
+        assert store.begin(keys, quotas, "d", NOW, INTERVAL, TTL) == 0.0
+        store.undo(keys, quotas, NOW)
+    assert stored_keys(store) == []
+
+
+def test_undo_keeps_the_counts_of_delivered_sends(store):
+    begin(store, NOW)
+    begin(store, NOW + INTERVAL, digest="d2")
+    store.undo(KEYS, [HOURLY, DAILY], NOW + INTERVAL)  # the second send was not delivered
+    assert begin(store, NOW + 2 * INTERVAL) == 0.0  # the hourly quota (2) has room for one more...
+    assert begin(store, NOW + 3 * INTERVAL) == pytest.approx(3600 - 3 * INTERVAL)  # ...and no more
+
+
 # -- check-and-consume -----------------------------------------------------------------------------
 def test_the_right_code_works_once(store):
     begin(store)
@@ -112,14 +147,22 @@ def test_wrong_codes_lock_the_code_at_the_limit(store):
     assert check(store, "d1") == TOO_MANY_ATTEMPTS  # the right code is dead too
 
 
-def test_the_attempt_budget_lasts_one_ttl_from_the_first_failure_across_resends(store):
+def test_a_new_code_starts_a_fresh_attempt_budget(store):
     begin(store, quotas=())
     check(store, "x")
     check(store, "x")
-    begin(store, NOW + INTERVAL, digest="d2", quotas=())  # a resend keeps the count
-    assert check(store, "x", NOW + INTERVAL) == TOO_MANY_ATTEMPTS
-    assert begin(store, NOW + TTL, digest="d3", quotas=()) == 0.0  # one TTL after the first failure: a fresh budget
-    assert check(store, "d3", NOW + TTL) == OK
+    assert check(store, "x") == TOO_MANY_ATTEMPTS
+    assert begin(store, NOW + INTERVAL, digest="d2", quotas=()) == 0.0  # a new code, really texted...
+    assert check(store, "x", NOW + INTERVAL) == INVALID_CODE  # ...gets its own budget
+    assert check(store, "d2", NOW + INTERVAL) == OK  # and the right new code works
+
+
+def test_a_refused_begin_keeps_the_attempt_count(store):
+    begin(store, quotas=())
+    check(store, "x")
+    check(store, "x")
+    assert begin(store, NOW + 1, digest="d2", quotas=()) > 0  # in the cool-down: no new code, no new budget
+    assert check(store, "x", NOW + 1) == TOO_MANY_ATTEMPTS
 
 
 def test_keys_expire_in_the_backend_too(store):
@@ -130,3 +173,37 @@ def test_keys_expire_in_the_backend_too(store):
         assert all(0 < ttl <= 3600 + 10 for ttl in ttls.values()), ttls
     else:
         assert store.cache.get(KEYS.code) is not None and store.cache.get(KEYS.fails) is not None
+
+
+# -- single-use ids (verification tokens) -----------------------------------------------------
+def test_use_once_is_true_only_the_first_time(store):
+    assert store.use_once("sms:token:abc", NOW, NOW + 600) is True
+    assert store.use_once("sms:token:abc", NOW + 1, NOW + 600) is False
+    assert store.use_once("sms:token:abc", NOW + 599, NOW + 600) is False
+    assert store.use_once("sms:token:other", NOW + 1, NOW + 600) is True
+
+
+def test_use_once_keys_expire_with_the_token(store):
+    store.use_once("sms:token:abc", NOW, NOW + 600)
+    if isinstance(store, RedisStore):
+        assert 600 <= store.client.ttl(store.prefix + "sms:token:abc") <= 610
+    else:
+        assert store.use_once("sms:token:abc", NOW + 600, NOW + 1200) is True  # past its token's life
+
+
+def test_use_once_has_one_winner_under_concurrency(store):
+    import threading
+
+    barrier = threading.Barrier(16)
+    wins = []
+
+    def claim():
+        barrier.wait()
+        wins.append(store.use_once("sms:token:race", NOW, NOW + 600))
+
+    threads = [threading.Thread(target=claim) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 15 + [True]
