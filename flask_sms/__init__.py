@@ -7,6 +7,7 @@ import logging
 from .errors import (
     CaptchaError,
     ConfigError,
+    CrossSiteRequest,
     InvalidPhone,
     InvalidPhoneNumber,
     InvalidPurpose,
@@ -35,6 +36,7 @@ __all__ = [
     "CaptchaError",
     "CodeSent",
     "ConfigError",
+    "CrossSiteRequest",
     "InvalidPhone",
     "InvalidPhoneNumber",
     "InvalidPurpose",

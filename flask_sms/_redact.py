@@ -9,8 +9,9 @@ rewrites any record that contains one.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -31,10 +32,24 @@ def register(*values: object) -> None:
         _secrets = _secrets | found
 
 
+# Query parameters that carry a secret in the storage URLs redis-py and limits accept (``?password=``).
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|auth|credential", re.IGNORECASE)
+
+
+def _url_secrets(url: str) -> list[str]:
+    """Every secret a URL carries: the user-info password and the values of secret query parameters."""
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [
+        value for name, value in parse_qsl(parts.query, keep_blank_values=False) if _SECRET_PARAMETER.search(name)
+    ]
+    return found
+
+
 def register_url_password(url: str) -> None:
-    password = urlsplit(url).password
-    if password:
-        register(password, unquote(password))
+    """Register the URL's passwords (user info and query) for masking in every guarded log."""
+    for secret in _url_secrets(url):
+        register(secret, unquote(secret))
 
 
 def redact(text: str) -> str:
@@ -46,12 +61,20 @@ def redact(text: str) -> str:
 
 
 def url_without_password(url: str) -> str:
-    """``redis://:secret@host/0`` -> ``redis://:***@host/0``, for logs."""
+    """``redis://:secret@host/0?password=x`` -> ``redis://:***@host/0?password=***``, for logs."""
     parts = urlsplit(url)
-    if not parts.password:
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = "&".join(
+        f"{name}={MASK}" if _SECRET_PARAMETER.search(unquote(name)) and value else item
+        for item in parts.query.split("&")
+        if item
+        for name, _, value in [item.partition("=")]
+    )
+    if netloc == parts.netloc and query == parts.query:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 class RedactingFilter(logging.Filter):

@@ -198,6 +198,44 @@ def exempt_from_app_limiters(app: Flask, blueprint: Any) -> None:
     app.before_request(exempt)
 
 
+def _describe_redis(client: Any) -> str | None:
+    """``redis://host:port/db`` for a redis-py client (never its password); ``None`` if it is not one."""
+    if client is None:
+        return None
+    kind = type(client).__name__
+    if kind == "RedisCluster":
+        nodes: list[Any] = client.get_nodes() if hasattr(client, "get_nodes") else []
+        return "redis+cluster://" + ",".join(f"{node.host}:{node.port}" for node in nodes)
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if not isinstance(kwargs, dict):
+        return None
+    service = getattr(pool, "service_name", None)
+    if service:
+        return f"redis+sentinel://{service}/{kwargs.get('db', 0)}"
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    connection = getattr(pool, "connection_class", None)
+    scheme = "rediss" if connection is not None and "SSL" in connection.__name__ else "redis"
+    return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+def describe_cache(backend: Any) -> str:
+    """Where a Flask-Caching backend keeps the codes, as a URL without password (for the startup log)."""
+    name = type(backend).__name__
+    if name == "SimpleCache":
+        return MEMORY_STORAGE
+    return _describe_redis(getattr(backend, "_write_client", None)) or name
+
+
+def describe_limits(storage: Any) -> str:
+    """Where a ``limits`` storage keeps the counters, as a URL without password (for the startup log)."""
+    name = type(storage).__name__
+    if name == "MemoryStorage":
+        return MEMORY_STORAGE
+    return _describe_redis(getattr(storage, "storage", None)) or name
+
+
 def storage_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "the storage cannot be reached" for the installed backends."""
     errors: list[type[BaseException]] = [ConnectionError, TimeoutError, OSError]

@@ -7,8 +7,10 @@ rule lives.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import re
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from . import codes
 from .errors import ConfigError, InvalidRequest, SmsHTTPError
-from .messages import current_locale, error_texts, json_error, ui_texts
+from .messages import current_locale, detail_for, error_texts, json_error, ui_texts
 
 if TYPE_CHECKING:
     from .extension import SmsExtension
@@ -36,26 +38,60 @@ blueprint = Blueprint(
 )
 
 _MAX_FIELD = 256
+#: the largest body the two routes read: their fields, a CSRF token and room to spare
+MAX_BODY = 4096
+#: the deepest JSON they parse; their bodies are one flat object
+_MAX_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+
+
+def _body_checked() -> None:
+    """Refuse a body over :data:`MAX_BODY` (413), or of unknown length (411), before anything parses it."""
+    length = request.content_length
+    if length is None and request.headers.get("Transfer-Encoding"):
+        raise InvalidRequest(detail_for("length_required"), status=411)
+    if length is not None and length > MAX_BODY:
+        raise InvalidRequest(detail_for("body_too_large", max_bytes=MAX_BODY), status=413)
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether JSON nests deeper than :data:`_MAX_DEPTH` (strings skipped); ``json`` would recurse once per level."""
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
+
+
+def _json_body() -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if _too_deep(raw):
+        raise InvalidRequest(detail_for("body_too_deep"))
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequest(detail_for("body_not_json")) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(detail_for("body_not_object"))
+    return data
 
 
 def _fields(*names: str, required: tuple[str, ...]) -> dict[str, str | None]:
-    """Read a JSON object or form fields; every value must be a short string."""
-    if request.is_json:
-        data: Any = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise InvalidRequest()
-    else:
-        data = request.form
+    """Read a JSON object or form fields; every value must be a short string. Bad input names its field."""
+    _body_checked()
+    data: Any = _json_body() if request.is_json else request.form
     values: dict[str, str | None] = {}
     for name in names:
         value = data.get(name)
         if value is None or value == "":
             if name in required:
-                raise InvalidRequest()
+                raise InvalidRequest(detail_for("field_missing", field=name), field=name)
             values[name] = None
             continue
         if not isinstance(value, str) or len(value) > _MAX_FIELD:
-            raise InvalidRequest()
+            raise InvalidRequest(detail_for("field_invalid", field=name, max_length=_MAX_FIELD), field=name)
         values[name] = value
     return values
 
@@ -86,9 +122,15 @@ def widget(locale: str | None = None) -> dict[str, Any]:
 
 @blueprint.before_request
 def configured() -> None:
-    """A config with problems answers 503 on the routes (raises the ConfigError, handled below)."""
+    """A config with problems answers 503 on the routes (raises the ConfigError, handled below).
+
+    A cross-site browser request to either route is refused here, before its body is read.
+    """
     if request.endpoint != "sms.static":
-        _sms().check()
+        sms = _sms()
+        sms.check()
+        if request.method == "POST":
+            sms.check_origin()
 
 
 @blueprint.errorhandler(ConfigError)
@@ -112,9 +154,14 @@ def send_code() -> Response:
 @blueprint.post("/sms_captcha/verify")
 def verify_code() -> Response:
     fields = _fields("phone", "code", "purpose", required=("phone", "code"))
-    result = _sms().verify_code(fields["phone"] or "", fields["code"] or "", fields["purpose"], client_ip=_client_ip())
+    sms = _sms()
+    result = sms.verify_code(fields["phone"] or "", fields["code"] or "", fields["purpose"], client_ip=_client_ip())
     if result:
-        return jsonify(ok=True)
+        assert result.phone is not None
+        captcha = sms.settings().captcha
+        assert captcha is not None
+        token = sms.issue_token(result.phone, result.purpose)
+        return jsonify(ok=True, token=token, expires_in=captcha.token_ttl)
     return json_error(result.reason or codes.INVALID_CODE, 400)
 
 
@@ -136,8 +183,8 @@ def http_error(exc: HTTPException) -> Response:
     if isinstance(exc, SmsHTTPError):
         return exc.get_response()
     status = exc.code or 400
-    if status >= 500:
-        return json_error(codes.UNAVAILABLE, 503)
+    if status >= 500:  # a bug (Flask logged it): 503 ``unavailable`` stays "the storage is down"
+        return json_error(codes.INTERNAL_ERROR, 500)
     if status == 429:  # e.g. a limit the app itself put on the blueprint
         return json_error(codes.RATE_LIMITED, 429, _retry_after(exc))
     if _is_csrf_error(exc):

@@ -64,7 +64,7 @@ def check_command() -> None:
     settings = extension.settings()
     flow = "off (SMS_ENABLE_CAPTCHA is false)"
     if settings.captcha is not None:
-        flow = f"storage {settings.storage_url.split('://', 1)[0]}:// reachable"
+        flow = f"storage {extension.storage()} reachable"
     click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}")
 
 

@@ -19,6 +19,7 @@ FORBIDDEN: Final = "forbidden"
 RATE_LIMITED: Final = "rate_limited"
 SEND_FAILED: Final = "send_failed"
 UNAVAILABLE: Final = "unavailable"
+INTERNAL_ERROR: Final = "internal_error"
 CSRF_FAILED: Final = "csrf_failed"
 
 #: what checking a code can say besides "ok"

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from ._redact import url_without_password
 from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
 from .errors import ConfigError
 from .messages import LANGUAGES
@@ -28,6 +29,8 @@ from .options import (
     choice,
     integer,
     names,
+    number_types,
+    origins,
     rate_limits,
     region,
     regions_or_all,
@@ -98,17 +101,22 @@ FLOW_KEYS: tuple[Option, ...] = (
     Option("SMS_CAPTCHA_PURPOSES", [DEFAULT_PURPOSE], names),
     Option("SMS_CODE_LENGTH", 6, integer(4, 10)),
     Option("SMS_CODE_TTL", 300, integer(30, 600)),
+    Option("SMS_TOKEN_TTL", 600, integer(30, 86400)),
     Option("SMS_MAX_ATTEMPTS", 5, integer(1, 100)),
     Option("SMS_RESEND_INTERVAL", 60, integer(1, 3600)),
     Option("SMS_PHONE_LIMITS", "5/hour;10/day", rate_limits),
     Option("SMS_IP_LIMITS", "20/hour", rate_limits),
     Option("SMS_GLOBAL_LIMITS", "1000/hour", rate_limits),
     Option("SMS_VERIFY_IP_LIMITS", "60/hour", rate_limits),
+    Option("SMS_IPV6_PREFIX", 64, integer(16, 128)),
+    Option("SMS_ALLOWED_ORIGINS", [], origins),
     Option("SMS_ALLOWED_REGIONS", ["CN"], regions_or_all),
+    Option("SMS_ALLOWED_NUMBER_TYPES", ["mobile"], number_types),
     Option(
         "SMS_STORAGE_URL",
         MEMORY_STORAGE,
         url_with_scheme(*STORAGE_SCHEMES, describe=f"start with one of {', '.join(STORAGE_SCHEMES)}"),
+        shown=url_without_password,
     ),
 )
 
@@ -129,13 +137,17 @@ class CaptchaSettings:
     captcha_purposes: tuple[str, ...]
     code_length: int
     code_ttl: int
+    token_ttl: int
     max_attempts: int
     resend_interval: int
     phone_limits: tuple[Any, ...]
     ip_limits: tuple[Any, ...]
     global_limits: tuple[Any, ...]
     verify_ip_limits: tuple[Any, ...]
+    ipv6_prefix: int
+    allowed_origins: frozenset[str] | None  # None: every origin
     allowed_regions: frozenset[str] | None  # None: every region
+    allowed_number_types: frozenset[int] | None  # phonenumbers.PhoneNumberType values; None: every type
     storage_url: str
     default_region: str  # shared with sending
 
@@ -248,12 +260,76 @@ def _flow_problems(
     problems = []
     if not config.get("SECRET_KEY"):
         problems.append("SECRET_KEY must be set: codes are stored as an HMAC keyed with it")
+    elif not (config.get("DEBUG") or config.get("TESTING")):
+        weakness = secret_key_weakness(config["SECRET_KEY"])
+        if weakness:
+            problems.append(
+                f"SECRET_KEY is {weakness}: codes are stored as an HMAC keyed with it, and with a guessable key "
+                "anyone who can read the storage recovers live codes. Generate one with "
+                "python -c 'import secrets; print(secrets.token_hex(32))' (allowed in debug and testing only)"
+            )
     purposes, default = flow["captcha_purposes"], flow["default_purpose"]
     if purposes and default is not None and default not in purposes:
         problems.append(f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}")
     for purpose in _uncovered(purposes or (), provider_settings):
         problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
     return problems
+
+
+MIN_SECRET_KEY_BYTES = 16
+
+# Keys copied from docs, tutorials and templates, compared without case, spaces or punctuation.
+_PLACEHOLDER_KEYS = frozenset(
+    {
+        "changeme",
+        "changethis",
+        "changethiskey",
+        "changemeinproduction",
+        "pleasechangeme",
+        "replaceme",
+        "secret",
+        "secretkey",
+        "secretkeyhere",
+        "mysecret",
+        "mysecretkey",
+        "yoursecretkey",
+        "yoursecretkeyhere",
+        "yoursecretkeygoeshere",
+        "supersecret",
+        "supersecretkey",
+        "topsecret",
+        "thisisasecret",
+        "thisisasecretkey",
+        "keepitsecret",
+        "keepitsecretkeepitsafe",
+        "flasksecretkey",
+        "dev",
+        "devkey",
+        "devsecretkey",
+        "development",
+        "developmentkey",
+        "test",
+        "testing",
+        "default",
+        "password",
+        "insecure",
+        "notsecret",
+        "youwillneverguess",  # the Flask Mega-Tutorial
+        "hardtoguessstring",  # Flask Web Development
+    }
+)
+_FLASK_DOCS_KEY = b'_5#y2L"F4Q8z\n\xec]/'  # the example in Flask's own quickstart
+
+
+def secret_key_weakness(secret: Any) -> str | None:
+    """Why ``secret`` is too weak to key the code HMACs, or ``None``; never says the key itself."""
+    raw = secret if isinstance(secret, bytes) else str(secret).encode()
+    if len(raw) < MIN_SECRET_KEY_BYTES:
+        return f"shorter than {MIN_SECRET_KEY_BYTES} bytes"
+    folded = "".join(ch for ch in raw.decode("utf-8", "replace").lower() if ch.isalnum())
+    if folded in _PLACEHOLDER_KEYS or raw == _FLASK_DOCS_KEY or len(set(raw)) <= 2:
+        return "a well-known placeholder"
+    return None
 
 
 def _uncovered(purposes: tuple[str, ...], provider_settings: Mapping[str, Mapping[str, Any]]) -> list[str]:

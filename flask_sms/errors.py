@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from . import codes
-from .messages import json_error, message_for
+from .messages import detail_for, json_error, message_for
 
 if TYPE_CHECKING:
     from .results import Attempt, SendResult
@@ -93,7 +93,19 @@ CaptchaError = SmsHTTPError
 
 
 class InvalidRequest(SmsHTTPError, http.BadRequest):
+    """The route's body is malformed: ``field`` names the field at fault, when one is (also in the JSON body)."""
+
     error = codes.INVALID_REQUEST
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        if status is not None:
+            self.code = status  # 411 and 413 for bodies without a length or over the cap
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+        extra = {"field": self.field} if self.field else {}
+        return json_error(self.error, self.code or 400, None, self.message, **extra)
 
 
 class InvalidPhoneNumber(SmsHTTPError, http.BadRequest, ValueError):
@@ -101,8 +113,10 @@ class InvalidPhoneNumber(SmsHTTPError, http.BadRequest, ValueError):
 
     error = codes.INVALID_PHONE
 
-    def __init__(self, phone: object = None, reason: str = "not a valid phone number") -> None:
-        super().__init__()
+    def __init__(
+        self, phone: object = None, reason: str = "not a valid phone number", message: str | None = None
+    ) -> None:
+        super().__init__(message)
         self.phone = phone
         self.reason = reason
 
@@ -146,6 +160,19 @@ class SendRefused(SmsHTTPError, http.Forbidden):
     """
 
     error = codes.FORBIDDEN
+
+
+class CrossSiteRequest(SmsHTTPError, http.Forbidden):
+    """A browser sent this request from another site (``Sec-Fetch-Site`` / ``Origin``): nothing was sent or counted."""
+
+    error = codes.FORBIDDEN
+
+    def __init__(self, origin: str | None = None) -> None:
+        super().__init__(detail_for("cross_site"))
+        self.origin = origin
+
+    def __str__(self) -> str:
+        return f"cross-site request refused (Origin: {self.origin or 'none'})"
 
 
 class RateLimited(SmsHTTPError, http.TooManyRequests):  # type: ignore[misc]  # retry_after: always whole seconds here

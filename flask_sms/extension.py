@@ -50,6 +50,8 @@ class _SmsState:
     error: ConfigError | None = None
     #: said once per process, on the first use of the flow (not at startup: CLI commands stay quiet)
     notes: tuple[str, ...] = ()
+    #: where codes and limits really live (the startup log line, ``flask sms check``)
+    storage: str = ""
 
 
 def _build_providers(settings: Settings) -> list[AnyProvider]:
@@ -67,6 +69,22 @@ def _build_providers(settings: Settings) -> list[AnyProvider]:
     if problems:
         raise ConfigError(problems)
     return providers
+
+
+def _warn_if_console(app: Flask, settings: Settings) -> None:
+    """The console provider outside debug/testing: say loudly that codes reach no phone."""
+    if "console" not in settings.providers or app.debug or app.testing:
+        return
+    if settings.providers == ("console",):
+        backends.warn_once(
+            "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone; "
+            "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors."
+        )
+    else:
+        backends.warn_once(
+            f"SMS_PROVIDERS {list(settings.providers)} includes 'console' outside debug and testing: a text that "
+            "fails over to it reaches no phone; its code goes only to the log."
+        )
 
 
 def _client(client_ip: str | None) -> tuple[str | None, Any]:
@@ -149,20 +167,17 @@ class SmsExtension:
             max_concurrency=settings.max_concurrency,
         )
         _redact.guard_loggers("flask_sms")
-        logger.info(
-            "flask_sms: providers %s; storage %s",
-            ", ".join(settings.providers),
-            _redact.url_without_password(settings.storage_url)
-            if settings.captcha
-            else "off (SMS_ENABLE_CAPTCHA is false)",
-        )
         messages.set_language(app, settings.language)
+        _warn_if_console(app, settings)
         if settings.captcha is None:
-            return _SmsState(settings, sender, None)
-        flow, notes = self._build_flow(app, settings, sender)
-        return _SmsState(settings, sender, flow, notes=notes)
+            storage = "off (SMS_ENABLE_CAPTCHA is false)"
+            logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
+            return _SmsState(settings, sender, None, storage=storage)
+        flow, notes, storage = self._build_flow(app, settings, sender)
+        logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
+        return _SmsState(settings, sender, flow, notes=notes, storage=storage)
 
-    def _build_flow(self, app: Flask, settings: Settings, sender: Sender) -> tuple[CodeFlow, tuple[str, ...]]:
+    def _build_flow(self, app: Flask, settings: Settings, sender: Sender) -> tuple[CodeFlow, tuple[str, ...], str]:
         assert settings.captcha is not None
         url, timeout = settings.storage_url, settings.timeout
         _redact.register_url_password(url)
@@ -178,9 +193,18 @@ class SmsExtension:
         notes = backends.per_process_warnings(app, url, own_cache=self.cache is None, own_limits=self.limiter is None)
         secret = app.config["SECRET_KEY"]
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
-        store = store_for(app.extensions["cache"][cache])
+        backend = app.extensions["cache"][cache]
+        store = store_for(backend)
         flow = CodeFlow(settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock)
-        return flow, notes
+        return flow, notes, self._describe_storage(url, backend, limits)
+
+    def _describe_storage(self, url: str, backend: Any, limits: Any) -> str:
+        """The storage really in use: the URL, or what the cache=/limiter= passed in point at."""
+        if self.cache is None and self.limiter is None:
+            return _redact.url_without_password(url)
+        codes_in = backends.describe_cache(backend) + (" (cache=)" if self.cache is not None else "")
+        limits_in = backends.describe_limits(limits.storage) + (" (limiter=)" if self.limiter is not None else "")
+        return f"codes in {codes_in}, limits in {limits_in}"
 
     # -- per-app state ---------------------------------------------------------------------
     def _state(self, app: Flask | None = None) -> _SmsState:
@@ -279,6 +303,8 @@ class SmsExtension:
         """
         app, flow = self._flow()
         address, current_request = _client(client_ip)
+        if current_request is not None:
+            _check_origin(flow, current_request)
         return flow.send_code(
             app, phone, purpose or flow.settings.default_purpose, client_ip=address, request=current_request
         )
@@ -288,12 +314,47 @@ class SmsExtension:
     ) -> Verification:
         """Check and consume a code. The result is truthy on success; ``reason`` says why not.
 
-        Inside a request it first counts ``SMS_VERIFY_IP_LIMITS`` for the client,
-        as the route does (raises ``RateLimited``).
+        Inside a request it makes the route's checks first: it refuses a cross-site
+        request (``CrossSiteRequest``, 403) and counts ``SMS_VERIFY_IP_LIMITS`` for
+        the client (raises ``RateLimited``).
         """
         app, flow = self._flow()
-        address, _ = _client(client_ip)
+        address, current_request = _client(client_ip)
+        if current_request is not None:
+            _check_origin(flow, current_request)
         return flow.verify_code(app, phone, code, purpose or flow.settings.default_purpose, client_ip=address)
+
+    def check_origin(self) -> None:
+        """Refuse the current request if a browser sent it from another site (raises ``CrossSiteRequest``, 403).
+
+        The routes, ``send_code`` and ``verify_code`` do this first; call it in a view
+        of yours that should refuse cross-site requests the same way.
+        """
+        _check_origin(self._flow()[1], request)
+
+    def issue_token(self, phone: str, purpose: str | None = None) -> str:
+        """A signed, single-use verification token for a phone you verified (what the verify route answers).
+
+        ``phone`` should be the E.164 number of a successful :meth:`verify_code`
+        (``result.phone``). Valid for ``SMS_TOKEN_TTL`` seconds.
+        """
+        flow = self._flow()[1]
+        return flow.issue_token(phone, purpose or flow.settings.default_purpose)
+
+    def redeem_token(self, token: str, purpose: str | None = None) -> str | None:
+        """The verified E.164 phone of a token from ``POST /sms_captcha/verify``, exactly once.
+
+        Returns ``None`` for a token that is forged, expired, already redeemed (by
+        any worker: the token's id is kept in the code storage), or issued for
+        another purpose (``purpose`` defaults to ``SMS_DEFAULT_PURPOSE``). Raises
+        ``StorageUnavailable`` when the storage cannot be reached (fail closed).
+        """
+        flow = self._flow()[1]
+        return flow.redeem_token(token, purpose or flow.settings.default_purpose)
+
+    def storage(self, app: Flask | None = None) -> str:
+        """Where codes and limits really live, without passwords (as the startup log line says)."""
+        return self._state(app).storage
 
     def verify_form_code(
         self, form_phone: Any, form_code: Any, purpose: str | None = None, *, check_csrf: bool = True
@@ -379,6 +440,11 @@ class SmsExtension:
             yield outbox
         finally:
             sms_sent.disconnect(record)
+
+
+def _check_origin(flow: CodeFlow, current_request: Any) -> None:
+    headers = current_request.headers
+    flow.check_origin(headers.get("Origin"), headers.get("Sec-Fetch-Site"), current_request.host)
 
 
 T = TypeVar("T")

@@ -1,9 +1,10 @@
 """The verification-code flow: one code per phone and purpose, rate limited, single use.
 
 :class:`CodeFlow` owns every rule of the flow: its clock, its ``before_send``
-hooks and all its limits. It is handed the app's :class:`~.sender.Sender` and
-never reads the request: callers pass the client's address in, so the routes
-and an app's own views get exactly the same checks.
+hooks, all its limits, the cross-site refusal and the verification tokens. It is
+handed the app's :class:`~.sender.Sender` and never reads the request: callers
+pass what they read (the client's address, the ``Origin`` and ``Sec-Fetch-Site``
+headers) in, so the routes and an app's own views get exactly the same checks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hmac
 import logging
 import math
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from .backends import storage_errors
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
+    CrossSiteRequest,
     InvalidPhoneNumber,
     RateLimited,
     RegionNotAllowed,
@@ -34,12 +37,14 @@ from .errors import (
     StorageUnavailable,
     UnknownPurpose,
 )
-from .messages import message_for
-from .phones import e164, parse_phone, region_of
-from .ratelimits import RateLimits
+from .messages import detail_for, message_for
+from .options import normalise_origin
+from .phones import e164, number_type, parse_phone, region_of
+from .ratelimits import RateLimits, client_key
 from .sender import Sender
 from .signals import code_sent, code_verified, verification_failed
-from .storage import OK, CodeStore, Keys, Quota, keys_for
+from .storage import OK, CodeStore, Keys, Quota, keys_for, token_key
+from .tokens import TokenSigner
 
 logger = logging.getLogger("flask_sms")
 
@@ -97,6 +102,7 @@ class CodeFlow:
         self.limits = limits
         # A key of our own, derived from SECRET_KEY, so codes are bound to this use.
         self.hmac_key = hmac.new(secret_key, b"flask_sms verification code v1", hashlib.sha256).digest()
+        self.tokens = TokenSigner(secret_key)
         self.hooks = hooks
         self.clock = clock
         self.storage_errors = storage_errors()
@@ -129,7 +135,39 @@ class CodeFlow:
         allowed = self.settings.allowed_regions
         if allowed is not None and region_of(number) not in allowed:
             raise RegionNotAllowed()
+        types = self.settings.allowed_number_types
+        if types is not None and number_type(number) not in types:
+            raise InvalidPhoneNumber(phone, "not a mobile number (SMS_ALLOWED_NUMBER_TYPES)", detail_for("not_mobile"))
         return e164(number), number, purpose
+
+    def check_origin(self, origin: str | None, fetch_site: str | None, host: str | None) -> None:
+        """Refuse a browser request sent from another site (:class:`CrossSiteRequest`, 403 ``forbidden``).
+
+        A request passes when it carries neither header (curl, server-to-server, tests),
+        when the browser says ``Sec-Fetch-Site: same-origin``, or when its ``Origin`` is
+        the app's own host (any scheme: a TLS proxy may hide the scheme) or is listed in
+        ``SMS_ALLOWED_ORIGINS``. Anything else, ``Sec-Fetch-Site: cross-site`` first of
+        all, is refused before any limit is counted or any storage touched.
+        """
+        allowed = self.settings.allowed_origins
+        if allowed is None:  # ["*"]
+            return
+        site = (fetch_site or "").strip().lower()
+        if origin is None:
+            if site == "cross-site":
+                raise CrossSiteRequest()
+            return
+        normalised = normalise_origin(origin)  # None for "null" (sandboxed frames, file: pages) and garbage
+        if normalised is not None and normalised in allowed:
+            return
+        if site == "cross-site":
+            raise CrossSiteRequest(origin)
+        if site == "same-origin":
+            return  # the browser vouches that Origin is the URL's own, whatever Host a proxy passed on
+        own = _host_without_default_port(host or "")
+        if normalised is not None and own and _host_without_default_port(normalised.split("://", 1)[1]) == own:
+            return
+        raise CrossSiteRequest(origin)
 
     # -- the flow --------------------------------------------------------------------------
     def send_code(
@@ -140,7 +178,7 @@ class CodeFlow:
         phone_e164, number, purpose_name = self._parse(phone, purpose)
         if client_ip is not None:
             with self._storage():
-                self.limits.hit(settings.ip_limits, "ip", client_ip, now=self.clock())
+                self.limits.hit(settings.ip_limits, "ip", client_key(client_ip, settings.ipv6_prefix), now=self.clock())
         for hook in self.hooks:
             if hook(phone_e164, purpose_name, request) is False:
                 raise SendRefused()
@@ -198,7 +236,8 @@ class CodeFlow:
             phone_e164, _, purpose_name = self._parse(phone, purpose)
         except (InvalidPhoneNumber, RegionNotAllowed, UnknownPurpose) as exc:
             return self._failed(app, None, purpose_text, exc.error)
-        if not isinstance(code, str) or not code.isascii():
+        typed = normalise_code(code) if isinstance(code, str) else ""
+        if not typed or not typed.isascii():
             return self._failed(app, phone_e164, purpose_name, INVALID_CODE)
         keys = keys_for(purpose_name, phone_e164)
         settings = self.settings
@@ -206,7 +245,7 @@ class CodeFlow:
             outcome = self.store.check(
                 keys.code,
                 keys.fails,
-                self._digest(purpose_name, phone_e164, code.strip()),
+                self._digest(purpose_name, phone_e164, typed),
                 self.clock(),
                 settings.code_ttl,
                 settings.max_attempts,
@@ -232,5 +271,47 @@ class CodeFlow:
 
     def check_verify_limit(self, client_ip: str) -> None:
         """Count one verify attempt from ``client_ip`` against ``SMS_VERIFY_IP_LIMITS``."""
+        key = client_key(client_ip, self.settings.ipv6_prefix)
         with self._storage():
-            self.limits.hit(self.settings.verify_ip_limits, "verify_ip", client_ip, now=self.clock())
+            self.limits.hit(self.settings.verify_ip_limits, "verify_ip", key, now=self.clock())
+
+    # -- verification tokens -------------------------------------------------------------------
+    def issue_token(self, phone: str, purpose: str) -> str:
+        """A signed, single-use proof that ``phone`` was verified for ``purpose``, valid ``SMS_TOKEN_TTL`` seconds."""
+        return self.tokens.dumps(phone, purpose, round(self.clock() + self.settings.token_ttl, 3))
+
+    def redeem_token(self, token: object, purpose: str) -> str | None:
+        """The phone of a good, live token for ``purpose``, once; ``None`` for any other token.
+
+        A forged, expired or wrong-purpose token is refused without touching the
+        storage (and is not used up); a good one is marked used in the code storage
+        in one atomic step, so of two workers redeeming it at once exactly one wins.
+        """
+        claim = self.tokens.loads(token)
+        now = self.clock()
+        if claim is None or claim.purpose != purpose or claim.expires <= now:
+            return None
+        with self._storage():
+            first = self.store.use_once(token_key(claim.token_id), now, claim.expires)
+        return claim.phone if first else None
+
+
+def normalise_code(code: str) -> str:
+    """What the user meant to type: full-width and other Unicode digits as ASCII, no surrounding spaces.
+
+    Chinese input methods often type full-width digits (``１２３４５６``); they are the
+    same code, and the HMAC is taken over ASCII digits only.
+    """
+    text = unicodedata.normalize("NFKC", code).strip()
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char for char in text)
+
+
+def _host_without_default_port(host: str) -> str:
+    """``Example.com:443`` -> ``example.com``: the Host header as an origin's host part."""
+    host = host.strip().lower()
+    for port in (":80", ":443"):
+        if host.endswith(port):
+            return host[: -len(port)]
+    return host

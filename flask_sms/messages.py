@@ -65,9 +65,23 @@ SOURCE: dict[str, Text] = {
     ),
     codes.SEND_FAILED: N_("The text message could not be sent. Please try again later."),
     codes.UNAVAILABLE: N_("The service is temporarily unavailable. Please try again later."),
+    codes.INTERNAL_ERROR: N_("Something went wrong on our side. Please try again later."),
     codes.CSRF_FAILED: N_(
         "The page has expired (its security token is missing or invalid). Please reload it and try again."
     ),
+}
+
+#: texts that say more than an error code's own (the JSON ``message``): which field, which limit, why
+DETAIL_SOURCE: dict[str, str] = {
+    "field_missing": N_("The field “{field}” is missing."),
+    "field_invalid": N_("The field “{field}” must be text of at most {max_length} characters."),
+    "body_not_json": N_("The request body is not valid JSON."),
+    "body_not_object": N_("The request body must be a JSON object."),
+    "body_too_deep": N_("The request body is nested too deeply."),
+    "body_too_large": N_("The request body is too large (at most {max_bytes} bytes)."),
+    "length_required": N_("The request must say how long its body is (Content-Length)."),
+    "cross_site": N_("This request came from another website, so it was refused."),
+    "not_mobile": N_("That number cannot receive verification codes. Please use a mobile number."),
 }
 
 #: texts of the front-end helpers (the Jinja macro and sms.js); ``{seconds}``/``{minutes}`` filled in by them
@@ -218,6 +232,12 @@ def message_for(code: str, locale: str | None = None, **values: Any) -> str:
     return text.format_map({"retry_after": retry_after, **values})
 
 
+def detail_for(key: str, locale: str | None = None, **values: Any) -> str:
+    """A :data:`DETAIL_SOURCE` text in ``locale`` or the current language, its fields filled in."""
+    text = _translate(DETAIL_SOURCE[key], str(locale) if locale else current_locale(), 1)
+    return text.format_map(values)
+
+
 def ui_texts(locale: str | None = None) -> dict[str, str]:
     """The front-end helpers' texts, translated (their ``{seconds}``/``{minutes}`` fields left for them)."""
     chosen = str(locale) if locale else current_locale()
@@ -234,8 +254,12 @@ def error_texts(locale: str | None = None) -> dict[str, str]:
 MESSAGES: dict[str, dict[str, str]] = {language: error_texts(language) for language in LANGUAGES}
 
 
-def json_error(error: str, status: int, retry_after: int | None = None, message: str | None = None) -> Response:
-    response = jsonify(ok=False, error=error, message=message or message_for(error, retry_after=retry_after))
+def json_error(
+    error: str, status: int, retry_after: int | None = None, message: str | None = None, **extra: Any
+) -> Response:
+    """``{"ok": false, "error": ..., "message": ...}`` (plus ``extra``, e.g. the ``field`` at fault)."""
+    text = message or message_for(error, retry_after=retry_after)
+    response = jsonify(ok=False, error=error, message=text, **extra)
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

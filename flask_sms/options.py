@@ -148,6 +148,69 @@ def regions_or_all(value: Any) -> frozenset[str] | None:
     return frozenset(r.upper() for r in regions)
 
 
+#: ``SMS_ALLOWED_NUMBER_TYPES`` names: phonenumbers' ``PhoneNumberType`` members, lower-case
+NUMBER_TYPES: dict[str, int] = {
+    name.lower(): number
+    for name, number in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(number, int)
+}
+_EITHER = phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+_EITHER_COUNTS_AS = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+
+
+def number_types(value: Any) -> frozenset[int] | None:
+    """Names of phonenumbers' number types (``["mobile"]``), or ``["*"]`` (``None``: every type).
+
+    phonenumbers says ``fixed_line_or_mobile`` where a country's numbering does not
+    tell the two apart (the US, Canada): such a number counts as mobile (and as fixed line).
+    """
+    items = as_list(value)
+    if items == ["*"]:
+        return None
+    if (
+        not isinstance(items, (list, tuple))
+        or not items
+        or not all(isinstance(item, str) and item.strip().lower() in NUMBER_TYPES for item in items)
+    ):
+        raise Invalid(f"must be a list of number types ({', '.join(NUMBER_TYPES)}), or ['*']")
+    chosen = {NUMBER_TYPES[item.strip().lower()] for item in items}
+    if chosen & set(_EITHER_COUNTS_AS):
+        chosen.add(_EITHER)
+    return frozenset(chosen)
+
+
+_ORIGIN = re.compile(r"^(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?/?$")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalise_origin(value: str) -> str | None:
+    """``"HTTPS://Example.com:443/"`` -> ``"https://example.com"``; ``None`` if it is not an origin."""
+    match = _ORIGIN.match(value.strip())
+    if match is None:
+        return None
+    scheme, host, port = match["scheme"].lower(), match["host"].lower(), match["port"]
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{int(port)}"
+
+
+def origins(value: Any) -> frozenset[str] | None:
+    """Web origins such as ``["https://www.example.com"]`` (no path); ``["*"]`` (``None``) allows every origin."""
+    items = as_list(value)
+    if items in (None, "", [], ()):
+        return frozenset()
+    if items == ["*"]:
+        return None
+    if not isinstance(items, (list, tuple)):
+        raise Invalid("must be a list of origins such as ['https://www.example.com'], or ['*']")
+    found = [normalise_origin(item) if isinstance(item, str) else None for item in items]
+    if not all(found):
+        raise Invalid(
+            "must be a list of origins such as ['https://www.example.com'] (scheme and host, no path), or ['*']"
+        )
+    return frozenset(origin for origin in found if origin)
+
+
 def names(value: Any) -> tuple[str, ...]:
     """A non-empty list of non-empty strings."""
     items = as_list(value)
@@ -234,6 +297,8 @@ class Option:
     secret: bool = False
     #: said after "<KEY> is required", e.g. an example value
     hint: str = ""
+    #: how a bad value is shown in an error (e.g. a URL with its password masked); as is when unset
+    shown: Callable[[Any], Any] | None = None
 
     def problems(self, key: str, value: Any) -> tuple[Any, list[str]]:
         """The parsed value and the problems with it, each a whole sentence naming ``key``."""
@@ -251,4 +316,7 @@ class Option:
 
     def _sentence(self, key: str, problem: str, value: Any, show_value: bool) -> str:
         joined = f"{key}{problem}" if problem.startswith("[") else f"{key} {problem}"
-        return f"{joined} (got {value!r})" if show_value and not self.secret else joined
+        if not show_value or self.secret:
+            return joined
+        shown = self.shown(value) if self.shown is not None and isinstance(value, str) else value
+        return f"{joined} (got {shown!r})"

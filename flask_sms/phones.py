@@ -52,6 +52,22 @@ def _fast_mainland_mobile(text: str, default_region: str) -> PhoneNumber | None:
     return PhoneNumber(country_code=MAINLAND_CHINA, national_number=int(match.group(1)))
 
 
+_CN_MOBILE: list[re.Pattern[str]] = []
+
+
+def number_type(number: PhoneNumber) -> int:
+    """phonenumbers' ``PhoneNumberType`` of a number; mainland mobiles (the common case) without its full scan."""
+    if number.country_code == MAINLAND_CHINA and not number.italian_leading_zero:
+        if not _CN_MOBILE:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(MAINLAND_REGION)
+            assert metadata is not None and metadata.mobile is not None
+            assert metadata.mobile.national_number_pattern is not None
+            _CN_MOBILE.append(re.compile(metadata.mobile.national_number_pattern))
+        if _CN_MOBILE[0].fullmatch(str(number.national_number)):
+            return phonenumbers.PhoneNumberType.MOBILE
+    return int(phonenumbers.number_type(number))
+
+
 def parse_phone(raw: object, default_region: str) -> PhoneNumber:
     """Parse one number, raising :class:`InvalidPhoneNumber` when it is not a real number."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):

@@ -38,7 +38,7 @@ def make_app(fake: FakeVendor) -> Callable[..., Flask]:
     def factory(providers: list[str] | None = None, **overrides: Any) -> Flask:
         app = Flask("flask_sms_tests")
         app.config.update(
-            SECRET_KEY="test-secret-key",
+            SECRET_KEY="test-secret-key-for-flask-sms",
             SMS_PROVIDERS=providers or ["aliyun"],
             SMS_SUPPRESS_SEND=False,
             SMS_TIMEOUT=2,

@@ -8,7 +8,9 @@ additions let the tests see the processes behind the answers:
 * a request with ``X-Test-Hold: <seconds>`` (at most 5) keeps its worker busy
   for that long *after* the view ran, so the next requests must be taken by
   other workers (a sync worker accepts nothing while it is busy);
-* ``GET /_scale/pid`` answers ``{"pid": ...}`` (readiness probe).
+* ``GET /_scale/pid`` answers ``{"pid": ...}`` (readiness probe);
+* ``POST /_scale/redeem`` with ``{"token": ...}`` is an app's own view that
+  redeems a verification token: ``{"phone": ...}`` (``null`` when refused).
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ _MAX_HOLD = 5.0
 def create_app() -> Flask:
     app = Flask("flask_sms_scale")
     app.config.from_prefixed_env()
-    SmsExtension(app)
+    sms = SmsExtension(app)
 
     @app.get("/_scale/pid")
     def worker_pid() -> Response:
         return jsonify(pid=os.getpid())
+
+    @app.post("/_scale/redeem")
+    def redeem() -> Response:
+        return jsonify(phone=sms.redeem_token(request.get_json()["token"]))
 
     @app.after_request
     def tag_and_hold(response: Response) -> Response:

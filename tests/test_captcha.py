@@ -87,7 +87,7 @@ def test_round_trip_through_each_vendor(make_captcha_app, fake, vendor):
     if vendor in ("tencent", "ronglian"):
         assert received.params[1] == "5"  # minutes
 
-    assert verify(client, code).get_json() == {"ok": True}
+    assert verify(client, code).get_json()["ok"] is True
     again = verify(client, code)
     assert again.status_code == 400 and again.get_json()["error"] == "code_expired"  # single use
 
@@ -100,7 +100,7 @@ def test_form_bodies_work_like_json(make_captcha_app):
     assert response.status_code == 200
     code = outbox[0].params["code"]
     response = client.post("/sms_captcha/verify", data={"phone": "+86 138 0013 8000", "code": code})
-    assert response.get_json() == {"ok": True}
+    assert response.get_json()["ok"] is True
 
 
 def test_code_length_and_minutes_follow_config(make_captcha_app):
@@ -133,7 +133,8 @@ def test_codes_are_not_predictable(make_captcha_app, clock):
         ({"phone": 13800138000}, 400, "invalid_request"),
         ({"phone": ["13800138000"]}, 400, "invalid_request"),
         ([PHONE], 400, "invalid_request"),
-        ({"phone": "1" * 5000}, 400, "invalid_request"),
+        ({"phone": "1" * 300}, 400, "invalid_request"),
+        ({"phone": "1" * 5000}, 413, "invalid_request"),  # over the body cap: refused before parsing
     ],
 )
 def test_send_errors(make_captcha_app, body, status, error):
@@ -181,7 +182,7 @@ def test_wrong_code_then_right_code(make_captcha_app):
     wrong = "0" * 6 if code != "0" * 6 else "1" * 6
     response = verify(client, wrong)
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_code"
-    assert verify(client, code).get_json() == {"ok": True}
+    assert verify(client, code).get_json()["ok"] is True
 
 
 def test_code_expires_after_ttl(make_captcha_app, clock):
@@ -200,25 +201,59 @@ def test_sending_again_replaces_the_old_code(make_captcha_app, clock):
     second = sent_code(app, client)
     if first != second:
         assert verify(client, first).get_json()["error"] == "invalid_code"
-    assert verify(client, second).get_json() == {"ok": True}
+    assert verify(client, second).get_json()["ok"] is True
 
 
-def test_attempt_budget_survives_resends(make_captcha_app, clock):
+def test_a_new_code_gets_a_fresh_attempt_budget(make_captcha_app, clock):
+    """The lockout contradicted itself: after 5 wrong codes the page said "request a new one", a new code
+    was texted, and the right new code was still refused."""
     app = make_captcha_app()
     client = app.test_client()
     sent_code(app, client)
     for _ in range(4):
         assert verify(client, "99999x").get_json()["error"] == "invalid_code"
+    locked = verify(client, "99999x")
+    assert locked.get_json()["error"] == "too_many_attempts"
+    assert (
+        "new one"
+        in client.post(
+            "/sms_captcha/verify", json={"phone": PHONE, "code": "1"}, headers={"Accept-Language": "en"}
+        ).get_json()["message"]
+    )
     clock.advance(61)
-    code = sent_code(app, client)  # a new code does not reset the budget
-    assert verify(client, "99999x").get_json()["error"] == "too_many_attempts"
-    assert verify(client, code).get_json()["error"] == "too_many_attempts"  # the live code is dead
-    clock.advance(61)
+    code = sent_code(app, client)  # "request a new one": a new code, really texted...
+    for _ in range(4):  # ...gets the whole budget again
+        assert verify(client, "99999x").get_json()["error"] == "invalid_code"
+    assert verify(client, code).get_json()["ok"] is True  # and the right new code works
+
+
+def test_a_refused_send_does_not_reset_the_attempt_budget(make_captcha_app, clock):
+    app = make_captcha_app()
+    client = app.test_client()
     code = sent_code(app, client)
+    for _ in range(5):
+        verify(client, "99999x")
+    assert send(client).status_code == 429  # still in the cool-down: no text, so no new budget
     assert verify(client, code).get_json()["error"] == "too_many_attempts"
-    clock.advance(300)  # the budget lasts one TTL from the first failure
-    code = sent_code(app, client)
-    assert verify(client, code).get_json() == {"ok": True}
+
+
+def test_guessing_is_bounded_by_attempts_times_the_daily_send_quota(make_app, clock):
+    """README: with the defaults an attacker gets at most 5 x 10 = 50 guesses a day at one phone's codes."""
+    app = make_app(["console"], SMS_SUPPRESS_SEND=True, SMS_IP_LIMITS="", SMS_GLOBAL_LIMITS="", SMS_VERIFY_IP_LIMITS="")
+    app.extensions["sms"].clock = clock
+    client = app.test_client()
+    checked = 0  # guesses compared against a live code
+    end = clock.now + 86400
+    while clock.now < end:
+        if send(client).status_code == 200:
+            while True:
+                error = verify(client, "99999x").get_json()["error"]
+                assert error in ("invalid_code", "too_many_attempts")
+                checked += 1
+                if error == "too_many_attempts":
+                    break
+        clock.advance(61)
+    assert checked == 50
 
 
 def test_purposes_are_separate(make_captcha_app):
@@ -228,8 +263,8 @@ def test_purposes_are_separate(make_captcha_app):
     reset_code = sent_code(app, client, purpose="reset_password")
     if login_code != reset_code:
         assert verify(client, login_code, purpose="reset_password").get_json()["error"] == "invalid_code"
-    assert verify(client, reset_code, purpose="reset_password").get_json() == {"ok": True}
-    assert verify(client, login_code).get_json() == {"ok": True}
+    assert verify(client, reset_code, purpose="reset_password").get_json()["ok"] is True
+    assert verify(client, login_code).get_json()["ok"] is True
 
 
 def test_concurrent_verifies_have_one_winner(make_captcha_app):
@@ -482,7 +517,7 @@ def test_url_prefix(make_captcha_app):
 def test_null_cache_is_refused():
     app = Flask("nullcache")
     app.testing = True
-    app.secret_key = "k"
+    app.secret_key = "test-secret-key-for-flask-sms"
     with pytest.raises(ConfigError, match="NullCache"):
         SmsExtension(app, cache=Cache(config={"CACHE_TYPE": "NullCache"})).check(app)
 
@@ -493,7 +528,7 @@ def test_apps_own_cache_and_limiter(clock):
 
     app = Flask("own")
     app.testing = True
-    app.secret_key = "k"
+    app.secret_key = "test-secret-key-for-flask-sms"
     app.config.update(SMS_IP_LIMITS="1/hour")
     cache = Cache(app, config={"CACHE_TYPE": "SimpleCache"})
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://")
@@ -514,7 +549,7 @@ def test_memory_storage_warns_once_per_process_on_first_use(caplog, fake, monkey
     apps = []
     for name in ("prod", "prod2"):
         app = Flask(name)
-        app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["aliyun"], SMS_SUPPRESS_SEND=True)
+        app.config.update(SECRET_KEY="a-long-random-test-key", SMS_PROVIDERS=["aliyun"], SMS_SUPPRESS_SEND=True)
         app.config.update(vendor_config(fake.url, fake.host))
         with caplog.at_level("WARNING", logger="flask_sms"):
             SmsExtension(app)

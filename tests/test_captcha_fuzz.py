@@ -35,7 +35,7 @@ def fuzz_app():
 
     app = Flask("fuzz")
     app.config.update(
-        SECRET_KEY="k",
+        SECRET_KEY="test-secret-key-for-flask-sms",
         SMS_PROVIDERS=["console"],
         SMS_SUPPRESS_SEND=True,
         SMS_IP_LIMITS="",

@@ -70,7 +70,7 @@ def test_only_providers_in_use_get_their_defaults(make_app):
     assert app.config["SMS_TENCENT_ENDPOINT"]  # the fake vendor's, set by the test
     assert app.config["SMS_TENCENT_REGION"] == "ap-guangzhou"  # a default, written
     bare = Flask("bare")
-    bare.config.update(SMS_PROVIDERS=["aliyun"], SECRET_KEY="k")
+    bare.config.update(SMS_PROVIDERS=["aliyun"], SECRET_KEY="test-secret-key-for-flask-sms")
     SmsExtension(bare)
     assert bare.config["SMS_ALIYUN_ENDPOINT"] == "dysmsapi.aliyuncs.com"
     assert "SMS_RONGLIAN_BASE_URL" not in bare.config and "SMS_TENCENT_REGION" not in bare.config
@@ -82,7 +82,7 @@ def test_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tencentcloud.sms.v20210111.sms_client", None)
     app = Flask("nosdk")
     app.config.update(
-        SECRET_KEY="k",
+        SECRET_KEY="a-long-random-test-key",
         SMS_PROVIDERS=["aliyun", "tencent", "ihuyi"],
         **vendor_config("http://127.0.0.1:9", "127.0.0.1:9"),
     )
@@ -150,7 +150,7 @@ def test_extension_does_not_keep_the_app():
     sms = SmsExtension()
     app = Flask("gone")
     app.debug = True
-    app.secret_key = "k"
+    app.secret_key = "test-secret-key-for-flask-sms"
     sms.init_app(app)
     assert app.extensions["sms"] is sms
     assert not any(value is app for value in vars(sms).values())
@@ -164,7 +164,7 @@ def test_one_extension_serves_two_apps(make_app, fake):
     sms = SmsExtension()
     first, second = Flask("one"), Flask("two")
     first.debug = second.debug = True
-    first.secret_key = second.secret_key = "k"
+    first.secret_key = second.secret_key = "test-secret-key-for-flask-sms"
     second.config.update(SMS_PROVIDERS=["tencent"], SMS_SUPPRESS_SEND=True, **vendor_config(fake.url, fake.host))
     sms.init_app(first)
     sms.init_app(second)

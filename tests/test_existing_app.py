@@ -154,7 +154,7 @@ def test_ratelimit_enabled_false_leaves_our_limits_on(existing):
 def test_an_app_limiter_turned_off_and_passed_in_still_counts_our_limits(redis_server):
     app = Flask("passed")
     app.config.update(
-        SECRET_KEY="k",
+        SECRET_KEY="test-secret-key-for-flask-sms",
         SMS_PROVIDERS=["console"],
         SMS_SUPPRESS_SEND=True,
         RATELIMIT_ENABLED=False,
@@ -201,7 +201,7 @@ def test_cache_without_limiter_warns_loudly_on_first_use(redis_server, caplog, m
 
     monkeypatch.setattr(backends, "_warned", set())
     app = Flask("half")
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"], SMS_SUPPRESS_SEND=True)
+    app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"], SMS_SUPPRESS_SEND=True)
     cache = Cache(app, config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url})
     SmsExtension(app, cache=cache)  # SMS_STORAGE_URL left at memory://
     with caplog.at_level(logging.WARNING, logger="flask_sms"):
@@ -241,7 +241,10 @@ def test_a_bad_csrf_token_never_uses_up_the_code_even_when_checked_inside_a_vali
     """The wiring mistake the issue names: checking the code in a WTForms validator (runs despite a bad token)."""
     app = Flask("validator")
     app.config.update(
-        SECRET_KEY="k", SMS_PROVIDERS=["console"], SMS_SUPPRESS_SEND=True, SMS_STORAGE_URL=redis_server.url
+        SECRET_KEY="test-secret-key-for-flask-sms",
+        SMS_PROVIDERS=["console"],
+        SMS_SUPPRESS_SEND=True,
+        SMS_STORAGE_URL=redis_server.url,
     )
     sms = SmsExtension(app)
 

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, request
 
 from flask_sms import SmsExtension, codes
-from flask_sms.messages import SOURCE, TRANSLATIONS, UI_SOURCE, match_locale, message_for, ui_texts
+from flask_sms.messages import DETAIL_SOURCE, SOURCE, TRANSLATIONS, UI_SOURCE, match_locale, message_for, ui_texts
 
 SHIPPED = ("zh_CN", "zh_TW", "en")
 ALL_CODES = sorted(value for name, value in vars(codes).items() if name.isupper() and isinstance(value, str))
@@ -34,7 +34,7 @@ def test_every_code_and_ui_text_is_translated_in_every_shipped_language(folder):
     assert set(SOURCE) == set(ALL_CODES), "every code in codes.py needs a source text in messages.SOURCE"
     translated = catalogue(folder)
     missing = []
-    for key, source in {**SOURCE, **UI_SOURCE}.items():
+    for key, source in {**SOURCE, **DETAIL_SOURCE, **UI_SOURCE}.items():
         message = translated.get(source if isinstance(source, str) else source[0])
         strings = message.string if message is not None else None
         strings = strings if isinstance(strings, tuple) else (strings,)
@@ -164,7 +164,7 @@ def test_an_app_with_flask_babel_can_add_a_language(make_app, tmp_path):
         client.post("/sms_captcha/?lang=es", json={"phone": "12"}).get_json()["message"]
         == "El número de teléfono no es válido."
     )
-    assert client.post("/sms_captcha/?lang=es", json={}).get_json()["message"] == "The request is malformed."
+    assert client.post("/sms_captcha/?lang=es", json={}).get_json()["message"] == "The field “phone” is missing."
     assert client.post("/sms_captcha/?lang=fr", json={"phone": "12"}).get_json()["message"] == "手机号码格式不正确。"
 
 
@@ -181,7 +181,7 @@ def test_verification_message_and_ui_texts_follow_the_language(make_app):
 
 def test_sms_language_accepts_the_shipped_languages_only():
     app = Flask("lang")
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"], SMS_LANGUAGE="es")
+    app.config.update(SECRET_KEY="a-long-random-test-key", SMS_PROVIDERS=["console"], SMS_LANGUAGE="es")
     problems = SmsExtension(app).problems(app)
     assert problems == [
         "SMS_LANGUAGE must be 'zh-CN', 'zh-TW' or 'en': the language when the request's has no catalogue (got 'es')"

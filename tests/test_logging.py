@@ -48,7 +48,7 @@ def test_console_texts_are_silent_until_the_app_turns_logging_on():
         if sys.argv[1] == "on":
             logging.basicConfig(level=logging.INFO)  # README's one line
         app = Flask("app")
-        app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"])
+        app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"])
         SmsExtension(app)
         with app.app_context():
             send_sms("13800138000", "captcha", {"code": "483920"})
@@ -77,7 +77,7 @@ def test_cli_send_prints_each_vendor_failure_once(fake, tmp_path):
     fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
     fake.set_mode("tencent", "http_500")
     config = {
-        "SECRET_KEY": "k",
+        "SECRET_KEY": "test-secret-key-for-flask-sms",
         "SMS_PROVIDERS": ["aliyun", "tencent"],
         "SMS_TIMEOUT": 2,
         **vendor_config(fake.url, fake.host),
@@ -99,7 +99,7 @@ def test_cli_send_prints_each_vendor_failure_once(fake, tmp_path):
 def test_other_cli_commands_print_nothing_from_flask_sms(tmp_path):
     (tmp_path / "plain.py").write_text(
         "from flask import Flask\nfrom flask_sms import SmsExtension\n"
-        "app = Flask('plain')\napp.config.update(SECRET_KEY='k', SMS_PROVIDERS=['console'])\n"
+        "app = Flask('plain')\napp.config.update(SECRET_KEY='test-secret-key-for-flask-sms', SMS_PROVIDERS=['console'])\n"
         "SmsExtension(app)\n",
         encoding="utf-8",
     )

@@ -16,7 +16,7 @@ PHONE = "13800138000"
 def production_app_without_sms_config() -> Flask:
     """flaskr-like: an app of its own, with its own command and views, and no SMS_* keys at all."""
     app = Flask("flaskr")
-    app.config.update(SECRET_KEY="dev")
+    app.config.update(SECRET_KEY="test-secret-key-for-flask-sms")
 
     @app.cli.command("init-db")
     def init_db() -> None:
@@ -108,7 +108,12 @@ def test_routes_can_be_turned_off_keeping_the_api(make_app):
 
 def test_routes_on_a_subdomain():
     app = Flask("sub", subdomain_matching=True)  # Flask routes by subdomain with SERVER_NAME set
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"], SMS_SUBDOMAIN="api", SERVER_NAME="example.test")
+    app.config.update(
+        SECRET_KEY="test-secret-key-for-flask-sms",
+        SMS_PROVIDERS=["console"],
+        SMS_SUBDOMAIN="api",
+        SERVER_NAME="example.test",
+    )
     app.testing = True
     SmsExtension(app).check(app)
     client = app.test_client()
@@ -136,14 +141,16 @@ def test_init_app_twice_says_what_to_do(make_app):
 
 def test_a_blueprint_named_sms_says_what_to_do():
     app = Flask("clash")
-    app.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"])
+    app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"])
     app.register_blueprint(Blueprint("sms", __name__, url_prefix="/texts"))
     with pytest.raises(ConfigError, match="SMS_REGISTER_ROUTES = False") as caught:
         SmsExtension(app)
     assert "already has a blueprint named 'sms'" in str(caught.value)
     assert not isinstance(caught.value, ValueError)
     other = Flask("clash2")
-    other.config.update(SECRET_KEY="k", SMS_PROVIDERS=["console"], SMS_REGISTER_ROUTES=False)
+    other.config.update(
+        SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"], SMS_REGISTER_ROUTES=False
+    )
     other.register_blueprint(Blueprint("sms", __name__, url_prefix="/texts"))
     SmsExtension(other).check(other)  # without our routes there is no clash
 

@@ -213,7 +213,7 @@ def test_testing_app_defaults_to_suppressed_console():
 
     app = Flask("t")
     app.testing = True
-    app.secret_key = "k"
+    app.secret_key = "test-secret-key-for-flask-sms"
     sms = SmsExtension(app)
     assert app.config["SMS_PROVIDERS"] == ["console"] and app.config["SMS_SUPPRESS_SEND"] is True
     with app.app_context(), sms.record_messages() as outbox:

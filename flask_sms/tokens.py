@@ -1,0 +1,65 @@
+"""Verification tokens: the server-checkable proof that a phone number was just verified.
+
+``POST /sms_captcha/verify`` hands one to the browser; the app's next view (set a
+password, finish signing up) redeems it with ``sms.redeem_token``. A token is the
+E.164 phone, the purpose, an expiry time and a random id, signed with
+itsdangerous (HMAC-SHA256) under a key derived from ``SECRET_KEY`` (never the key
+itself, so a token can never be mistaken for a session cookie or a code HMAC).
+It is signed, not encrypted: it shows the phone to whoever holds it (the browser
+that just typed that number in). Single use is kept by the flow, which stores
+the id of each redeemed token in the code storage until the token expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+
+_KEY_CONTEXT = b"flask_sms verification token v1"
+_SALT = "flask_sms.verification-token"
+#: longer than any token we issue (about 150 characters); longer input is refused before any work
+MAX_TOKEN_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    """What a token with a good signature says."""
+
+    phone: str
+    purpose: str
+    expires: float
+    token_id: str
+
+
+class TokenSigner:
+    """Signs and reads tokens; knows nothing of clocks or storage (the flow decides expiry and single use)."""
+
+    def __init__(self, secret_key: bytes) -> None:
+        key = hmac.new(secret_key, _KEY_CONTEXT, hashlib.sha256).digest()
+        self._serializer = URLSafeSerializer(key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+    def dumps(self, phone: str, purpose: str, expires: float) -> str:
+        return str(self._serializer.dumps([phone, purpose, expires, secrets.token_urlsafe(16)]))
+
+    def loads(self, token: object) -> TokenClaim | None:
+        """The claim of a token signed by us, or ``None`` (forged, altered, malformed, not a string)."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            payload: Any = self._serializer.loads(token)
+        except (BadData, ValueError, TypeError, RecursionError):
+            return None
+        if not (
+            isinstance(payload, list)
+            and len(payload) == 4
+            and all(isinstance(item, str) for item in (payload[0], payload[1], payload[3]))
+            and isinstance(payload[2], (int, float))
+            and not isinstance(payload[2], bool)
+        ):
+            return None
+        return TokenClaim(payload[0], payload[1], float(payload[2]), payload[3])
