@@ -23,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "login": "登录",
         "phone_required": "请输入手机号。",
         "code_required": "请输入验证码。",
+        "network_error": "网络错误，请检查网络后重试。",
         "csrf_failed": "页面已过期，请刷新后重试。",
         "signed_in_title": "登录成功",
         "signed_in_as": "当前账号：",
@@ -41,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "login": "Sign in",
         "phone_required": "Please enter your phone number.",
         "code_required": "Please enter the code.",
+        "network_error": "Network error. Please check your connection and try again.",
         "csrf_failed": "This page has expired. Please reload it and try again.",
         "signed_in_title": "You are signed in",
         "signed_in_as": "Signed in as ",
@@ -58,7 +60,7 @@ for _language, _table in TEXTS.items():
     _table.update(MESSAGES[_language])
 
 #: the texts the page's script needs (the code request itself is flask_sms's sms.js, with flask_sms's texts)
-SCRIPT_KEYS = ("inbox_empty", "sms_captcha")
+SCRIPT_KEYS = ("inbox_empty", "sms_captcha", "network_error")
 
 
 def current_language() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
@@ -47,8 +48,19 @@ class Inbox:
         with self._lock:
             entries = [dict(entry) for entry in self._messages if now - entry["sent_at"] <= self.seconds]
         for entry in entries:
-            entry["time"] = time.strftime("%H:%M:%S", time.localtime(entry["sent_at"]))
+            entry["time"], entry["iso"] = clock_time(entry["sent_at"])
         return entries
+
+
+def clock_time(timestamp: float) -> tuple[str, str]:
+    """``("14:03:22 UTC+08:00", "2026-11-22T14:03:22+08:00")``: the server's local time, with its offset.
+
+    The page may be read from another time zone than the server's: a bare
+    ``14:03:22`` would not say whose clock that is.
+    """
+    moment = datetime.fromtimestamp(timestamp).astimezone()
+    offset = moment.strftime("%z")  # "+0800"
+    return f"{moment:%H:%M:%S} UTC{offset[:3]}:{offset[3:]}", moment.isoformat(timespec="seconds")
 
 
 def _record(app: Flask, message: SmsMessage, **extra: Any) -> None:

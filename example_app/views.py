@@ -1,9 +1,16 @@
 """The demo pages: ask for a code, sign in with it, sign out.
 
 The code is requested by the page's script from flask_sms's own
-``POST /sms_captcha/``; signing in is an ordinary form post to ``/login``,
-which checks the code with ``sms.verify_form_code`` the way an app's own login
-view would, after its CSRF check.
+``POST /sms_captcha/``. Signing in is the two-step pattern: the page's script
+checks the code with ``POST /sms_captcha/verify``, puts the verification token
+it answers into the login form and posts the form; ``/login`` redeems the token
+with ``sms.redeem_token`` (single use, signed, short-lived). Without JavaScript
+the form posts the code itself and ``/login`` checks it with
+``sms.verify_form_code`` after its CSRF check, the one-step pattern.
+
+Every post answers with a redirect (post/redirect/get): the outcome of a
+sign-in attempt is kept in the session for one page view, so reloading the page
+never posts the code again.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ blueprint = Blueprint("demo", __name__)
 
 CSRF_FIELD = "csrf_token"
 SESSION_PHONE = "phone"
+#: the outcome of the last post, shown once by the next page view (post/redirect/get)
+SESSION_NOTICE = "notice"
 _MAX_FIELD = 64
-#: the page's status for a failed sign-in, by reason (the rest are 400)
-_STATUS = {"rate_limited": 429, "unavailable": 503}
+_MAX_TOKEN = 1024
 
 
 # -- CSRF: a per-session token in a hidden field ----------------------------------------------
@@ -67,7 +75,7 @@ def display_phone(phone: str) -> str:
 def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
     """One inbox text for the template: the code, and the words around it."""
     params = entry["params"]
-    view = {"time": entry["time"], "phones": entry["phones"], "purpose": entry["purpose"]}
+    view = {"time": entry["time"], "iso": entry["iso"], "phones": entry["phones"], "purpose": entry["purpose"]}
     if "code" in params:
         before, _, after = table["sms_captcha"].partition("{code}")
         minutes = params.get("minutes", "?")
@@ -77,7 +85,10 @@ def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
     return view
 
 
-def render_page(status: int = 200, message: str = "", kind: str = "error", phone: str = "") -> Response:
+def render_page() -> Response:
+    notice = session.pop(SESSION_NOTICE, None)
+    if not isinstance(notice, dict):
+        notice = {}
     language = current_language()
     table = texts(language)
     sms = _sms()
@@ -90,15 +101,15 @@ def render_page(status: int = 200, message: str = "", kind: str = "error", phone
         "t": table,
         "script_texts": {key: table[key] for key in SCRIPT_KEYS},
         "signed_in": display_phone(signed_in) if isinstance(signed_in, str) else None,
-        "message": message,
-        "message_kind": kind,
-        "phone": phone,
+        "message": str(notice.get("message", "")),
+        "message_kind": "error",
+        "phone": str(notice.get("phone", "")),
         "providers": ", ".join(settings.providers),
         "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
         "inbox": [inbox_entry(entry, table) for entry in inbox.recent()] if inbox is not None else None,
         "inbox_minutes": f"{inbox.minutes:g}" if inbox is not None else "",
     }
-    response = current_app.make_response((render_template("index.html", **context), status))
+    response = current_app.make_response(render_template("index.html", **context))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -114,31 +125,46 @@ def index() -> Response:
     return render_page()
 
 
+def _after_post(message: str = "", phone: str = "") -> Response:
+    """Post/redirect/get: keep what to say for the next page view, answer with a redirect to it."""
+    if message:
+        session[SESSION_NOTICE] = {"message": message, "phone": phone}
+    return redirect(url_for("demo.index"), 303)
+
+
 @blueprint.post("/login")
 def login() -> Response:
     language = current_language()
     table = texts(language)
     phone, code = _field("phone"), _field("code")
+    token = request.form.get("token", "")[: _MAX_TOKEN + 1]
     if not csrf_ok():
-        return render_page(400, table["csrf_failed"], phone=phone)
+        return _after_post(table["csrf_failed"], phone)
+    if token:
+        # Two steps: the page's script already checked the code at POST /sms_captcha/verify;
+        # the token it got back proves that to this view, once.
+        verified = _sms().redeem_token(token)
+        if verified is None:
+            return _after_post(error_text(language, "code_expired"), phone)
+        return _signed_in(verified)
     if not phone:
-        return render_page(400, table["phone_required"], phone=phone)
+        return _after_post(table["phone_required"], phone)
     if not code:
-        return render_page(400, table["code_required"], phone=phone)
+        return _after_post(table["code_required"], phone)
     if len(phone) > _MAX_FIELD or len(code) > _MAX_FIELD:
-        return render_page(400, table["invalid_request"], phone="")
+        return _after_post(table["invalid_request"])
 
-    # After the page's own CSRF check above, as flask_sms's README asks; it counts
-    # SMS_VERIFY_IP_LIMITS for this client and reports rate_limited/unavailable in the result.
+    # One step (no JavaScript): after the page's own CSRF check above, as flask_sms's README asks.
+    # It counts SMS_VERIFY_IP_LIMITS for this client and reports rate_limited/unavailable in the result.
     result = _sms().verify_form_code(phone, code)
     if not result:
-        reason = result.reason or "invalid_code"
-        response = render_page(_STATUS.get(reason, 400), error_text(language, reason, result.retry_after), phone=phone)
-        if result.retry_after is not None:
-            response.headers["Retry-After"] = str(result.retry_after)
-        return response
+        return _after_post(error_text(language, result.reason or "invalid_code", result.retry_after), phone)
+    assert result.phone is not None
+    return _signed_in(result.phone)
 
-    session[SESSION_PHONE] = result.phone
+
+def _signed_in(phone: str) -> Response:
+    session[SESSION_PHONE] = phone
     _new_csrf_token()
     return redirect(url_for("demo.index"), 303)
 
@@ -146,7 +172,7 @@ def login() -> Response:
 @blueprint.post("/logout")
 def logout() -> Response:
     if not csrf_ok():
-        return render_page(400, texts(current_language())["csrf_failed"])
+        return _after_post(texts(current_language())["csrf_failed"])
     session.pop(SESSION_PHONE, None)
     _new_csrf_token()
     return redirect(url_for("demo.index"), 303)

@@ -58,6 +58,16 @@ def login(client, code, phone=PHONE, token=None, lang=None):
     return client.post("/login", data=data)
 
 
+def failed_login(client, code, **kwargs) -> str:
+    """A sign-in that fails answers a redirect (post/redirect/get); the page it leads to says why, once."""
+    response = login(client, code, **kwargs)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    message = re.search(r'<div id="message" class="message error"[^>]*>([^<]*)</div>', page)
+    assert message, "no error message on the page after a failed sign-in"
+    return page
+
+
 def signed_in_as(client) -> str | None:
     match = re.search(r'id="signed-in-phone">([^<]+)<', client.get("/").get_data(as_text=True))
     return match.group(1) if match else None
@@ -113,7 +123,7 @@ def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):
 
 def test_each_app_gets_its_own_dev_secret_key(make):
     assert make().config["SECRET_KEY"] != make().config["SECRET_KEY"]
-    assert make(SECRET_KEY="fixed").config["SECRET_KEY"] == "fixed"
+    assert make(SECRET_KEY="a-fixed-secret-key-value").config["SECRET_KEY"] == "a-fixed-secret-key-value"
 
 
 def test_flask_sms_info_logs_reach_the_terminal(example, monkeypatch):
@@ -203,15 +213,14 @@ def test_login_with_the_right_code_signs_in(make):
     # single use: the same code cannot sign in again
     with client.session_transaction() as session:
         del session["phone"]
-    response = login(client, code)
-    assert response.status_code == 400 and "验证码已失效" in response.get_data(as_text=True)
+    assert "验证码已失效" in failed_login(client, code)
 
 
 def test_logout_needs_the_token_too(make):
     client = make().test_client()
     send_code(client)
     assert login(client, inbox_code(client)).status_code == 303
-    assert client.post("/logout").status_code == 400
+    assert client.post("/logout").status_code == 303
     assert signed_in_as(client) == SHOWN
     token = csrf_from(client.get("/").get_data(as_text=True))
     assert client.post("/logout", data={"csrf_token": token}).status_code == 303
@@ -223,9 +232,7 @@ def test_csrf_refuses_a_login_without_the_token(make, token):
     client = make().test_client()
     send_code(client)
     code = inbox_code(client)
-    response = login(client, code, token=token)
-    assert response.status_code == 400
-    assert "页面已过期" in response.get_data(as_text=True)
+    assert "页面已过期" in failed_login(client, code, token=token)
     assert signed_in_as(client) is None
     # the refused post did not touch the code: the real form still works
     assert login(client, code).status_code == 303
@@ -238,7 +245,7 @@ def test_csrf_token_is_per_session(make):
     code = inbox_code(mine)
     their_token = csrf_from(theirs.get("/").get_data(as_text=True))
     mine.get("/")
-    assert login(mine, code, token=their_token).status_code == 400
+    assert "页面已过期" in failed_login(mine, code, token=their_token)
 
 
 def wrong(code: str) -> str:
@@ -247,30 +254,64 @@ def wrong(code: str) -> str:
 
 def test_login_errors_say_what_went_wrong(make):
     client = make(SMS_MAX_ATTEMPTS=2).test_client()
-    page = login(client, "123456", phone="12345")
-    assert page.status_code == 400 and "手机号码格式不正确。" in page.get_data(as_text=True)
-    page = login(client, "")
-    assert page.status_code == 400 and "请输入验证码。" in page.get_data(as_text=True)
-    page = login(client, "123456")  # nothing was sent to this number
-    assert "验证码已失效，请重新获取。" in page.get_data(as_text=True)
+    assert "手机号码格式不正确。" in failed_login(client, "123456", phone="12345")
+    assert "请输入验证码。" in failed_login(client, "")
+    assert "验证码已失效，请重新获取。" in failed_login(client, "123456")  # nothing was sent to this number
 
     send_code(client)
     code = inbox_code(client)
-    page = login(client, wrong(code))
-    html = page.get_data(as_text=True)
-    assert page.status_code == 400 and "验证码不正确。" in html
-    assert f'value="{PHONE}"' in html  # the number stays in the field
-    page = login(client, wrong(code))
-    assert "验证码错误次数过多，请重新获取。" in page.get_data(as_text=True)
-    assert "验证码错误次数过多" in login(client, code).get_data(as_text=True)
+    page = failed_login(client, wrong(code))
+    assert "验证码不正确。" in page
+    assert f'value="{PHONE}"' in page  # the number stays in the field
+    assert "验证码错误次数过多，请重新获取。" in failed_login(client, wrong(code))
+    assert "验证码错误次数过多" in failed_login(client, code)
+
+
+def test_a_message_is_shown_once_so_a_reload_posts_nothing(make):
+    """The attack: reloading the page after a wrong code posted the form again (one more attempt)."""
+    app = make()
+    client = app.test_client()
+    send_code(client)
+    code = inbox_code(client)
+    attempts = []
+
+    def count(sender, **extra):
+        attempts.append(extra["reason"])
+
+    from flask_sms import verification_failed
+
+    with verification_failed.connected_to(count, app):
+        response = login(client, wrong(code))
+        assert response.status_code == 303  # the browser follows with a GET: a reload repeats the GET
+        assert "验证码不正确。" in client.get(response.headers["Location"]).get_data(as_text=True)
+        reloaded = client.get("/").get_data(as_text=True)
+    assert attempts == ["invalid_code"]
+    assert "验证码不正确。" not in reloaded  # said once
+    assert login(client, code).status_code == 303 and signed_in_as(client) == SHOWN
+
+
+def test_signing_in_with_a_verification_token(make):
+    app = make()
+    client = app.test_client()
+    send_code(client)
+    verified = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": inbox_code(client)}).get_json()
+    assert verified["ok"] is True and verified["expires_in"] == 600
+    page = client.get("/").get_data(as_text=True)
+    form = {"phone": "", "code": "", "token": verified["token"], "csrf_token": csrf_from(page)}
+    assert client.post("/login", data=form).status_code == 303
+    assert signed_in_as(client) == SHOWN  # the token's phone, not a form field
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
+    form["csrf_token"] = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/login", data=form).status_code == 303  # the same token again...
+    page = client.get("/").get_data(as_text=True)
+    assert "验证码已失效" in page and 'id="signed-in"' not in page  # ...signs nobody in
 
 
 def test_login_errors_follow_the_page_language(make):
     client = make().test_client()
     send_code(client)
-    page = login(client, wrong(inbox_code(client)), lang="en")
-    html = page.get_data(as_text=True)
-    assert '<html lang="en">' in html and "The code is incorrect." in html
+    page = failed_login(client, wrong(inbox_code(client)), lang="en")
+    assert '<html lang="en">' in page and "The code is incorrect." in page
 
 
 def test_login_attempts_are_rate_limited(make):
@@ -278,12 +319,10 @@ def test_login_attempts_are_rate_limited(make):
     send_code(client)
     code = inbox_code(client)
     for _ in range(2):
-        assert login(client, wrong(code)).status_code == 400
-    page = login(client, code)
-    assert page.status_code == 429
-    seconds = int(page.headers["Retry-After"])
+        failed_login(client, wrong(code))
+    page = failed_login(client, code)
+    seconds = int(re.search(r"操作过于频繁，请 (\d+) 秒后再试。", page).group(1))
     assert 0 < seconds <= 3600
-    assert f"操作过于频繁，请 {seconds} 秒后再试。" in page.get_data(as_text=True)
 
 
 def test_login_when_storage_is_down(make, monkeypatch):
@@ -294,8 +333,7 @@ def test_login_when_storage_is_down(make, monkeypatch):
         raise StorageUnavailable()
 
     monkeypatch.setattr(app.extensions["sms"], "verify_code", down)
-    page = login(client, "123456")
-    assert page.status_code == 503 and "服务暂时不可用，请稍后再试。" in page.get_data(as_text=True)
+    assert "服务暂时不可用，请稍后再试。" in failed_login(client, "123456")
 
 
 # -- language ---------------------------------------------------------------------------------
@@ -345,7 +383,7 @@ def test_env_file_is_read_and_the_environment_wins(example, monkeypatch, tmp_pat
         "# demo settings\n"
         "FLASK_SMS_CODE_LENGTH=7\n"
         "export FLASK_SMS_CODE_TTL=120  # two minutes\n"
-        "FLASK_SECRET_KEY='from dotenv'  # quoted, then a comment\n"
+        "FLASK_SECRET_KEY='from the dotenv file'  # quoted, then a comment\n"
         "FLASK_DEMO_NOTE=a#b\n"
         'FLASK_SMS_PROVIDERS="[\\"console\\"]"\n'
         "NOT_FLASK=ignored\n"
@@ -355,7 +393,7 @@ def test_env_file_is_read_and_the_environment_wins(example, monkeypatch, tmp_pat
     )
     app = example.create_app()  # reads ./.env by default
     assert app.config["SMS_CODE_LENGTH"] == 7 and app.config["SMS_CODE_TTL"] == 120
-    assert app.config["SECRET_KEY"] == "from dotenv" and app.config["SMS_PROVIDERS"] == ["console"]
+    assert app.config["SECRET_KEY"] == "from the dotenv file" and app.config["SMS_PROVIDERS"] == ["console"]
     assert "NOT_FLASK" not in app.config
     assert app.config["DEMO_NOTE"] == "a#b"
 

@@ -11,7 +11,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from conftest import need_binary, skip_or_fail
@@ -143,7 +143,10 @@ def test_full_flow_signs_in_with_the_code_from_the_dev_inbox(serve, page, expect
     shot(page, "02-code-sent")
 
     page.fill("#code", code)
-    page.click("#login")
+    with page.expect_request(lambda request: request.url == base + "/login") as posted:
+        page.click("#login")
+    form = dict(parse_qsl(posted.value.post_data or ""))
+    assert form["token"] and not form.get("code")  # the page's script verified the code: the token signs in
     expect(page.locator("#signed-in-phone")).to_have_text(SHOWN)
     assert page.url == base + "/"
     expect(page.locator("#login-form")).to_have_count(0)
@@ -181,7 +184,7 @@ def test_wrong_code_shows_the_error(serve, page, expect):
     expect(page.locator("#message")).to_have_text("验证码不正确。")
     expect(page.locator("#message")).to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#phone")).to_have_value(PHONE)
-    expect(page.locator("#send-code")).to_be_disabled()  # the countdown survives the reload
+    expect(page.locator("#send-code")).to_be_disabled()  # the countdown goes on: the page did not reload
     expect(page.locator("#signed-in")).to_have_count(0)
     shot(page, "05-wrong-code")
 
@@ -243,3 +246,124 @@ def test_send_failure_shows_its_message_and_there_is_no_inbox(serve, page, expec
     expect(page.locator("#message")).to_have_text("短信发送失败，请稍后再试。")
     expect(page.locator("#send-code")).to_be_enabled()
     shot(page, "09-send-failed")
+
+
+# -- post/redirect/get: a reload never posts a code again ----------------------------------------
+@pytest.fixture
+def attempts() -> Any:
+    """Every failed verification (the signal), in the app the test serves."""
+    from flask_sms import verification_failed
+
+    seen: list[str] = []
+
+    def record(sender: Any, reason: str, **extra: Any) -> None:
+        seen.append(reason)
+
+    verification_failed.connect(record)
+    yield seen
+    verification_failed.disconnect(record)
+
+
+def test_reloading_after_a_wrong_code_posts_nothing(serve, page, expect, attempts):
+    """The attack: reloading after a wrong code re-posted the login form (one more attempt)."""
+    base = serve()
+    page.goto(base + "/")
+    request_code(page)
+    code = code_from_inbox(page, expect)
+    page.fill("#code", wrong(code))
+    page.click("#login")
+    expect(page.locator("#message")).to_have_text("验证码不正确。")
+    page.reload()
+    page.wait_for_load_state()
+    assert attempts == ["invalid_code"]
+    page.fill("#phone", PHONE)
+    page.fill("#code", code)
+    page.click("#login")
+    expect(page.locator("#signed-in-phone")).to_have_text(SHOWN)
+
+
+def test_without_javascript_a_failed_sign_in_redirects_so_a_reload_posts_nothing(serve, browser, expect, attempts):
+    base = serve()
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 960, "height": 600}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        assert context.request.post(base + "/sms_captcha/", data={"phone": PHONE}).ok
+        page.goto(base + "/")
+        code = page.locator("#inbox-list .inbox-code").first.inner_text()
+        page.fill("#phone", PHONE)
+        page.fill("#code", wrong(code))
+        with page.expect_navigation() as landed:
+            page.click("#login")
+        response = landed.value
+        assert response.request.method == "GET" and response.request.redirected_from.method == "POST"
+        expect(page.locator("#message")).to_have_text("验证码不正确。")
+        page.reload()
+        expect(page.locator("#message")).to_be_hidden()  # said once; the reload was a plain GET
+        assert attempts == ["invalid_code"]
+        page.fill("#phone", PHONE)
+        page.fill("#code", code)
+        page.click("#login")
+        expect(page.locator("#signed-in-phone")).to_have_text(SHOWN)
+    finally:
+        context.close()
+
+
+# -- a phone's screen: 390 px wide ---------------------------------------------------------------------
+OVERFLOW = """() => {
+  const found = [];
+  const width = window.innerWidth;
+  if (document.documentElement.scrollWidth > width) found.push("the page scrolls sideways");
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length || getComputedStyle(el).visibility === "hidden") continue;
+    const box = el.getBoundingClientRect();
+    const name = el.id ? "#" + el.id : el.tagName.toLowerCase() + "." + el.className;
+    if (box.left < -0.5 || box.right > width + 0.5) found.push(name + " leaves the screen");
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) found.push(name + " cuts its text");
+    if (el.placeholder) {
+      const style = getComputedStyle(el);
+      const context = document.createElement("canvas").getContext("2d");
+      context.font = style.font;
+      const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (context.measureText(el.placeholder).width > room + 0.5) found.push(name + " cuts its placeholder");
+    }
+  }
+  return found;
+}"""
+
+
+def phone_width(page: Any) -> float:
+    return page.locator("#phone").bounding_box()["width"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "sending", "counting"), [("zh-CN", "发送中…", "秒后重新获取"), ("en", "Sending…", "Resend in")]
+)
+def test_nothing_is_cut_off_at_390_px_and_the_phone_field_keeps_its_width(
+    serve, browser, expect, lang, sending, counting
+):
+    """The attack: the English placeholder was cut off at 390 px, and the phone field shrank while counting down."""
+    base = serve()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale=lang)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/?lang={lang}")
+        assert page.evaluate(OVERFLOW) == [], lang
+        idle = phone_width(page)
+        held: list[Any] = []
+        page.route("**/sms_captcha/", lambda route: held.append(route))  # hold the reply: "sending" stays up
+        page.fill("#phone", PHONE)
+        page.click("#send-code")
+        expect(page.locator("#send-code")).to_have_text(sending)
+        assert phone_width(page) == idle and page.evaluate(OVERFLOW) == []
+        held[0].continue_()
+        expect(page.locator("#send-code")).to_contain_text(counting)
+        expect(page.locator("#inbox-list .inbox-item")).to_have_count(1)
+        assert phone_width(page) == idle, "the phone field changed width while the button counts down"
+        assert page.evaluate(OVERFLOW) == [], lang
+        when = page.locator("#inbox-list time").first
+        expect(when).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2} UTC[+-]\d{2}:\d{2}$"))  # whose clock: said
+        assert re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$", when.get_attribute("datetime"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"example-10-390px-{lang}.png"), full_page=True)
+    finally:
+        context.close()

@@ -1,12 +1,60 @@
-// flask_sms demo: keep the dev inbox fresh. Asking for a code (the button, the countdown, the
-// messages) is flask_sms's own sms.js, wired up by its Jinja macro on the page.
-// Plain script, no build step, no third-party code.
+// flask_sms demo: sign in with a verification token, and keep the dev inbox fresh. Asking for a
+// code (the button, the countdown, the messages) is flask_sms's own sms.js, wired up by its Jinja
+// macro on the page. Plain script, no build step, no third-party code.
 (function () {
   "use strict";
 
   var body = document.body;
   var T = JSON.parse(document.getElementById("texts").textContent);
   var inboxUrl = body.getAttribute("data-inbox-url");
+  var verifyUrl = body.getAttribute("data-verify-url");
+  var lang = body.getAttribute("data-lang");
+
+  // -- signing in: check the code at POST /sms_captcha/verify, post the token it answers -------
+  // A wrong code is said on the page at once and nothing is posted, so reloading the page can
+  // never send the code again. Without this script the form posts the code itself (see views.py).
+  var form = document.getElementById("login-form");
+
+  function showError(words) {
+    var message = document.getElementById("message");
+    message.textContent = words;
+    message.className = "message error";
+    message.hidden = !words;
+  }
+
+  async function verifyThenPost(event) {
+    var phone = form.querySelector("[data-sms-phone]").value.trim();
+    var code = form.querySelector("[data-sms-code]").value.trim();
+    if (form.elements.token.value || !phone || !code) {
+      return; // let the server say what is missing
+    }
+    event.preventDefault();
+    var button = document.getElementById("login");
+    button.disabled = true;
+    try {
+      var response = await fetch(verifyUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": lang },
+        body: JSON.stringify({ phone: phone, code: code })
+      });
+      var payload = await response.json();
+      if (response.ok && payload.ok && payload.token) {
+        form.elements.token.value = payload.token;
+        form.querySelector("[data-sms-code]").value = ""; // the code is used up; the token stands for it
+        form.submit();
+        return;
+      }
+      showError(payload.message || "");
+    } catch (e) {
+      showError(T.network_error || "");
+    }
+    button.disabled = false;
+  }
+
+  if (form && verifyUrl) {
+    form.addEventListener("submit", verifyThenPost);
+  }
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, function (whole, name) {
@@ -25,6 +73,7 @@
     who.textContent = entry.phones.join(", ");
     var when = document.createElement("time");
     when.textContent = entry.time;
+    when.setAttribute("datetime", entry.iso);
     meta.append(who, " ", when);
     var text = document.createElement("p");
     text.className = "inbox-text";
