@@ -342,3 +342,28 @@ def test_every_pip_install_in_the_readme_installs_from_the_source_tree():
         and "flask[async]" not in command  # Flask's own extra, from the index, for async views
     ]
     assert from_index == [], from_index
+
+
+def test_the_readme_error_tables_are_complete():
+    """Every error code in its table (with a status), every exception in the Errors table."""
+    import flask_sms
+    from flask_sms import codes
+    from flask_sms.errors import SmsError
+
+    text = README.read_text(encoding="utf-8")
+    routes_table = text[text.index("### Error codes") : text.index("### Languages")]
+    missing_codes = [
+        value
+        for name, value in vars(codes).items()
+        if name.isupper() and isinstance(value, str) and not re.search(rf"\| \d{{3}} \| `{value}` \|", routes_table)
+    ]
+    assert missing_codes == [], f"README's error-code table misses {missing_codes}"
+    errors_table = text[text.index("## Errors") : text.index("## Testing your app")]
+    exported = [
+        name
+        for name in flask_sms.__all__
+        if isinstance(getattr(flask_sms, name), type) and issubclass(getattr(flask_sms, name), SmsError)
+    ]
+    aliases = {"CaptchaError", "InvalidPhone", "InvalidPurpose", "SendFailed"}  # named in their classes' rows
+    missing = [name for name in exported if f"`{name}`" not in errors_table and name not in aliases]
+    assert missing == [], f"README's Errors table misses {missing}"
