@@ -20,7 +20,7 @@ from . import codes
 from .messages import detail_for, json_error, message_for
 
 if TYPE_CHECKING:
-    from .results import Attempt, SendResult
+    from .results import Attempt, Outcome, SendResult
 
 
 class SmsError(Exception):
@@ -61,9 +61,10 @@ class ProviderError(SmsError):
     ``sdk_error`` when it did not.
     """
 
-    def __init__(self, code: str, message: str = "") -> None:
+    def __init__(self, code: str, message: str = "", outcome: Outcome = "failed") -> None:
         self.code = str(code)
         self.message = str(message)
+        self.outcome: Outcome = outcome
         super().__init__(f"{self.code} {self.message}".rstrip())
 
 

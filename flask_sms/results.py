@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+#: how one attempt ended for its numbers:
+#: ``sent`` the vendor accepted them; ``rejected`` final for those numbers (no failover);
+#: ``failed`` nothing was sent and the next provider may succeed; ``unknown`` the text may have gone out
+Outcome = Literal["sent", "rejected", "failed", "unknown"]
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One request to one provider: what the vendor said, in its own words."""
+    """One request to one provider: what the vendor said, in its own words, and what it means."""
 
     provider: str
     ok: bool
     code: str = ""
     message: str = ""
     phones: tuple[str, ...] = ()
+    outcome: Outcome = "failed"
+
+    def __post_init__(self) -> None:
+        if self.ok and self.outcome != "sent":
+            object.__setattr__(self, "outcome", "sent")
 
     def __str__(self) -> str:
         if self.ok:
@@ -28,6 +39,16 @@ class SmsMessage:
     phones: tuple[str, ...]
     purpose: str
     params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One accepted number: the vendor's id for that text and the caller's correlation id."""
+
+    phone: str
+    provider: str
+    message_id: str
+    out_id: str
 
 
 @dataclass
@@ -47,6 +68,9 @@ class SendResult:
     failed: dict[str, Attempt] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     suppressed: bool = False
+    unknown: dict[str, Attempt] = field(default_factory=dict)  # E.164 -> the attempt that may have sent it
+    out_id: str = ""
+    messages: list[SentMessage] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.ok

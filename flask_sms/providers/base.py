@@ -18,6 +18,7 @@ from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError
 from ..options import REQUIRED, UNSET, Option
+from ..results import Outcome
 from .payload import Payload, Reply, Template
 from .replies import transport_error
 
@@ -41,6 +42,8 @@ class Provider(ABC, Generic[RequestT, RawT]):
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: whether every purpose needs an entry in ``SMS_<NAME>_TEMPLATES``
     needs_templates: ClassVar[bool] = True
+    #: the vendor's published error codes and their outcome; a code not listed counts as ``failed``
+    error_classes: ClassVar[Mapping[str, Outcome]] = {}
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         self.settings = settings
@@ -67,6 +70,11 @@ class Provider(ABC, Generic[RequestT, RawT]):
         except ImportError:
             return f"provider {cls.name!r} needs its vendor SDK: pip install 'Flask-SMS-Captcha[{cls.extra}]'"
         return None
+
+    @classmethod
+    def classify(cls, code: str) -> Outcome:
+        """The outcome a vendor error code means; unlisted codes fail over."""
+        return cls.error_classes.get(code, "failed")
 
     # -- per send ------------------------------------------------------------------------
     def template_for(self, purpose: str) -> Template | None:

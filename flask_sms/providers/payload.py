@@ -42,6 +42,7 @@ class Payload:
     template: Template
     params: tuple[tuple[str, str], ...] = ()
     text: str = ""
+    out_id: str = ""
 
     def values(self) -> list[str]:
         """The values alone, for vendors whose parameters are positional."""
