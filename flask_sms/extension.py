@@ -284,14 +284,17 @@ class SmsExtension:
         phones: PhoneInput | Iterable[PhoneInput],
         purpose: str,
         params: Mapping[str, Any] | None = None,
+        *,
+        out_id: str | None = None,
     ) -> SendResult:
         """Send one template to one or many numbers, failing over in ``SMS_PROVIDERS`` order.
 
         Everything that can be checked locally (numbers, purpose, parameters for
-        every provider) is checked before the first vendor is called.
+        every provider) is checked before the first vendor is called. ``out_id``
+        ties the texts to your records; one is generated when none is given.
         """
         app, sender = self._sender()
-        return sender.send(app, phones, purpose, params)
+        return sender.send(app, phones, purpose, params, out_id=out_id)
 
     # -- the verification flow -----------------------------------------------------------------
     def send_code(self, phone: str, purpose: str | None = None, *, client_ip: str | None = None) -> CodeSent:
@@ -405,9 +408,11 @@ class SmsExtension:
         phones: PhoneInput | Iterable[PhoneInput],
         purpose: str,
         params: Mapping[str, Any] | None = None,
+        *,
+        out_id: str | None = None,
     ) -> SendResult:
         """:meth:`send` for an ``async def`` view: runs in a worker thread, the event loop keeps going."""
-        return await _in_thread(self.send, phones, purpose, params)
+        return await _in_thread(self.send, phones, purpose, params, out_id=out_id)
 
     async def send_code_async(
         self, phone: str, purpose: str | None = None, *, client_ip: str | None = None
@@ -463,10 +468,12 @@ def send_sms(
     phones: PhoneInput | Iterable[PhoneInput],
     purpose: str,
     params: Mapping[str, Any] | None = None,
+    *,
+    out_id: str | None = None,
 ) -> SendResult:
     """Send through the current app's :class:`SmsExtension` (see :meth:`SmsExtension.send`)."""
     try:
         extension: SmsExtension = current_app.extensions["sms"]
     except KeyError:
         raise RuntimeError("SmsExtension is not set up on this app; call SmsExtension(app)") from None
-    return extension.send(phones, purpose, params)
+    return extension.send(phones, purpose, params, out_id=out_id)

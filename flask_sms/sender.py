@@ -9,8 +9,10 @@ parameters for every provider) is checked before the first vendor is called.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from phonenumbers import PhoneNumber
 from .errors import ProviderError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, parse_phones
 from .providers import AnyProvider, Payload
-from .results import Attempt, SendResult, SmsMessage
+from .results import Attempt, SendResult, SentMessage, SmsMessage
 from .signals import sms_failed, sms_sent
 
 logger = logging.getLogger("flask_sms")
@@ -30,6 +32,9 @@ logger = logging.getLogger("flask_sms")
 FAILURE_RECORD = {"flask_sms_send_failure": True}
 
 Numbers = dict[str, PhoneNumber]  # E.164 -> parsed number
+
+#: the longest ``out_id`` every vendor takes (Aliyun OutId < 256, Tencent SessionContext < 512 bytes)
+MAX_OUT_ID = 64
 T = TypeVar("T")
 
 
@@ -39,6 +44,11 @@ class PlanStep:
     payload: Payload
 
 
+def new_out_id() -> str:
+    """A correlation id for a send the caller gave none: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
 def chunked(items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
@@ -46,9 +56,9 @@ def chunked(items: Sequence[T], size: int) -> list[list[T]]:
 class _Collector:
     """Gathers results from worker threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, out_id: str = "") -> None:
         self.lock = threading.Lock()
-        self.result = SendResult()
+        self.result = SendResult(out_id=out_id)
         self.message_ids: dict[str, None] = {}  # ordered set: batches of 10,000 ids stay linear
 
     def attempt(self, attempt: Attempt) -> None:
@@ -59,6 +69,7 @@ class _Collector:
         with self.lock:
             for phone, message_id in phones.items():
                 self.result.delivered[phone] = provider
+                self.result.messages.append(SentMessage(phone, provider, message_id, self.result.out_id))
                 if message_id:
                     self.message_ids[message_id] = None
             if request_id:
@@ -148,27 +159,47 @@ class Sender:
         phones: PhoneInput | Iterable[PhoneInput],
         purpose: str,
         params: Mapping[str, Any] | None = None,
+        *,
+        out_id: str | None = None,
     ) -> SendResult:
         """Parse the numbers, then :meth:`send_numbers`. ``app`` is the signals' sender."""
-        self._check_call(purpose, params)
-        return self.send_numbers(app, parse_phones(phones, self.default_region), purpose, params)
+        self._check_call(purpose, params, out_id)
+        return self.send_numbers(app, parse_phones(phones, self.default_region), purpose, params, out_id=out_id)
 
     def send_numbers(
-        self, app: object, numbers: Numbers, purpose: str, params: Mapping[str, Any] | None = None
+        self,
+        app: object,
+        numbers: Numbers,
+        purpose: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        out_id: str | None = None,
     ) -> SendResult:
-        """Send to numbers parsed already (E.164 -> number), for callers that checked their arguments."""
+        """Send to numbers parsed already (E.164 -> number), for callers that checked their arguments.
+
+        ``out_id`` ties the texts to the caller's records (Aliyun ``OutId``, Tencent
+        ``SessionContext``, Ronglian ``reqId``); one is generated when none is given.
+        """
         values = {str(name): value for name, value in (params or {}).items()}
-        plan = self.plan(purpose, values)
+        correlation = out_id or new_out_id()
+        plan = [
+            dataclasses.replace(step, payload=dataclasses.replace(step.payload, out_id=correlation))
+            for step in self.plan(purpose, values)
+        ]
         message = SmsMessage(
             tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
         )
         if self.suppress:
             first = plan[0].provider.name
             result = SendResult(
-                ok=True, provider=first, delivered=dict.fromkeys(message.phones, first), suppressed=True
+                ok=True,
+                provider=first,
+                delivered=dict.fromkeys(message.phones, first),
+                suppressed=True,
+                out_id=correlation,
             )
         else:
-            result = self.deliver(plan, numbers)
+            result = self.deliver(plan, numbers, correlation)
             if not result.delivered:
                 error = SendError(result.attempts, result)
                 logger.error(
@@ -184,11 +215,15 @@ class Sender:
         return result
 
     @staticmethod
-    def _check_call(purpose: object, params: object) -> None:
+    def _check_call(purpose: object, params: object, out_id: object = None) -> None:
         if not isinstance(purpose, str) or not purpose:
             raise SmsError(f"purpose must be a non-empty string (got {purpose!r})")
         if params is not None and not isinstance(params, Mapping):
             raise SmsError(f"params must be a mapping of names to values (got {type(params).__name__})")
+        if out_id is not None and not (
+            isinstance(out_id, str) and 0 < len(out_id) <= MAX_OUT_ID and out_id.isascii() and out_id.isprintable()
+        ):
+            raise SmsError(f"out_id must be 1-{MAX_OUT_ID} printable ASCII characters")
 
     def plan(self, purpose: str, params: Mapping[str, Any]) -> list[PlanStep]:
         """The providers with a template for ``purpose``, in order, each with its payload rendered."""
@@ -201,9 +236,9 @@ class Sender:
             raise UnknownPurpose(purpose)
         return plan
 
-    def deliver(self, plan: Sequence[PlanStep], numbers: Numbers) -> SendResult:
+    def deliver(self, plan: Sequence[PlanStep], numbers: Numbers, out_id: str = "") -> SendResult:
         """Send to every number, chunked for the first provider, failing over chunk by chunk."""
-        out = _Collector()
+        out = _Collector(out_id)
         phones = list(numbers)
         chunks = [
             {phone: numbers[phone] for phone in chunk} for chunk in chunked(phones, plan[0].provider.max_per_request)

@@ -233,3 +233,32 @@ def test_clients_are_built_once_and_connections_kept_alive(make_app, fake, vendo
     received = fake.received(vendor)
     assert len(received) == 3
     assert len({r.client_port for r in received}) == 1, "each send opened a new connection"
+
+
+def test_result_lists_each_accepted_text_with_the_callers_out_id(make_app, fake):
+    fake.reject_number("tencent", "+8613900139000", "FailedOperation.PhoneNumberInBlacklist", "黑名单")
+    app = make_app(["tencent"])
+    with app.app_context():
+        result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS, out_id="order-42")
+
+    assert result.out_id == "order-42"
+    assert [(m.phone, m.provider, m.out_id) for m in result.messages] == [("+8613800138000", "tencent", "order-42")]
+    assert result.messages[0].message_id
+
+
+def test_a_send_without_out_id_gets_its_own(make_app, fake):
+    app = make_app(["aliyun"])
+    with app.app_context():
+        first = send_sms("13800138000", "captcha", PARAMS)
+        second = send_sms("13800138000", "captcha", PARAMS)
+
+    assert first.out_id and second.out_id and first.out_id != second.out_id
+    assert [m.out_id for m in first.messages] == [first.out_id]
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 65, "订单", "a\nb", 42])
+def test_a_bad_out_id_is_refused_before_any_vendor_is_called(make_app, fake, bad):
+    app = make_app(["aliyun"])
+    with app.app_context(), pytest.raises(SmsError, match="out_id"):
+        send_sms("13800138000", "captcha", PARAMS, out_id=bad)
+    assert fake.received("aliyun") == []
