@@ -13,6 +13,11 @@ request's signature, written from each vendor's *published* scheme:
   are requests whose path starts with ``/2013-12-26/Accounts/``.
 * **Ihuyi / 互亿无线** (APIKEY as password, or the dynamic MD5 password).
   These are requests whose path starts with ``/webservice/sms.php``.
+* **More vendors**, each in its own module under ``tests/fakes/``: a
+  :class:`VendorFake` subclass decorated with :func:`register_fake`. Every
+  module there is loaded when this one is; each fake says which requests it
+  claims (checked before the four above) and keeps its own credentials
+  (``fake.plugin("huawei").credentials``).
 
 Every request lands in exactly one of two lists:
 
@@ -32,7 +37,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
+import pkgutil
 import re
 import secrets
 import socket
@@ -45,7 +52,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 if TYPE_CHECKING:  # annotations are lazy (PEP 563): no runtime dependency
@@ -60,11 +68,15 @@ __all__ = [
     "Credentials",
     "FakeVendor",
     "Received",
+    "VendorFake",
     "aliyun_percent_encode",
+    "register_fake",
     "unused_port",
 ]
 
-VENDORS: tuple[str, ...] = ("aliyun", "tencent", "ronglian", "ihuyi")
+BUILTIN_VENDORS: tuple[str, ...] = ("aliyun", "tencent", "ronglian", "ihuyi")
+#: the four above plus every fake registered from ``tests/fakes/`` (filled in at the end of this module)
+VENDORS: tuple[str, ...] = BUILTIN_VENDORS
 MODES: tuple[str, ...] = ("ok", "business_error", "http_500", "hang", "garbage")
 
 # Per-request number limits from the vendors' docs.
@@ -199,17 +211,17 @@ class Received:
 
 
 @dataclass
-class _Reply:
+class Reply:
     status: int
     body: bytes
     content_type: str
     label: str = "ok"
 
 
-class _Refuse(Exception):
+class Refusal(Exception):
     """Raised by a vendor parser: goes to ``rejected`` and answers ``reply``."""
 
-    def __init__(self, reason: str, reply: _Reply) -> None:
+    def __init__(self, reason: str, reply: Reply) -> None:
         super().__init__(reason)
         self.reason = reason
         self.reply = reply
@@ -241,6 +253,65 @@ def _hmac_sha256(key: bytes, msg: str) -> bytes:
 
 def _parse_form(text: str) -> dict[str, str]:
     return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+
+
+# --------------------------------------------------------------------------- plugged-in vendors
+
+
+class VendorFake:
+    """One more vendor for :class:`FakeVendor`, written in its own module under ``tests/fakes/``.
+
+    A subclass sets ``name`` and ``business_error`` (the vendor's code and
+    message for mode "business_error") and fills in four methods. ``parse``
+    checks auth and protocol (raise :class:`Refusal` to refuse) and returns
+    ``(Received, pending, ctx)``: ``pending`` is a ``(code, message)`` business
+    error to answer instead of success (e.g. too many numbers), ``ctx`` is
+    passed on to ``error``/``ok``. ``fake`` gives access to modes, rejections
+    (``fake._rejection_for``) and the lock.
+    """
+
+    name: ClassVar[str]
+    business_error: ClassVar[tuple[str, str]]
+
+    def __init__(self, fake: FakeVendor) -> None:
+        self.fake = fake
+
+    def claims(self, method: str, path: str, headers: Message) -> bool:
+        """Whether this request is for this vendor (looked at before the built-in four)."""
+        raise NotImplementedError
+
+    def parse(
+        self, method: str, path: str, query: str, headers: Message, body: bytes
+    ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
+        raise NotImplementedError
+
+    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+        raise NotImplementedError
+
+    def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget per-run state (nonces and the like); called by ``FakeVendor.reset``."""
+
+
+_PLUGINS: dict[str, type[VendorFake]] = {}
+
+
+def register_fake(cls: type[VendorFake]) -> type[VendorFake]:
+    """Class decorator for a :class:`VendorFake` in ``tests/fakes/``."""
+    _PLUGINS[cls.name] = cls
+    return cls
+
+
+def _load_plugins() -> None:
+    """Import every module in ``tests/fakes/`` (each registers its vendor)."""
+    global VENDORS
+    folder = Path(__file__).resolve().parent / "fakes"
+    for module in sorted(pkgutil.iter_modules([str(folder)]), key=lambda m: m.name):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"fakes.{module.name}")
+    VENDORS = BUILTIN_VENDORS + tuple(name for name in _PLUGINS if name not in BUILTIN_VENDORS)
 
 
 # --------------------------------------------------------------------------- server
@@ -325,14 +396,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except (ValueError, OSError):
             self.close_connection = True
-            self._send(_Reply(400, b"bad request body", "text/plain; charset=utf-8", "bad_body"))
+            self._send(Reply(400, b"bad request body", "text/plain; charset=utf-8", "bad_body"))
             return
         try:
             reply = fake._handle(self.command, self.path, self.headers, body, int(self.client_address[1]))
         except Exception:  # never let a bug in the fake kill the connection silently
             tb = traceback.format_exc()
             fake._note_error(tb)
-            reply = _Reply(
+            reply = Reply(
                 500, ("fake_vendor internal error:\n" + tb).encode(), "text/plain; charset=utf-8", "internal_error"
             )
         if reply is None:  # stopped while hanging/delaying: drop the connection
@@ -340,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(reply)
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: Reply) -> None:
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
@@ -381,6 +452,11 @@ class FakeVendor:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.plugins: dict[str, VendorFake] = {name: cls(self) for name, cls in _PLUGINS.items()}
+
+    def plugin(self, vendor: str) -> Any:
+        """The plugged-in fake for ``vendor`` (its ``credentials``, helpers)."""
+        return self.plugins[vendor]
 
     # ------------------------------------------------------------ lifecycle
 
@@ -474,6 +550,8 @@ class FakeVendor:
             self._modes.clear()
             self._rejections.clear()
             self._nonces.clear()
+        for plugin in self.plugins.values():
+            plugin.reset()
         self.delay = 0.0
 
     @staticmethod
@@ -519,12 +597,16 @@ class FakeVendor:
             table = dict(self._rejections.get(vendor, {}))
         return {p: table[p] for p in phones if p in table}
 
-    def _handle(self, method: str, target: str, headers: Message, body: bytes, client_port: int = 0) -> _Reply | None:
+    def _handle(self, method: str, target: str, headers: Message, body: bytes, client_port: int = 0) -> Reply | None:
         if self.delay > 0 and not self._sleep(self.delay):
             return None
         parts = urlsplit(target)
         path, query = parts.path or "/", parts.query
-        if path.startswith("/2013-12-26/Accounts/"):
+        claimed = next((p for p in self.plugins.values() if p.claims(method, path, headers)), None)
+        parse: Callable[..., Any]
+        if claimed is not None:
+            vendor, parse = claimed.name, claimed.parse
+        elif path.startswith("/2013-12-26/Accounts/"):
             vendor, parse = "ronglian", self._ronglian_parse
         elif path.startswith("/webservice/sms.php"):
             vendor, parse = "ihuyi", self._ihuyi_parse
@@ -534,7 +616,7 @@ class FakeVendor:
             vendor, parse = "aliyun", self._aliyun_parse
         try:
             rec, pending, ctx = parse(method, path, query, headers, body)
-        except _Refuse as refusal:
+        except Refusal as refusal:
             with self._lock:
                 self.rejected.append((vendor, refusal.reason))
             return refusal.reply
@@ -549,16 +631,17 @@ class FakeVendor:
 
     def _respond(
         self, vendor: str, rec: Received, pending: tuple[str, str] | None, ctx: dict[str, Any]
-    ) -> _Reply | None:
-        error: Callable[..., _Reply] = getattr(self, f"_{vendor}_error")
-        ok: Callable[[Received, dict[str, Any]], _Reply] = getattr(self, f"_{vendor}_ok")
+    ) -> Reply | None:
+        plugin = self.plugins.get(vendor)
+        error: Callable[..., Reply] = plugin.error if plugin else getattr(self, f"_{vendor}_error")
+        ok: Callable[[Received, dict[str, Any]], Reply] = plugin.ok if plugin else getattr(self, f"_{vendor}_ok")
         mode, kw = self._take_mode(vendor)
         if mode == "http_500":
-            return _Reply(500, b"500 Internal Server Error", "text/plain; charset=utf-8", "http_500")
+            return Reply(500, b"500 Internal Server Error", "text/plain; charset=utf-8", "http_500")
         if mode == "garbage":
-            return _Reply(200, b"<html>not json", "text/html", "garbage")
+            return Reply(200, b"<html>not json", "text/html", "garbage")
         if mode == "business_error":
-            dcode, dmsg = _DEFAULT_BUSINESS_ERROR[vendor]
+            dcode, dmsg = plugin.business_error if plugin else _DEFAULT_BUSINESS_ERROR[vendor]
             code = str(kw.get("code") or dcode)
             message = str(kw.get("message") or (dmsg if code == dcode else "business error"))
             return error(code, message, ctx, label=f"business_error:{code}")
@@ -571,10 +654,10 @@ class FakeVendor:
     # ------------------------------------------------------------ aliyun
 
     @staticmethod
-    def _aliyun_reply(status: int, payload: dict[str, Any], label: str) -> _Reply:
+    def _aliyun_reply(status: int, payload: dict[str, Any], label: str) -> Reply:
         payload = dict(payload)
         payload.setdefault("RequestId", str(uuid.uuid4()).upper())
-        return _Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
+        return Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
 
     @staticmethod
     def aliyun_string_to_sign(method: str, params: dict[str, str]) -> str:
@@ -588,8 +671,8 @@ class FakeVendor:
         if body and (not ctype or "application/x-www-form-urlencoded" in ctype):
             params.update(_parse_form(body.decode("utf-8", "replace")))
 
-        def refuse(status: int, code: str, message: str) -> _Refuse:
-            return _Refuse(
+        def refuse(status: int, code: str, message: str) -> Refusal:
+            return Refusal(
                 f"{code}: {message}", self._aliyun_reply(status, {"Code": code, "Message": message}, f"refused:{code}")
             )
 
@@ -658,10 +741,10 @@ class FakeVendor:
         rec = Received("aliyun", phones, params["TemplateCode"], template_params, params["SignName"], dict(params))
         return rec, pending, {}
 
-    def _aliyun_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
+    def _aliyun_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._aliyun_reply(200, {"Code": code, "Message": message}, label)
 
-    def _aliyun_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
+    def _aliyun_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self._rejection_for("aliyun", rec.phones)
         if hits:  # no per-number status on Aliyun: the whole request fails
             code, message = next(iter(hits.values()))
@@ -672,16 +755,16 @@ class FakeVendor:
     # ------------------------------------------------------------ tencent
 
     @staticmethod
-    def _tencent_reply(payload: dict[str, Any], label: str) -> _Reply:
+    def _tencent_reply(payload: dict[str, Any], label: str) -> Reply:
         payload = dict(payload)
         payload.setdefault("RequestId", str(uuid.uuid4()))
         # Exactly "application/json": the SDK only looks for Response.Error when
         # Content-Type is "application/json" or "text/plain".
-        return _Reply(200, _json_bytes({"Response": payload}), "application/json", label)
+        return Reply(200, _json_bytes({"Response": payload}), "application/json", label)
 
     def _tencent_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(code: str, message: str) -> _Refuse:
-            return _Refuse(
+        def refuse(code: str, message: str) -> Refusal:
+            return Refusal(
                 f"{code}: {message}",
                 self._tencent_reply({"Error": {"Code": code, "Message": message}}, f"refused:{code}"),
             )
@@ -761,10 +844,10 @@ class FakeVendor:
         )
         return rec, pending, {"session_context": str(data.get("SessionContext") or "")}
 
-    def _tencent_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
+    def _tencent_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._tencent_reply({"Error": {"Code": code, "Message": message}}, label)
 
-    def _tencent_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
+    def _tencent_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self._rejection_for("tencent", rec.phones)
         statuses = []
         failed: list[str] = []
@@ -796,20 +879,20 @@ class FakeVendor:
     # ------------------------------------------------------------ ronglian
 
     @staticmethod
-    def _ronglian_reply(payload: dict[str, Any], label: str, status: int = 200) -> _Reply:
-        return _Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
+    def _ronglian_reply(payload: dict[str, Any], label: str, status: int = 200) -> Reply:
+        return Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
 
     def _ronglian_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(pair: tuple[str, str]) -> _Refuse:
+        def refuse(pair: tuple[str, str]) -> Refusal:
             code, message = pair
-            return _Refuse(
+            return Refusal(
                 f"{code}: {message}",
                 self._ronglian_reply({"statusCode": code, "statusMsg": message}, f"refused:{code}"),
             )
 
         segments = path.split("/")  # ['', '2013-12-26', 'Accounts', sid, 'SMS', 'TemplateSMS']
         if len(segments) != 6 or segments[4:] != ["SMS", "TemplateSMS"] or method != "POST":
-            raise _Refuse(
+            raise Refusal(
                 "404: unknown Ronglian endpoint " + path,
                 self._ronglian_reply({"statusCode": "404", "statusMsg": "not found"}, "refused:404", status=404),
             )
@@ -874,10 +957,10 @@ class FakeVendor:
         rec = Received("ronglian", phones, template, list(datas or []), "", data)
         return rec, pending, {}
 
-    def _ronglian_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
+    def _ronglian_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._ronglian_reply({"statusCode": code, "statusMsg": message}, label)
 
-    def _ronglian_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
+    def _ronglian_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self._rejection_for("ronglian", rec.phones)
         if hits:
             code, message = next(iter(hits.values()))
@@ -893,9 +976,9 @@ class FakeVendor:
     # ------------------------------------------------------------ ihuyi
 
     @staticmethod
-    def _ihuyi_reply(as_json: bool, code: int | str, msg: str, smsid: str, label: str) -> _Reply:
+    def _ihuyi_reply(as_json: bool, code: int | str, msg: str, smsid: str, label: str) -> Reply:
         if as_json:
-            return _Reply(
+            return Reply(
                 200, _json_bytes({"code": code, "msg": msg, "smsid": smsid}), "application/json;charset=utf-8", label
             )
         # Without format=json Ihuyi answers XML (its historical default).
@@ -904,7 +987,7 @@ class FakeVendor:
             '<SubmitResult xmlns="http://106.ihuyi.com/">\n'
             f"<code>{code}</code>\n<msg>{msg}</msg>\n<smsid>{smsid}</smsid>\n</SubmitResult>"
         )
-        return _Reply(200, xml.encode("utf-8"), "text/xml; charset=utf-8", label)
+        return Reply(200, xml.encode("utf-8"), "text/xml; charset=utf-8", label)
 
     @staticmethod
     def _ihuyi_code(code: str) -> int | str:
@@ -919,9 +1002,9 @@ class FakeVendor:
             fields.update(_parse_form(body.decode("utf-8", "replace")))
         as_json = fields.get("format", "").lower() == "json"
 
-        def refuse(pair: tuple[int, str]) -> _Refuse:
+        def refuse(pair: tuple[int, str]) -> Refusal:
             code, message = pair
-            return _Refuse(f"{code}: {message}", self._ihuyi_reply(as_json, code, message, "0", f"refused:{code}"))
+            return Refusal(f"{code}: {message}", self._ihuyi_reply(as_json, code, message, "0", f"refused:{code}"))
 
         account, password = fields.get("account", ""), fields.get("password", "")
         mobile, content = fields.get("mobile", ""), fields.get("content", "")
@@ -953,10 +1036,10 @@ class FakeVendor:
         rec = Received("ihuyi", phones, "", content, "", fields)
         return rec, pending, {"json": as_json}
 
-    def _ihuyi_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
+    def _ihuyi_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._ihuyi_reply(ctx.get("json", True), self._ihuyi_code(code), message, "0", label)
 
-    def _ihuyi_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
+    def _ihuyi_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self._rejection_for("ihuyi", rec.phones)
         if hits:
             code, message = next(iter(hits.values()))
@@ -965,3 +1048,6 @@ class FakeVendor:
             )
         smsid = str(10**10 + secrets.randbelow(9 * 10**10))
         return self._ihuyi_reply(ctx.get("json", True), 2, "提交成功", smsid, "ok")
+
+
+_load_plugins()
