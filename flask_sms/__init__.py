@@ -25,6 +25,7 @@ from .errors import (
 )
 from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
+from .providers import register_provider
 from .results import Attempt, SendResult, SmsMessage
 from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
 
@@ -57,6 +58,7 @@ __all__ = [
     "Verification",
     "code_sent",
     "code_verified",
+    "register_provider",
     "send_sms",
     "sms_failed",
     "sms_sent",

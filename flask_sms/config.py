@@ -39,7 +39,15 @@ from .options import (
     url_path_prefix,
     url_with_scheme,
 )
-from .providers import REGISTRY, AnyProvider, provider_class
+from .providers import (
+    REGISTRY,
+    AnyProvider,
+    ProviderLoadError,
+    entry_problem,
+    provider_class,
+    provider_names,
+    split_entry,
+)
 
 DEFAULT_PURPOSE = "captcha"
 
@@ -56,11 +64,14 @@ def _provider_names(value: Any) -> tuple[str, ...]:
         chosen = names(value)
     except Invalid:
         raise Invalid("must be a non-empty list of provider names") from None
-    known = tuple(name for name in dict.fromkeys(chosen) if name in REGISTRY)
+    available = provider_names()
+    unknown = [name for name in chosen if split_entry(name)[0] not in available]
+    labels = [problem for name in chosen if name not in unknown for problem in [entry_problem(name)] if problem]
+    known = tuple(name for name in dict.fromkeys(chosen) if name not in unknown and entry_problem(name) is None)
     problems = []
-    unknown = [name for name in chosen if name not in REGISTRY]
     if unknown:
-        problems.append(f"has unknown providers {unknown}; choices: {', '.join(REGISTRY)}")
+        problems.append(f"has unknown providers {unknown}; choices: {', '.join(available)}")
+    problems += [f"has an {problem}" for problem in labels]
     if len(set(chosen)) != len(chosen):
         problems.append(f"lists a provider twice: {list(chosen)}")
     if problems:
@@ -200,9 +211,14 @@ def apply_defaults(app: Flask) -> None:
         value = _default(option, app)
         if value is not REQUIRED and value is not UNSET:
             app.config.setdefault(option.name, value)
-    for name in providers_in_use(app):
-        for suffix, value in provider_class(name).defaults().items():
-            app.config.setdefault(f"SMS_{name.upper()}_{suffix}", value)
+    for vendor in dict.fromkeys(split_entry(entry)[0] for entry in providers_in_use(app)):
+        try:
+            defaults = provider_class(vendor).defaults()
+        except ProviderLoadError:
+            continue  # load_settings reports it
+        # an account ("aliyun:backup") falls back to the vendor's keys, so only those get defaults
+        for suffix, value in defaults.items():
+            app.config.setdefault(f"SMS_{vendor.upper()}_{suffix}", value)
 
 
 @dataclass(frozen=True)
@@ -238,15 +254,49 @@ def _read(options: tuple[Option, ...], app: Flask, problems: list[str]) -> dict[
     return values
 
 
+def _account_key(entry: str, suffix: str, config: Mapping[str, Any]) -> tuple[str, Any]:
+    """Where an entry's key is read: ``SMS_ALIYUN_BACKUP_<suffix>``, else ``SMS_ALIYUN_<suffix>``.
+
+    Returns the key to name in problems and its value (``None`` when neither is set).
+    """
+    vendor, label = split_entry(entry)
+    shared = f"SMS_{vendor.upper()}_{suffix}"
+    if label is None:
+        return shared, config.get(shared)
+    own = f"SMS_{vendor.upper()}_{label.upper()}_{suffix}"
+    if config.get(own) is not None:
+        return own, config[own]
+    if config.get(shared) is not None:
+        return shared, config[shared]
+    return f"{own} (or {shared})", None
+
+
 def _provider_settings(
     name: str, cls: type[AnyProvider], config: Mapping[str, Any], problems: list[str]
 ) -> dict[str, Any]:
-    prefix = f"SMS_{name.upper()}_"
+    vendor, label = split_entry(name)
     settings = {}
+    if label is not None:
+        suffixes = {option.name for option in cls.options}
+        clashes = [s for s in suffixes if f"{label.upper()}_{s}" in suffixes]
+        if clashes:
+            problems.append(
+                f"SMS_PROVIDERS entry {name!r}: SMS_{vendor.upper()}_{label.upper()}_{clashes[0]} would read like "
+                f"{vendor}'s own key; choose another account label"
+            )
     for option in cls.options:
-        value, found = option.problems(prefix + option.name, config.get(prefix + option.name))
+        key, raw = _account_key(name, option.name, config)
+        value, found = option.problems(key, raw)
         problems.extend(found)
         settings[option.name] = value
+    templates = settings.get("TEMPLATES")
+    if not cls.takes_sign and isinstance(templates, Mapping):
+        key, _ = _account_key(name, "TEMPLATES", config)
+        problems += [
+            f"{key}[{purpose!r}] has a 'sign', but {vendor} takes no sign name per request"
+            for purpose, template in templates.items()
+            if getattr(template, "sign", None)
+        ]
     sdk_problem = cls.sdk_problem()
     if sdk_problem:
         problems.append(sdk_problem)
@@ -358,9 +408,14 @@ def load_settings(app: Flask) -> Settings:
     config = app.config
     problems: list[str] = []
     sending = _read(SEND_KEYS, app, problems)
-    provider_settings = {
-        name: _provider_settings(name, provider_class(name), config, problems) for name in sending["providers"] or ()
-    }
+    provider_settings = {}
+    for name in sending["providers"] or ():
+        try:
+            cls = provider_class(name)
+        except ProviderLoadError as exc:
+            problems.append(f"SMS_PROVIDERS: {exc}")
+            continue
+        provider_settings[name] = _provider_settings(name, cls, config, problems)
     captcha = None
     if sending["enable_captcha"] is not False:
         flow = _read(FLOW_KEYS, app, problems)

@@ -63,7 +63,9 @@ def _build_providers(settings: Settings) -> list[AnyProvider]:
         _redact.register(*(options.get(key) for key in cls.credentials()))
         _redact.guard_loggers(*cls.sdk_loggers)
         try:
-            providers.append(cls(options, settings.timeout))
+            provider = cls(options, settings.timeout)
+            provider.name = name  # "aliyun:backup": its own result name and breaker
+            providers.append(provider)
         except Exception as exc:  # noqa: BLE001 -- an SDK refusing its arguments is a config problem
             problems.append(f"provider {name!r} could not be set up: {_redact.redact(str(exc))}")
     if problems:

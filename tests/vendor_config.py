@@ -8,8 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from fake_vendor import Credentials
+from fakes.huawei import HuaweiCredentials
+from fakes.volcengine import VolcengineCredentials
 
 CREDS = Credentials()
+HUAWEI = HuaweiCredentials()
+VOLCENGINE = VolcengineCredentials()
 
 TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_153055065", "notice": {"id": "SMS_200", "params": ["name"]}},
@@ -19,6 +23,14 @@ TEMPLATES: dict[str, Any] = {
     },
     "ronglian": {"captcha": {"id": "1", "params": ["code", "minutes"]}, "notice": {"id": "2", "params": ["name"]}},
     "ihuyi": {"captcha": "您的验证码是:{code}。请不要把验证码泄露给其他人。", "notice": "{name}，您好"},
+    "huawei": {
+        "captcha": {"id": "8ff55eac1d0b478ab3c06c3c6a492300", "params": ["code", "minutes"]},
+        "notice": {"id": "2e8a3f0c9b7d4e6f8a1b2c3d4e5f6a7b", "params": ["name"]},
+    },
+    "volcengine": {
+        "captcha": {"id": "ST_7d2a1b3c", "params": ["code", "minutes"]},
+        "notice": {"id": "ST_7d2a1b3d", "params": ["name"]},
+    },
 }
 
 #: every credential value the tests configure; none may ever be printed or logged
@@ -31,11 +43,15 @@ SECRET_VALUES = (
     CREDS.ronglian_token,
     CREDS.ihuyi_account,
     CREDS.ihuyi_api_key,
+    HUAWEI.app_key,
+    HUAWEI.app_secret,
+    VOLCENGINE.access_key_id,
+    VOLCENGINE.secret_access_key,
 )
 
 
 def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[str, Any]:
-    """``SMS_*`` keys for all four vendors, every endpoint on the loopback fake."""
+    """``SMS_*`` keys for every vendor, every endpoint on the loopback fake."""
     return {
         "SMS_ALIYUN_ACCESS_KEY_ID": creds.aliyun_key_id,
         "SMS_ALIYUN_ACCESS_KEY_SECRET": creds.aliyun_secret,
@@ -59,4 +75,16 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_IHUYI_API_KEY": creds.ihuyi_api_key,
         "SMS_IHUYI_TEMPLATES": TEMPLATES["ihuyi"],
         "SMS_IHUYI_URL": f"{base_url}/webservice/sms.php?method=Submit",
+        "SMS_HUAWEI_APP_KEY": HUAWEI.app_key,
+        "SMS_HUAWEI_APP_SECRET": HUAWEI.app_secret,
+        "SMS_HUAWEI_SENDER": HUAWEI.sender,
+        "SMS_HUAWEI_TEMPLATES": TEMPLATES["huawei"],
+        "SMS_HUAWEI_ENDPOINT": base_url,
+        "SMS_VOLCENGINE_ACCESS_KEY_ID": VOLCENGINE.access_key_id,
+        "SMS_VOLCENGINE_SECRET_ACCESS_KEY": VOLCENGINE.secret_access_key,
+        "SMS_VOLCENGINE_SMS_ACCOUNT": VOLCENGINE.sms_account,
+        "SMS_VOLCENGINE_SIGN_NAME": "火山引擎测试",
+        "SMS_VOLCENGINE_TEMPLATES": TEMPLATES["volcengine"],
+        "SMS_VOLCENGINE_ENDPOINT": host,
+        "SMS_VOLCENGINE_SCHEME": "http",
     }

@@ -25,6 +25,7 @@ class AliyunProvider(Provider[Any, bytes]):
     extra = "aliyun"
     sdk_module = "aliyunsdkcore.client"
     max_per_request = 1000
+    takes_sign = True
     options = (
         Option("ACCESS_KEY_ID", secret=True),
         Option("ACCESS_KEY_SECRET", secret=True),
@@ -70,7 +71,7 @@ class AliyunProvider(Provider[Any, bytes]):
         request.set_method("POST")
         request.set_accept_format("json")
         request.add_query_param("PhoneNumbers", ",".join(phones))
-        request.add_query_param("SignName", self.settings["SIGN_NAME"])
+        request.add_query_param("SignName", self.sign_name(payload))
         request.add_query_param("TemplateCode", payload.template.id)
         if payload.params:
             param = json.dumps(dict(payload.params), ensure_ascii=False, separators=(",", ":"))

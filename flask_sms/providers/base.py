@@ -29,7 +29,8 @@ RawT = TypeVar("RawT")
 class Provider(ABC, Generic[RequestT, RawT]):
     """Subclasses fill in the class attributes and four methods: format, build, call, parse."""
 
-    name: ClassVar[str]
+    #: the vendor's name in ``SMS_PROVIDERS``; an account's instance carries ``"vendor:label"``
+    name: str
     #: pip extra that installs the vendor SDK, or ``None`` when no SDK is needed
     extra: ClassVar[str | None] = None
     #: module the SDK is imported from, checked at ``init_app``
@@ -42,6 +43,8 @@ class Provider(ABC, Generic[RequestT, RawT]):
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: whether every purpose needs an entry in ``SMS_<NAME>_TEMPLATES``
     needs_templates: ClassVar[bool] = True
+    #: whether the vendor takes a sign name per request (a template's ``"sign"`` overrides ``SIGN_NAME``)
+    takes_sign: ClassVar[bool] = False
     #: the vendor's published error codes and their outcome; a code not listed counts as ``failed``
     error_classes: ClassVar[Mapping[str, Outcome]] = {}
 
@@ -79,6 +82,10 @@ class Provider(ABC, Generic[RequestT, RawT]):
     # -- per send ------------------------------------------------------------------------
     def template_for(self, purpose: str) -> Template | None:
         return self.templates.get(purpose)
+
+    def sign_name(self, payload: Payload) -> str:
+        """The purpose's own sign name (the template's ``"sign"``), else the account's ``SIGN_NAME``."""
+        return payload.template.sign or str(self.settings.get("SIGN_NAME") or "")
 
     def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> Payload:
         """Pick the template's parameters; raises :class:`MissingParameter` before anything is sent."""

@@ -15,11 +15,13 @@ class Template:
     """A vendor template: its id (or Ihuyi's content) and the named parameters it takes, in order.
 
     ``params`` is ``None`` when the config gave a bare string: then every
-    parameter the caller passed is sent, in the caller's order.
+    parameter the caller passed is sent, in the caller's order. ``sign`` is
+    the purpose's own sign name, sent instead of the provider's ``SIGN_NAME``.
     """
 
     id: str
     params: tuple[str, ...] | None = None
+    sign: str | None = None
 
     def pick(self, values: Mapping[str, Any], provider: str, purpose: str) -> tuple[tuple[str, str], ...]:
         names = list(values) if self.params is None else self.params
@@ -64,16 +66,19 @@ def _entry_problems(where: str, value: Any) -> list[str]:
         return [f"{where}{'' if text.startswith('[') else ' '}{text}" for text in _mapping_problems(value)]
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
         return []
-    return [f"{where} must be a template id string or {{'id': ..., 'params': [...]}}"]
+    return [f"{where} must be a template id string or {{'id': ..., 'params': [...], 'sign': ...}}"]
 
 
 def _mapping_problems(value: Mapping[str, Any]) -> list[str]:
-    template_id, params, unknown = value.get("id"), value.get("params"), sorted(set(value) - {"id", "params"})
+    template_id, params, sign = value.get("id"), value.get("params"), value.get("sign")
+    unknown = sorted(set(value) - {"id", "params", "sign"})
     problems = []
     if template_id is None or isinstance(template_id, bool) or not str(template_id).strip():
         problems.append("needs a non-empty 'id'")
     if params is not None and not _names(params):
         problems.append("['params'] must be a list of parameter names")
+    if sign is not None and (not isinstance(sign, str) or not sign.strip()):
+        problems.append("['sign'] must be a non-empty sign name")
     if unknown:
         problems.append(f"has unknown keys {unknown}")
     return problems
@@ -84,7 +89,7 @@ def _names(value: Any) -> bool:
 
 
 def templates(value: Any) -> dict[str, Template]:
-    """Parse ``SMS_<PROVIDER>_TEMPLATES``: purpose -> ``"SMS_1"`` or ``{"id": "SMS_1", "params": ["code"]}``."""
+    """Parse ``SMS_<PROVIDER>_TEMPLATES``: purpose -> ``"SMS_1"`` or ``{"id": "SMS_1", "params": ["code"], "sign": "..."}``."""
     value = as_mapping(value)
     if not isinstance(value, Mapping) or not value:
         raise Invalid("must be a non-empty mapping of purpose -> template", show_value=False)
@@ -94,8 +99,10 @@ def templates(value: Any) -> dict[str, Template]:
     parsed = {}
     for purpose, entry in value.items():
         if isinstance(entry, Mapping):
-            params = entry.get("params")
-            parsed[str(purpose)] = Template(str(entry["id"]), None if params is None else tuple(params))
+            params, sign = entry.get("params"), entry.get("sign")
+            parsed[str(purpose)] = Template(
+                str(entry["id"]), None if params is None else tuple(params), None if sign is None else sign.strip()
+            )
         else:
             parsed[str(purpose)] = Template(str(entry))
     return parsed

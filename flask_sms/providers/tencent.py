@@ -27,6 +27,7 @@ class TencentProvider(Provider[Any, Any]):
     extra = "tencent"
     sdk_module = "tencentcloud.sms.v20210111.sms_client"
     max_per_request = 200
+    takes_sign = True
     options = (
         Option("SECRET_ID", secret=True),
         Option("SECRET_KEY", secret=True),
@@ -68,7 +69,7 @@ class TencentProvider(Provider[Any, Any]):
         request = SendSmsRequest()
         request.PhoneNumberSet = list(phones)
         request.SmsSdkAppId = self.settings["SDK_APP_ID"]
-        request.SignName = self.settings["SIGN_NAME"]
+        request.SignName = self.sign_name(payload)
         request.TemplateId = payload.template.id
         request.TemplateParamSet = payload.values()
         return request

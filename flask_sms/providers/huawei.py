@@ -1,0 +1,174 @@
+"""Huawei Cloud Message & SMS (华为云消息&短信, MSGSMS) through ``huaweicloudsdksmsapi``.
+
+batchSendSms v1: up to 500 ``+cc`` numbers per request, the channel number
+(``from``) bound to a sign, a JSON array of positional template values, a
+``statusCallback`` URL per request and ``extend``, echoed in the status report
+(our correlation id). One ``code`` per request and one ``status`` per number.
+
+Auth: the App Key/App Secret pair, signed the way the official SDK signs,
+"特殊AK/SK" (SDK-HMAC-SHA256, Huawei's recommended scheme). The X-WSSE scheme
+of Huawei's hand-written samples signs nothing but a nonce and a time; AK/SK
+also signs the method, path and headers. Neither signs this form body (the
+SDK sends ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD``): numbers and values are
+protected by TLS alone, so keep the endpoint ``https://``.
+
+The SDK's logger (``HuaweiCloud-SDK-SMSApiClient``) is set to propagate:
+by default it writes its connection errors straight to stderr; this way the
+app's logging config decides, through the redacting filter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber
+
+from ..errors import ProviderError
+from ..options import UNSET, Option, url_with_scheme
+from ..phones import e164
+from ..results import Outcome
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import short, transport_error
+
+_SDK_LOGGER = "HuaweiCloud-SDK-SMSApiClient"
+_OK = "000000"
+
+# A number's status carries no text; these are the documented ones (sms_05_0050).
+_STATUS_TEXT = {
+    "E200015": "待发送短信数量太大",
+    "E200018": "国内短信发送方通道校验失败",
+    "E200024": "没有国际短信能力",
+    "E200025": "国际短信接收方通道校验失败",
+    "E200026": "国际短信接收方匹配通道失败",
+    "E200027": "匹配网关失败",
+    "E200028": "模板变量校验失败",
+    "E200029": "模板类型校验失败",
+    "E200030": "模板未激活",
+    "E200031": "协议校验失败",
+    "E200032": "短信需要模板",
+    "E200033": "模板类型不正确",
+    "E200041": "同一短信内容接收号码重复",
+}
+
+
+def _endpoint(value: Any) -> str:
+    url: str = url_with_scheme("https://", "http://", describe="be the app's access address, https://host[:port]")(
+        value
+    )
+    return url.rstrip("/")
+
+
+class HuaweiProvider(Provider[Any, Any]):
+    name = "huawei"
+    extra = "huawei"
+    sdk_module = "huaweicloudsdksmsapi.v1"
+    # batchSendSms: "to" takes at most 500 comma-separated numbers.
+    max_per_request = 500
+    takes_sign = True
+    options = (
+        Option("APP_KEY", secret=True),
+        Option("APP_SECRET", secret=True),
+        Option("SENDER", hint=" (the channel number, 通道号, e.g. 'csms12345678')"),
+        Option("TEMPLATES", parse=templates),
+        Option("SIGN_NAME", UNSET),
+        Option("ENDPOINT", "https://smsapi.cn-north-4.myhuaweicloud.com:443", _endpoint),
+        Option("STATUS_CALLBACK", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
+    )
+    sdk_loggers = (_SDK_LOGGER, "urllib3.connectionpool")
+    # sms_05_0050 and the per-number statuses of batchSendSms; every other code fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "E200024": "rejected",  # 没有国际短信能力: this account cannot reach the number's region
+        "E200025": "rejected",  # 国际短信接收方通道校验失败
+        "E200026": "rejected",  # 国际短信接收方匹配通道失败
+        "E200041": "rejected",  # 同一短信内容接收号码重复
+    }
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        from huaweicloudsdkcore.http.http_config import HttpConfig
+        from huaweicloudsdksmsapi.v1 import SMSApiClient
+        from huaweicloudsdksmsapi.v1.smsapi_credentials import SMSApiCredentials
+
+        # retry_times=0: a retried send texts the user twice. The default timeout is (60, 120).
+        config = HttpConfig(timeout=(timeout, timeout), retry_times=0)
+        self.client = (
+            SMSApiClient.new_builder()
+            .with_credentials(SMSApiCredentials(settings["APP_KEY"], settings["APP_SECRET"]))
+            .with_endpoints([settings["ENDPOINT"]])
+            .with_http_config(config)
+            .build()
+        )
+        logging.getLogger(_SDK_LOGGER).propagate = True
+
+    def format_phone(self, number: PhoneNumber) -> str:
+        return e164(number)
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
+        from huaweicloudsdksmsapi.v1 import BatchSendSmsRequest, BatchSendSmsRequestBody
+
+        fields: dict[str, Any] = {
+            "_from": self.settings["SENDER"],
+            "to": ",".join(phones),
+            "template_id": payload.template.id,
+        }
+        if payload.params:
+            fields["template_paras"] = json.dumps(payload.values(), ensure_ascii=False, separators=(",", ":"))
+        if self.settings.get("STATUS_CALLBACK"):
+            fields["status_callback"] = self.settings["STATUS_CALLBACK"]
+        if payload.out_id:
+            fields["extend"] = payload.out_id
+        sign = self.sign_name(payload)
+        if sign:
+            fields["signature"] = sign
+        return BatchSendSmsRequest(body=BatchSendSmsRequestBody(**fields))
+
+    def call(self, request: Any) -> Any:
+        from huaweicloudsdkcore.exceptions.exceptions import ConnectionException, SdkException, ServiceResponseException
+
+        try:
+            return self.client.batch_send_sms(request)
+        except ServiceResponseException as exc:
+            raise _http_error(exc) from None
+        except ConnectionException as exc:
+            # the SDK re-raises requests' error as its own, losing the type: classify the original
+            raise transport_error(exc.__context__ or exc) from None
+        except SdkException as exc:
+            raise transport_error(Exception(str(exc.error_msg))) from None
+
+    def parse(self, raw: Any, phones: Sequence[str]) -> Reply:
+        code = getattr(raw, "code", None)
+        if not code:
+            raise ProviderError("bad_reply", "the reply has no code")
+        if code != _OK:
+            raise ProviderError(str(code), short(getattr(raw, "description", "") or ""))
+        reply = Reply()
+        for status in getattr(raw, "result", None) or []:
+            phone = str(status.origin_to or "")
+            if status.status == _OK:
+                reply.accepted[phone] = str(status.sms_msg_id or "")
+            else:
+                code = str(status.status)
+                reply.rejected[phone] = (code, _STATUS_TEXT.get(code, ""))
+        if not reply.accepted and not reply.rejected:
+            raise ProviderError("bad_reply", "the reply has no result")
+        return reply
+
+
+def _http_error(exc: Any) -> ProviderError:
+    """Huawei answers request-level errors as ``{"code": "E000xxx", "description": ...}`` with HTTP 4xx/5xx.
+
+    The SDK reads only ``code``/``message`` pairs, so it leaves that JSON in ``error_msg``.
+    """
+    status = int(getattr(exc, "status_code", 0) or 0)
+    text = str(getattr(exc, "error_msg", "") or "")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str) and body["code"]:
+        return ProviderError(body["code"], short(body.get("description") or ""))
+    return ProviderError(f"http_{status}", short(text[:200]))

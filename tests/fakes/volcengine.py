@@ -1,0 +1,186 @@
+"""Volcengine SMS ``POST /?Action=SendSms&Version=2020-01-01`` for the fake vendor.
+
+The signature is Volcengine's OpenAPI HMAC-SHA256 (docs 6369/67269), checked
+here from the published scheme: canonical request = method, ``/``, the query
+RFC 3986-encoded and sorted, the signed headers ``name:trimmed value``,
+their names, hex SHA-256 of the body; string to sign = ``HMAC-SHA256``,
+X-Date, ``YYYYMMDD/region/service/request``, hex SHA-256 of the canonical
+request; key = HMAC chain of the secret over date, region, service,
+``request`` (no prefix). :func:`signature` is pinned to the published worked
+examples in tests/test_new_vendors.py. Region and service must be
+``cn-north-1`` / ``volcSMS``.
+
+Gateway codes from the OpenAPI common error table (InvalidAccessKey 100009,
+SignatureDoesNotMatch 100010, HTTP 401); SMS codes from docs 6361/173288.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+
+MAX_NUMBERS = 200  # SendSms: PhoneNumbers "最多200个"
+REGION = "cn-north-1"
+SERVICE = "volcSMS"
+
+
+@dataclass
+class VolcengineCredentials:
+    access_key_id: str = "AKLTvolc-test-access-key"
+    secret_access_key: str = "volc-test-secret-XYZ=="
+    sms_account: str = "7a2b1c3d"
+
+
+def _encode(value: str) -> str:
+    return quote(value, safe="-_.~")
+
+
+def canonical_request(
+    method: str, path: str, query: str, headers: dict[str, str], body: bytes, signed: list[str]
+) -> str:
+    """``headers`` keyed by lower-case name."""
+    pairs = sorted(
+        ((_encode(k), _encode(v)) for k, v in parse_qsl(query, keep_blank_values=True)), key=lambda kv: kv[0]
+    )
+    canonical_query = "&".join(f"{k}={v}" for k, v in pairs)
+    names = sorted(signed)
+    canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in names)
+    uri = quote(path or "/", safe="/-_.~") or "/"
+    return "\n".join(
+        [method.upper(), uri, canonical_query, canonical_headers, ";".join(names), hashlib.sha256(body).hexdigest()]
+    )
+
+
+def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    key = secret.encode("utf-8")
+    for part in (day, region, service, "request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def signature(secret: str, x_date: str, region: str, service: str, canonical: str) -> str:
+    scope = f"{x_date[:8]}/{region}/{service}/request"
+    to_sign = "\n".join(["HMAC-SHA256", x_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+    return hmac.new(
+        signing_key(secret, x_date[:8], region, service), to_sign.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+
+
+_AUTH = re.compile(
+    r"HMAC-SHA256 Credential=(?P<ak>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/request,"
+    r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<sig>[0-9a-f]{64})"
+)
+
+
+@register_fake
+class VolcengineFake(VendorFake):
+    name = "volcengine"
+    business_error = ("RE:0010", "账号欠费")
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.credentials = VolcengineCredentials()
+
+    def claims(self, method: str, path: str, headers: Message) -> bool:
+        return (headers.get("Authorization") or "").startswith("HMAC-SHA256 Credential=") and path in ("", "/")
+
+    @staticmethod
+    def _reply(status: int, error: tuple[str, int, str] | None, result: Any, label: str) -> Reply:
+        metadata: dict[str, Any] = {
+            "RequestId": uuid.uuid4().hex,
+            "Action": "SendSms",
+            "Version": "2020-01-01",
+            "Service": SERVICE,
+            "Region": REGION,
+        }
+        payload: dict[str, Any] = {"ResponseMetadata": metadata}
+        if error is not None:
+            code, code_n, message = error
+            metadata["Error"] = {"CodeN": code_n, "Code": code, "Message": message}
+        else:
+            payload["Result"] = result
+        return Reply(
+            status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8", label
+        )
+
+    def _refuse(self, status: int, code: str, code_n: int, message: str) -> Refusal:
+        return Refusal(f"{code}: {message}", self._reply(status, (code, code_n, message), None, f"refused:{code}"))
+
+    def parse(
+        self, method: str, path: str, query: str, headers: Message, body: bytes
+    ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        match = _AUTH.fullmatch(lowered.get("authorization", "").strip())
+        if match is None:
+            raise self._refuse(400, "InvalidAuthorization", 100001, "Invalid 'Authorization' header")
+        if match["ak"] != self.credentials.access_key_id:
+            raise self._refuse(401, "InvalidAccessKey", 100009, f"The accesskey [{match['ak']}] is invalid.")
+        signed = match["signed"].split(";")
+        x_date = lowered.get("x-date", "")
+        if "x-date" not in signed or "host" not in signed or any(name not in lowered for name in signed):
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        try:
+            when = datetime.strptime(x_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise self._refuse(
+                400, "MissingRequestInfo", 100004, "The request is missing X-Date information."
+            ) from None
+        if abs((datetime.now(timezone.utc) - when).total_seconds()) > 15 * 60 or match["day"] != x_date[:8]:
+            raise self._refuse(400, "InvalidTimestamp", 100006, "The Signature of the request is expired.")
+        if (match["region"], match["service"]) != (REGION, SERVICE):
+            raise self._refuse(404, "ServiceNotFound", 100007, f"This service[{match['service']}] not found.")
+        if "x-content-sha256" in lowered and lowered["x-content-sha256"] != hashlib.sha256(body).hexdigest():
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        canonical = canonical_request(method, path, query, lowered, body, signed)
+        expected = signature(self.credentials.secret_access_key, x_date, match["region"], match["service"], canonical)
+        if not hmac.compare_digest(match["sig"].encode(), expected.encode()):
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        action = dict(parse_qsl(query))
+        if (action.get("Action"), action.get("Version")) != ("SendSms", "2020-01-01"):
+            raise self._refuse(404, "InvalidActionOrVersion", 100008, "Could not find operation.")
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            raise self._refuse(200, "RE:0009", 0, "请求参数错误")
+        if data.get("SmsAccount") != self.credentials.sms_account:
+            raise self._refuse(200, "RE:0003", 0, "子账号不存在")
+        phones = str(data.get("PhoneNumbers") or "").split(",") if data.get("PhoneNumbers") else []
+        params: object = {}
+        pending: tuple[str, str] | None = None
+        if "TemplateParam" in data:
+            try:
+                params = json.loads(data["TemplateParam"])
+            except (TypeError, ValueError):
+                params, pending = data["TemplateParam"], ("RE:0009", "请求参数错误")
+        if not phones or not data.get("TemplateID") or not data.get("Sign"):
+            pending = ("RE:0009", "请求参数错误")
+        elif len(phones) > MAX_NUMBERS:
+            pending = ("RE:0009", "请求参数错误: 手机号数量超过200")
+        elif not all(re.fullmatch(r"\+?\d{6,20}", phone) for phone in phones):
+            pending = ("RE:0006", "手机号格式错误")
+        rec = Received(
+            "volcengine", phones, str(data.get("TemplateID") or ""), params, str(data.get("Sign") or ""), data
+        )
+        return rec, pending, {}
+
+    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+        return self._reply(200, (code, 0, message), None, label)
+
+    def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+        hits = self.fake._rejection_for("volcengine", rec.phones)
+        if hits:  # one code for the whole request
+            code, message = next(iter(hits.values()))
+            return self._reply(200, (code, 0, message), None, f"rejected_number:{code}")
+        return self._reply(200, None, {"MessageID": [uuid.uuid4().hex for _ in rec.phones]}, "ok")
