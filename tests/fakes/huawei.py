@@ -162,38 +162,40 @@ class HuaweiFake(VendorFake):
         elif form["from"] != self.credentials.sender:
             pending = _BAD_CHANNEL
         rec = Received("huawei", phones, form["templateId"], values, form.get("signature", ""), form)
-        return rec, pending, {"from": form["from"]}
+        return rec, pending, {"from": form["from"], "phones": phones}
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
-        # request-level business errors: HTTP 400/403 with code/description (sms_05_0050)
+        if code.startswith("E2"):  # a per-number status (E200xxx): HTTP 200, every number with that status
+            return self._result(ctx["phones"], ctx["from"], dict.fromkeys(ctx["phones"], code), label)
+        # request-level errors: HTTP 400/403 with code/description (sms_05_0050)
         status = 403 if code in ("E000620", "E000623") else 400
-        if code == _BAD_CHANNEL[0]:
-            status = 200
         return self._reply(status, {"code": code, "description": message}, label)
 
     def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self.fake._rejection_for("huawei", rec.phones)
+        statuses = {phone: hits[phone][0] for phone in hits}
+        failed = [code for code in statuses.values()]
+        label = "ok" if not failed else "partial:" + ",".join(sorted(set(failed)))
+        return self._result(rec.phones, ctx["from"], statuses, label)
+
+    def _result(self, phones: list[str], sender: str, statuses: dict[str, str], label: str) -> Reply:
         result = []
-        failed = []
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for phone in rec.phones:
+        for phone in phones:
             status = "000000"
-            if phone in hits:
-                status = hits[phone][0]
+            if phone in statuses:
+                status = statuses[phone]
             elif not re.fullmatch(r"\+\d{6,20}", phone):
                 status = _BAD_NUMBER
-            if status != "000000":
-                failed.append(status)
             result.append(
                 {
                     "originTo": phone,
                     "createTime": created,
-                    "from": ctx["from"],
+                    "from": sender,
                     "smsMsgId": f"{secrets.token_hex(16)}_{secrets.randbelow(10**8)}",
                     "status": status,
                     "countryId": "CN" if phone.startswith("+86") else "",
                     "total": 1,
                 }
             )
-        label = "ok" if not failed else "partial:" + ",".join(sorted(set(failed)))
         return self._reply(200, {"code": "000000", "description": "Success", "result": result}, label)
