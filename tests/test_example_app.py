@@ -420,3 +420,26 @@ def test_bad_sms_config_fails_at_startup(example, monkeypatch):
     monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["aliyun"]')  # no keys
     with pytest.raises(ConfigError, match="SMS_ALIYUN_ACCESS_KEY_ID"):
         example.create_app()
+
+
+@pytest.mark.parametrize("entry", ["huawei", "volcengine", "aliyun:backup"])
+def test_any_vendor_or_account_through_flask_sms_variables(example, monkeypatch, fake, entry):
+    """Every key of every vendor (and of a second account) can come from ``FLASK_SMS_*`` variables."""
+    from conftest import vendor_config
+
+    vendor = entry.split(":")[0]
+    monkeypatch.setenv("FLASK_SMS_PROVIDERS", json.dumps([entry]))
+    prefix = f"SMS_{vendor.upper()}_"
+    own = f"SMS_{entry.replace(':', '_').upper()}_"  # SMS_ALIYUN_BACKUP_ for "aliyun:backup"
+    for key, value in vendor_config(fake.url, fake.host).items():
+        if key.startswith(prefix):
+            variable = "FLASK_" + own + key[len(prefix) :]
+            monkeypatch.setenv(variable, value if isinstance(value, str) else json.dumps(value))
+    app = example.create_app()
+    client = app.test_client()
+    assert send_code(client).status_code == 200
+    (received,) = fake.received(vendor)
+    code = json.dumps(received.params, ensure_ascii=False)
+    digits = re.search(r"\d{6}", code).group(0)
+    assert login(client, digits).status_code == 303
+    assert signed_in_as(client) == SHOWN

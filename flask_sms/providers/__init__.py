@@ -18,8 +18,12 @@ import re
 import threading
 from typing import Any
 
+from ..errors import ProviderError
+from ..options import REQUIRED, UNSET, Option
+from ..phones import e164, national_or_international_00
 from .base import AnyProvider, Provider
-from .payload import Payload, Reply, Template
+from .payload import Payload, Reply, Template, templates
+from .replies import load_json, short, transport_error
 
 #: built-in provider name -> "module:Class"; the order here is only for documentation
 REGISTRY: dict[str, str] = {
@@ -152,18 +156,29 @@ def provider_class(entry: str) -> type[AnyProvider]:
     return loaded
 
 
+#: what a provider module needs, importable from here (README, "Adding a vendor")
 __all__ = [
     "ENTRY_POINT_GROUP",
     "REGISTRY",
+    "REQUIRED",
+    "UNSET",
     "AnyProvider",
+    "Option",
     "Payload",
     "Provider",
+    "ProviderError",
     "ProviderLoadError",
     "Reply",
     "Template",
+    "e164",
     "entry_problem",
+    "load_json",
+    "national_or_international_00",
     "provider_class",
     "provider_names",
     "register_provider",
+    "short",
     "split_entry",
+    "templates",
+    "transport_error",
 ]
