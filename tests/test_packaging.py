@@ -126,3 +126,43 @@ def _padded(floor: str, pin: str) -> list[int]:
     """``3.5`` against a pin ``3.5.0``: the floor with zeros to the pin's length."""
     parts = [int(p) for p in floor.split(".")]
     return parts + [0] * (len(pin.split(".")) - len(parts))
+
+
+def test_the_base_install_carries_no_vendor_sdk():
+    """Every vendor SDK is an extra; ``import flask_sms`` and the HTTP-API providers need none of them."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    extras = config["options.extras_require"]
+    sdks = {
+        re.split(r"[<>=\s]", line.strip())[0].lower()
+        for extra in ("aliyun", "tencent", "ronglian", "huawei")
+        for line in extras[extra].splitlines()
+        if line.strip()
+    }
+    base = {
+        re.split(r"[<>=\s]", line.strip())[0].lower() for line in config["options"]["install_requires"].splitlines()
+    }
+    assert sdks and not sdks & base
+    blocked = [
+        "aliyunsdkcore",
+        "tencentcloud",
+        "ronglian_sms_sdk",
+        "huaweicloudsdkcore",
+        "huaweicloudsdksmsapi",
+        "volcengine",
+    ]
+    script = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None  # as if not installed\n"
+        "import flask_sms\n"
+        "from flask_sms.providers import provider_class\n"
+        "for name in ('ihuyi', 'volcengine', 'console'):\n"
+        "    cls = provider_class(name)\n"
+        "    assert cls.sdk_problem() is None, name\n"
+        "print(provider_class('huawei').sdk_problem())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "provider 'huawei' needs its vendor SDK: pip install 'Flask-SMS-Captcha[huawei]'"

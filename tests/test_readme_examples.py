@@ -218,6 +218,23 @@ def check_testing_your_app(ns: dict[str, Any], run: Run) -> None:
     ns["test_register_sends_a_code"](app, app.test_client())
 
 
+def setup_accounts(ns: dict[str, Any], run: Run) -> None:
+    run.fake.set_mode("aliyun", "business_error", times=1)  # the first account fails once
+
+
+def check_accounts(ns: dict[str, Any], run: Run) -> None:
+    assert "aliyun:backup\n" in run.output
+    assert ns["result"].provider == "aliyun:backup"
+    with ns["app"].app_context():
+        ns["send_sms"]("13800138000", "promo", {})
+    assert run.fake.received("aliyun")[-1].sign_name == "某某商城会员"  # the purpose's own sign name
+
+
+def check_adding_a_vendor(ns: dict[str, Any], run: Run) -> None:
+    ns["test_mygw_sends_the_template_to_the_gateway"]()
+    assert ns["MyGatewayProvider"].name == "mygw"
+
+
 def given_verify_slider(ns: dict[str, Any], run: Run) -> None:
     ns["verify_slider"] = lambda token: token == "solved"  # your captcha service's check
 
@@ -237,6 +254,8 @@ CHECKS: dict[str, tuple[Step | None, Step | None]] = {
     "csrf.exempt(sms.blueprint)": (None, check_csrf_exempt),
     "class LoginForm(FlaskForm):": (None, check_login_helper),
     "def test_register_sends_a_code(app, client):": (None, check_testing_your_app),
+    'SMS_PROVIDERS=["aliyun", "aliyun:backup"],': (setup_accounts, check_accounts),
+    "def test_mygw_sends_the_template_to_the_gateway():": (None, check_adding_a_vendor),
 }
 
 
@@ -269,17 +288,22 @@ def deployment(monkeypatch: pytest.MonkeyPatch, fake: Any, redis_server: Any) ->
         if isinstance(providers, str):
             providers = json.loads(providers) if providers.startswith("[") else providers.split(",")
         for provider in providers:
-            prefix = f"SMS_{str(provider).strip().upper()}_"
+            vendor, _, label = str(provider).strip().partition(":")
+            prefix = f"SMS_{vendor.upper()}_"
+            own = f"SMS_{vendor.upper()}_{label.upper()}_" if label else prefix  # a second account's keys
             for key, value in fake_keys.items():
                 if not key.startswith(prefix):
                     continue
                 if key.endswith(("_TEMPLATES", "_SIGN_NAME")):
                     app.config.setdefault(key, value)
                 else:
-                    app.config[key] = value
+                    app.config[own + key[len(prefix) :]] = value
         original(self, app)
 
     monkeypatch.setattr(SmsExtension, "init_app", init_app)
+    from flask_sms import providers
+
+    monkeypatch.setattr(providers, "_registered", {})  # "Adding a vendor" registers one for this test only
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))  # the Logging example calls basicConfig()
     monkeypatch.setattr(root, "level", root.level)
