@@ -26,7 +26,7 @@ from .config import Registration, Settings, apply_defaults, load_settings, regis
 from .errors import ConfigError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
 from .phones import PhoneInput
-from .providers import AnyProvider, provider_class
+from .providers import AnyProvider, provider_class, split_entry
 from .results import SendResult, SmsMessage
 from .sender import Sender
 from .signals import sms_sent
@@ -75,9 +75,10 @@ def _build_providers(settings: Settings) -> list[AnyProvider]:
 
 def _warn_if_console(app: Flask, settings: Settings) -> None:
     """The console provider outside debug/testing: say loudly that codes reach no phone."""
-    if "console" not in settings.providers or app.debug or app.testing:
+    consoles = [entry for entry in settings.providers if split_entry(entry)[0] == "console"]
+    if not consoles or app.debug or app.testing:
         return
-    if settings.providers == ("console",):
+    if len(consoles) == len(settings.providers):
         backends.warn_once(
             "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone; "
             "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors."
