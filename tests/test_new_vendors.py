@@ -221,6 +221,16 @@ def test_http_500_fails_and_is_not_retried(make_app, fake, vendor):
     assert len(fake.received(vendor)) == 1
 
 
+def test_volcengine_gateway_errors_keep_their_code_at_any_http_status(make_app, fake):
+    fake.set_mode("volcengine", "business_error", code="InternalError", message="Service has some internal Error.")
+    app = make_app(["volcengine"])
+    with app.app_context(), pytest.raises(SendError) as caught:
+        send_sms("13800138000", "captcha", PARAMS)
+    (attempt,) = caught.value.attempts
+    assert (attempt.code, attempt.message) == ("InternalError", "Service has some internal Error.")
+    assert len(fake.received("volcengine")) == 1
+
+
 @pytest.mark.parametrize("vendor", NAMES)
 def test_timeout_is_bounded_by_sms_timeout_and_not_retried(make_app, fake, vendor):
     fake.set_mode(vendor, "hang", seconds=20)

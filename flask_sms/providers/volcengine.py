@@ -135,15 +135,17 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
 
     def parse(self, raw: VolcengineRaw, phones: Sequence[str]) -> Reply:
         status, content = raw
-        if status >= 500:
-            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
-        body = load_json(content, self.name)
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = None
         metadata = body.get("ResponseMetadata") if isinstance(body, dict) else None
         error = metadata.get("Error") if isinstance(metadata, dict) else None
-        if isinstance(error, dict) and error.get("Code"):
+        if isinstance(error, dict) and error.get("Code"):  # SMS codes, and gateway codes with HTTP 4xx/5xx
             raise ProviderError(str(error["Code"]), short(error.get("Message") or ""))
         if status != 200:
             raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
+        body = load_json(content, self.name)  # not JSON: bad_reply
         result = body.get("Result") if isinstance(body, dict) else None
         ids = result.get("MessageID") if isinstance(result, dict) else None
         if not isinstance(ids, list):

@@ -76,6 +76,15 @@ def signature(secret: str, x_date: str, region: str, service: str, canonical: st
     ).hexdigest()
 
 
+# OpenAPI common codes: HTTP status and CodeN
+_GATEWAY = {
+    "InvalidAccessKey": (401, 100009),
+    "SignatureDoesNotMatch": (401, 100010),
+    "AccessDenied": (403, 100013),
+    "InternalError": (500, 100014),
+    "InternalServiceTimeout": (500, 100016),
+}
+
 _AUTH = re.compile(
     r"HMAC-SHA256 Credential=(?P<ak>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/request,"
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<sig>[0-9a-f]{64})"
@@ -176,7 +185,8 @@ class VolcengineFake(VendorFake):
         return rec, pending, {}
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
-        return self._reply(200, (code, 0, message), None, label)
+        status, code_n = _GATEWAY.get(code, (200, 0))  # SMS codes (RE:xxxx) come in HTTP 200
+        return self._reply(status, (code, code_n, message), None, label)
 
     def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self.fake._rejection_for("volcengine", rec.phones)
