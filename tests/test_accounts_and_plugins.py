@@ -311,7 +311,8 @@ def install_throwaway_package(where: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-flask-sms\nVersion: 1.0\n", encoding="utf-8")
     (info / "entry_points.txt").write_text(
-        "[flask_sms.providers]\nacme = acme_flask_sms:AcmeProvider\nbroken = acme_flask_sms:Missing\n",
+        "[flask_sms.providers]\nacme = acme_flask_sms:AcmeProvider\nbroken = acme_flask_sms:Missing\n"
+        "Bad-Name = acme_flask_sms:AcmeProvider\n",
         encoding="utf-8",
     )
     (info / "RECORD").write_text("", encoding="utf-8")
@@ -351,6 +352,13 @@ def test_a_provider_installed_with_an_entry_point_is_found_validated_and_used(tm
     seen = run_app(tmp_path, {**base, **aliyun, "SMS_ACME_TOKEN": "wrong"})
     assert set(seen["delivered"].values()) == {"aliyun"}
 
+    bad_name = run_app(tmp_path, {**base, "SMS_PROVIDERS": ["Bad-Name"]})
+    assert bad_name["problems"] == [
+        (
+            "SMS_PROVIDERS: provider 'Bad-Name' (entry point 'acme_flask_sms:AcmeProvider') has a name that is "
+            "not lower-case letters, digits and '_'"
+        )
+    ]
     broken = run_app(tmp_path, {**base, "SMS_PROVIDERS": ["broken"]})
     assert len(broken["problems"]) == 1
     assert re.match(

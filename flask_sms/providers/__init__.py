@@ -145,6 +145,11 @@ def provider_class(entry: str) -> type[AnyProvider]:
     entry_point = _discovered().get(name)
     if entry_point is None:
         raise ProviderLoadError(f"unknown provider {name!r}")
+    if not _NAME.fullmatch(name):
+        raise ProviderLoadError(
+            f"provider {name!r} (entry point {entry_point.value!r}) has a name that is not lower-case letters, "
+            "digits and '_'"
+        )
     try:
         loaded = _check_class(name, entry_point.load())
     except Exception as exc:  # noqa: BLE001 -- a broken third-party package is a config problem, not a crash

@@ -37,7 +37,7 @@ UNSIGNED = "UNSIGNED-PAYLOAD"
 
 _BAD_SIGNATURE = (400, "E000045", "Authorization校验失败")
 _BAD_APP_KEY = (401, "E000102", "app_key无效")
-_DATE_SKEW = (400, "E000044", "X-Sdk-Date过期")  # the code next to E000045 in the table (medium)
+_DATE_SKEW = (400, "E000044", "X-Sdk-Date过期")  # the text is the doc's; the code is not confirmed
 _SYSTEM = (400, "E000000", "System error.")
 _PARAMS = (400, "E000503", "参数格式错误")
 _BAD_CHANNEL = ("E200018", "国内短信发送方通道校验失败")
