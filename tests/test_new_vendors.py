@@ -376,3 +376,42 @@ def test_a_sign_on_a_vendor_without_a_sign_per_request_is_a_config_problem():
     assert problems({"captcha": {"id": "1", "sign": "某某商城"}}) == [
         "SMS_RONGLIAN_TEMPLATES['captcha'] has a 'sign', but ronglian takes no sign name per request"
     ]
+
+
+# -- through the public route ------------------------------------------------------------------------------------
+def _fail(fake: Any, vendor: str, fault: str) -> dict[str, Any]:
+    if fault == "connection_refused":
+        return VENDORS[vendor].closed(unused_port())
+    if fault == "hang":
+        fake.set_mode(vendor, "hang", seconds=4)
+    else:
+        fake.set_mode(vendor, fault)
+    return {}
+
+
+@pytest.mark.parametrize(("first", "second"), [("huawei", "volcengine"), ("volcengine", "huawei")])
+@pytest.mark.parametrize("fault", ["http_500", "hang", "garbage", "connection_refused", "business_error"])
+def test_a_fault_on_one_new_vendor_fails_over_to_the_other_through_the_route(make_app, fake, first, second, fault):
+    app = make_app([first, second], SMS_TIMEOUT=1, **_fail(fake, first, fault))
+    client = app.test_client()
+    started = time.monotonic()
+    response = client.post("/sms_captcha/", json={"phone": "13800138000"})
+    assert response.status_code == 200, response.get_json()
+    assert time.monotonic() - started < 2.5
+    (text,) = fake.received(second)
+    assert text.phones == ["+8613800138000"]
+    assert len(fake.received(first)) == (0 if fault == "connection_refused" else 1)
+    code = text.params[0] if isinstance(text.params, list) else text.params["code"]
+    verified = client.post("/sms_captcha/verify", json={"phone": "13800138000", "code": code}).get_json()
+    assert verified["ok"] is True
+
+
+def test_both_new_vendors_failing_answer_502_without_their_words(make_app, fake):
+    fake.set_mode("huawei", "business_error")
+    fake.set_mode("volcengine", "business_error")
+    app = make_app(["huawei", "volcengine"], SMS_TIMEOUT=1)
+    response = app.test_client().post("/sms_captcha/", json={"phone": "13800138000"})
+    assert response.status_code == 502 and response.get_json()["error"] == "send_failed"
+    raw = response.get_data(as_text=True)
+    words = ["E000623", "短信发送量", "RE:0010", "欠费", "huawei", "volcengine"]
+    assert [word for word in words if word in raw] == []
