@@ -27,7 +27,13 @@ RawT = TypeVar("RawT")
 
 
 class Provider(ABC, Generic[RequestT, RawT]):
-    """Subclasses fill in the class attributes and four methods: format, build, call, parse."""
+    """Subclasses fill in the class attributes and four methods: format, build, call, parse.
+
+    Public: third-party vendors subclass it and register with
+    :func:`flask_sms.register_provider` or the ``flask_sms.providers`` entry-point
+    group (README, "Adding a vendor"). One instance is built per account, with
+    that account's parsed settings and ``SMS_TIMEOUT``.
+    """
 
     #: the vendor's name in ``SMS_PROVIDERS``; an account's instance carries ``"vendor:label"``
     name: str
