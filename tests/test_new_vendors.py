@@ -34,10 +34,10 @@ class Vendor:
     auth_error: str  # the vendor's code for a wrong secret
     rejected_code: str  # a code the vendor publishes as final for the number
     closed: Any  # config overrides that point the vendor at a closed port
+    secret_key: str  # the config key of the vendor's secret
 
     def wrong_secret(self) -> dict[str, str]:
-        key = {"huawei": "SMS_HUAWEI_APP_SECRET", "volcengine": "SMS_VOLCENGINE_SECRET_ACCESS_KEY"}[self.name]
-        return {key: "wrong-secret-value"}
+        return {self.secret_key: "wrong-secret-value"}
 
 
 VENDORS = {
@@ -50,6 +50,7 @@ VENDORS = {
         "E000045",
         "E200024",
         lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
+        "SMS_HUAWEI_APP_SECRET",
     ),
     "volcengine": Vendor(
         "volcengine",
@@ -60,6 +61,7 @@ VENDORS = {
         "SignatureDoesNotMatch",
         "RE:0006",
         lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
+        "SMS_VOLCENGINE_SECRET_ACCESS_KEY",
     ),
 }
 NAMES = list(VENDORS)
