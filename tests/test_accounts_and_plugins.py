@@ -367,6 +367,54 @@ def test_a_provider_installed_with_an_entry_point_is_found_validated_and_used(tm
     )
 
 
+def test_a_provider_installed_by_pip_is_found_through_its_entry_point(tmp_path, fake, gateway):
+    """The same throwaway package, built and installed by pip from a pyproject.toml that declares the entry
+    point the way the README shows."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "acme_flask_sms.py").write_text(textwrap.dedent(PACKAGE), encoding="utf-8")
+    (source / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "acme-flask-sms"
+            version = "1.0"
+
+            [project.entry-points."flask_sms.providers"]
+            acme = "acme_flask_sms:AcmeProvider"
+
+            [tool.setuptools]
+            py-modules = ["acme_flask_sms"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    # into a directory of its own rather than a nested virtualenv: CI's second run is itself in a virtualenv,
+    # whose packages a nested one would not see
+    site = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation", "--no-deps"]
+    done = subprocess.run([*install, "--target", str(site), str(source)], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in site.glob("*.dist-info/entry_points.txt")] == ["entry_points.txt"]
+
+    config = {
+        "SECRET_KEY": "a-long-random-secret-for-accounts",
+        "SMS_SUPPRESS_SEND": False,
+        "SMS_PROVIDERS": ["acme"],
+        "SMS_ACME_TOKEN": Gateway.token,
+        "SMS_ACME_TEMPLATES": {"captcha": {"id": "T1", "params": ["code"]}},
+        "SMS_ACME_URL": gateway,
+    }
+    seen = run_app(site, config)
+    assert seen["module"] == "acme_flask_sms"
+    assert set(seen["delivered"].values()) == {"acme"} and len(seen["delivered"]) == 3
+    assert sorted(len(body["to"]) for body in Gateway.received) == [1, 2]
+
+
 def test_entry_points_are_read_lazily_and_code_registration_wins(tmp_path, monkeypatch):
     install_throwaway_package(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
