@@ -68,6 +68,8 @@ __all__ = [
     "Credentials",
     "FakeVendor",
     "Received",
+    "Refusal",
+    "Reply",
     "VendorFake",
     "aliyun_percent_encode",
     "register_fake",
@@ -211,20 +213,25 @@ class Received:
 
 
 @dataclass
-class Reply:
+class _Reply:
     status: int
     body: bytes
     content_type: str
     label: str = "ok"
 
 
-class Refusal(Exception):
+class _Refuse(Exception):
     """Raised by a vendor parser: goes to ``rejected`` and answers ``reply``."""
 
-    def __init__(self, reason: str, reply: Reply) -> None:
+    def __init__(self, reason: str, reply: _Reply) -> None:
         super().__init__(reason)
         self.reason = reason
         self.reply = reply
+
+
+#: public names for the vendor fakes in ``tests/fakes/``
+Reply = _Reply
+Refusal = _Refuse
 
 
 def unused_port() -> int:
@@ -263,7 +270,7 @@ class VendorFake:
 
     A subclass sets ``name`` and ``business_error`` (the vendor's code and
     message for mode "business_error") and fills in four methods. ``parse``
-    checks auth and protocol (raise :class:`Refusal` to refuse) and returns
+    checks auth and protocol (raise :class:`_Refuse` to refuse) and returns
     ``(Received, pending, ctx)``: ``pending`` is a ``(code, message)`` business
     error to answer instead of success (e.g. too many numbers), ``ctx`` is
     passed on to ``error``/``ok``. ``fake`` gives access to modes, rejections
@@ -285,10 +292,10 @@ class VendorFake:
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
         raise NotImplementedError
 
-    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         raise NotImplementedError
 
-    def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+    def ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -396,14 +403,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except (ValueError, OSError):
             self.close_connection = True
-            self._send(Reply(400, b"bad request body", "text/plain; charset=utf-8", "bad_body"))
+            self._send(_Reply(400, b"bad request body", "text/plain; charset=utf-8", "bad_body"))
             return
         try:
             reply = fake._handle(self.command, self.path, self.headers, body, int(self.client_address[1]))
         except Exception:  # never let a bug in the fake kill the connection silently
             tb = traceback.format_exc()
             fake._note_error(tb)
-            reply = Reply(
+            reply = _Reply(
                 500, ("fake_vendor internal error:\n" + tb).encode(), "text/plain; charset=utf-8", "internal_error"
             )
         if reply is None:  # stopped while hanging/delaying: drop the connection
@@ -411,7 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(reply)
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: _Reply) -> None:
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
@@ -597,7 +604,7 @@ class FakeVendor:
             table = dict(self._rejections.get(vendor, {}))
         return {p: table[p] for p in phones if p in table}
 
-    def _handle(self, method: str, target: str, headers: Message, body: bytes, client_port: int = 0) -> Reply | None:
+    def _handle(self, method: str, target: str, headers: Message, body: bytes, client_port: int = 0) -> _Reply | None:
         if self.delay > 0 and not self._sleep(self.delay):
             return None
         parts = urlsplit(target)
@@ -616,7 +623,7 @@ class FakeVendor:
             vendor, parse = "aliyun", self._aliyun_parse
         try:
             rec, pending, ctx = parse(method, path, query, headers, body)
-        except Refusal as refusal:
+        except _Refuse as refusal:
             with self._lock:
                 self.rejected.append((vendor, refusal.reason))
             return refusal.reply
@@ -631,15 +638,15 @@ class FakeVendor:
 
     def _respond(
         self, vendor: str, rec: Received, pending: tuple[str, str] | None, ctx: dict[str, Any]
-    ) -> Reply | None:
+    ) -> _Reply | None:
         plugin = self.plugins.get(vendor)
-        error: Callable[..., Reply] = plugin.error if plugin else getattr(self, f"_{vendor}_error")
-        ok: Callable[[Received, dict[str, Any]], Reply] = plugin.ok if plugin else getattr(self, f"_{vendor}_ok")
+        error: Callable[..., _Reply] = plugin.error if plugin else getattr(self, f"_{vendor}_error")
+        ok: Callable[[Received, dict[str, Any]], _Reply] = plugin.ok if plugin else getattr(self, f"_{vendor}_ok")
         mode, kw = self._take_mode(vendor)
         if mode == "http_500":
-            return Reply(500, b"500 Internal Server Error", "text/plain; charset=utf-8", "http_500")
+            return _Reply(500, b"500 Internal Server Error", "text/plain; charset=utf-8", "http_500")
         if mode == "garbage":
-            return Reply(200, b"<html>not json", "text/html", "garbage")
+            return _Reply(200, b"<html>not json", "text/html", "garbage")
         if mode == "business_error":
             dcode, dmsg = plugin.business_error if plugin else _DEFAULT_BUSINESS_ERROR[vendor]
             code = str(kw.get("code") or dcode)
@@ -654,10 +661,10 @@ class FakeVendor:
     # ------------------------------------------------------------ aliyun
 
     @staticmethod
-    def _aliyun_reply(status: int, payload: dict[str, Any], label: str) -> Reply:
+    def _aliyun_reply(status: int, payload: dict[str, Any], label: str) -> _Reply:
         payload = dict(payload)
         payload.setdefault("RequestId", str(uuid.uuid4()).upper())
-        return Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
+        return _Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
 
     @staticmethod
     def aliyun_string_to_sign(method: str, params: dict[str, str]) -> str:
@@ -671,8 +678,8 @@ class FakeVendor:
         if body and (not ctype or "application/x-www-form-urlencoded" in ctype):
             params.update(_parse_form(body.decode("utf-8", "replace")))
 
-        def refuse(status: int, code: str, message: str) -> Refusal:
-            return Refusal(
+        def refuse(status: int, code: str, message: str) -> _Refuse:
+            return _Refuse(
                 f"{code}: {message}", self._aliyun_reply(status, {"Code": code, "Message": message}, f"refused:{code}")
             )
 
@@ -741,10 +748,10 @@ class FakeVendor:
         rec = Received("aliyun", phones, params["TemplateCode"], template_params, params["SignName"], dict(params))
         return rec, pending, {}
 
-    def _aliyun_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+    def _aliyun_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._aliyun_reply(200, {"Code": code, "Message": message}, label)
 
-    def _aliyun_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+    def _aliyun_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
         hits = self._rejection_for("aliyun", rec.phones)
         if hits:  # no per-number status on Aliyun: the whole request fails
             code, message = next(iter(hits.values()))
@@ -755,16 +762,16 @@ class FakeVendor:
     # ------------------------------------------------------------ tencent
 
     @staticmethod
-    def _tencent_reply(payload: dict[str, Any], label: str) -> Reply:
+    def _tencent_reply(payload: dict[str, Any], label: str) -> _Reply:
         payload = dict(payload)
         payload.setdefault("RequestId", str(uuid.uuid4()))
         # Exactly "application/json": the SDK only looks for Response.Error when
         # Content-Type is "application/json" or "text/plain".
-        return Reply(200, _json_bytes({"Response": payload}), "application/json", label)
+        return _Reply(200, _json_bytes({"Response": payload}), "application/json", label)
 
     def _tencent_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(code: str, message: str) -> Refusal:
-            return Refusal(
+        def refuse(code: str, message: str) -> _Refuse:
+            return _Refuse(
                 f"{code}: {message}",
                 self._tencent_reply({"Error": {"Code": code, "Message": message}}, f"refused:{code}"),
             )
@@ -844,10 +851,10 @@ class FakeVendor:
         )
         return rec, pending, {"session_context": str(data.get("SessionContext") or "")}
 
-    def _tencent_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+    def _tencent_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._tencent_reply({"Error": {"Code": code, "Message": message}}, label)
 
-    def _tencent_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+    def _tencent_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
         hits = self._rejection_for("tencent", rec.phones)
         statuses = []
         failed: list[str] = []
@@ -879,20 +886,20 @@ class FakeVendor:
     # ------------------------------------------------------------ ronglian
 
     @staticmethod
-    def _ronglian_reply(payload: dict[str, Any], label: str, status: int = 200) -> Reply:
-        return Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
+    def _ronglian_reply(payload: dict[str, Any], label: str, status: int = 200) -> _Reply:
+        return _Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
 
     def _ronglian_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(pair: tuple[str, str]) -> Refusal:
+        def refuse(pair: tuple[str, str]) -> _Refuse:
             code, message = pair
-            return Refusal(
+            return _Refuse(
                 f"{code}: {message}",
                 self._ronglian_reply({"statusCode": code, "statusMsg": message}, f"refused:{code}"),
             )
 
         segments = path.split("/")  # ['', '2013-12-26', 'Accounts', sid, 'SMS', 'TemplateSMS']
         if len(segments) != 6 or segments[4:] != ["SMS", "TemplateSMS"] or method != "POST":
-            raise Refusal(
+            raise _Refuse(
                 "404: unknown Ronglian endpoint " + path,
                 self._ronglian_reply({"statusCode": "404", "statusMsg": "not found"}, "refused:404", status=404),
             )
@@ -957,10 +964,10 @@ class FakeVendor:
         rec = Received("ronglian", phones, template, list(datas or []), "", data)
         return rec, pending, {}
 
-    def _ronglian_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+    def _ronglian_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._ronglian_reply({"statusCode": code, "statusMsg": message}, label)
 
-    def _ronglian_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+    def _ronglian_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
         hits = self._rejection_for("ronglian", rec.phones)
         if hits:
             code, message = next(iter(hits.values()))
@@ -976,9 +983,9 @@ class FakeVendor:
     # ------------------------------------------------------------ ihuyi
 
     @staticmethod
-    def _ihuyi_reply(as_json: bool, code: int | str, msg: str, smsid: str, label: str) -> Reply:
+    def _ihuyi_reply(as_json: bool, code: int | str, msg: str, smsid: str, label: str) -> _Reply:
         if as_json:
-            return Reply(
+            return _Reply(
                 200, _json_bytes({"code": code, "msg": msg, "smsid": smsid}), "application/json;charset=utf-8", label
             )
         # Without format=json Ihuyi answers XML (its historical default).
@@ -987,7 +994,7 @@ class FakeVendor:
             '<SubmitResult xmlns="http://106.ihuyi.com/">\n'
             f"<code>{code}</code>\n<msg>{msg}</msg>\n<smsid>{smsid}</smsid>\n</SubmitResult>"
         )
-        return Reply(200, xml.encode("utf-8"), "text/xml; charset=utf-8", label)
+        return _Reply(200, xml.encode("utf-8"), "text/xml; charset=utf-8", label)
 
     @staticmethod
     def _ihuyi_code(code: str) -> int | str:
@@ -1002,9 +1009,9 @@ class FakeVendor:
             fields.update(_parse_form(body.decode("utf-8", "replace")))
         as_json = fields.get("format", "").lower() == "json"
 
-        def refuse(pair: tuple[int, str]) -> Refusal:
+        def refuse(pair: tuple[int, str]) -> _Refuse:
             code, message = pair
-            return Refusal(f"{code}: {message}", self._ihuyi_reply(as_json, code, message, "0", f"refused:{code}"))
+            return _Refuse(f"{code}: {message}", self._ihuyi_reply(as_json, code, message, "0", f"refused:{code}"))
 
         account, password = fields.get("account", ""), fields.get("password", "")
         mobile, content = fields.get("mobile", ""), fields.get("content", "")
@@ -1036,10 +1043,10 @@ class FakeVendor:
         rec = Received("ihuyi", phones, "", content, "", fields)
         return rec, pending, {"json": as_json}
 
-    def _ihuyi_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+    def _ihuyi_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._ihuyi_reply(ctx.get("json", True), self._ihuyi_code(code), message, "0", label)
 
-    def _ihuyi_ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+    def _ihuyi_ok(self, rec: Received, ctx: dict[str, Any]) -> _Reply:
         hits = self._rejection_for("ihuyi", rec.phones)
         if hits:
             code, message = next(iter(hits.values()))
