@@ -25,8 +25,8 @@ from .errors import (
 )
 from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
-from .results import Attempt, SendResult, SmsMessage
-from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
+from .results import Attempt, DeliveryReport, SendResult, SmsMessage
+from .signals import code_sent, code_verified, delivery_reported, sms_failed, sms_sent, verification_failed
 
 # A library adds no handler and sets no level; the app's logging config decides (see README, "Logging").
 logging.getLogger("flask_sms").addHandler(logging.NullHandler())
@@ -37,6 +37,7 @@ __all__ = [
     "CodeSent",
     "ConfigError",
     "CrossSiteRequest",
+    "DeliveryReport",
     "InvalidPhone",
     "InvalidPhoneNumber",
     "InvalidPurpose",
@@ -57,6 +58,7 @@ __all__ = [
     "Verification",
     "code_sent",
     "code_verified",
+    "delivery_reported",
     "send_sms",
     "sms_failed",
     "sms_sent",
