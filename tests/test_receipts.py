@@ -432,3 +432,28 @@ def test_receipts_work_with_the_verification_flow_off(make_app, heard):
     assert client.post("/sms_captcha/", json={"phone": PHONE}).status_code == 404
     with app.app_context():
         assert app.extensions["sms"].status("o") == heard[0]
+
+
+# -- across gunicorn workers, on Redis -------------------------------------------------------------------
+def test_gunicorn_workers_on_redis_announce_each_report_once(fake, receipts, tmp_path, redis_binary):
+    from helpers import RedisServer
+    from test_scale import _gunicorn_env, _stop_group, call, fire
+    from test_workers import start_gunicorn
+
+    redis = RedisServer(redis_binary, tmp_path / "redis").start()
+    env = _gunicorn_env(fake.url, fake.host, redis.url)
+    env["FLASK_SMS_PROVIDERS"] = json.dumps(["tencent"])
+    env["FLASK_SMS_RECEIPT_TOKEN"] = json.dumps(TOKEN)
+    app = start_gunicorn(tmp_path, env, "--workers", "4", "--worker-class", "sync")
+    try:
+        entries = [receipts.add("tencent", f"+86137{n:08d}", f"2433:w{n}") for n in range(50)]
+        batch = json.dumps(receipts.items("tencent", entries)).encode()
+        path = f"/sms_receipts/tencent?token={TOKEN}"
+        # the vendor's first push and its retries, 40 copies at once: every worker gets some
+        replies = fire(app.port, [("POST", path, None, batch, {"X-Test-Hold": "0.2"})] * 40, threads=20)
+        assert {reply.status for reply in replies} == {200}
+        assert len({reply.pid for reply in replies}) >= 2
+        assert call(app.port, "GET", "/_scale/reports").body == {"count": 50}
+    finally:
+        _stop_group(app.process)
+        redis.stop()
