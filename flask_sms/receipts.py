@@ -15,7 +15,6 @@ only the vendor's id (a Tencent ``sid``, an Aliyun ``biz_id``) finds its
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,8 +27,8 @@ _PREFIX = "sms:receipt:"
 
 
 def _digest(*parts: str) -> str:
-    """A short, fixed-length key part for vendor-supplied values of any content."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    """One key part from vendor-supplied values (each at most 256 characters, as the parsers bound them)."""
+    return "\x1f".join(parts)
 
 
 def _id_key(provider: str, message_id: str) -> str:
@@ -53,24 +52,31 @@ def _seen_key(report: DeliveryReport) -> str:
     return f"{_PREFIX}seen:{_digest(report.provider, stand_in, report.phone, report.status)}"
 
 
-def dump(report: DeliveryReport) -> dict[str, Any]:
-    """The report as plain values, for the storage."""
-    values = dataclasses.asdict(report)
-    for name in ("submitted_at", "delivered_at"):
-        if values[name] is not None:
-            values[name] = values[name].isoformat()
-    return values
+_FIELDS = tuple(field.name for field in dataclasses.fields(DeliveryReport))
+
+
+def dump(report: DeliveryReport) -> tuple[Any, ...]:
+    """The report as plain values in field order, for the storage (times as ISO 8601 with their offset)."""
+    submitted, delivered = report.submitted_at, report.delivered_at
+    return (
+        report.provider,
+        report.phone,
+        report.message_id,
+        report.out_id,
+        report.status,
+        report.code,
+        report.description,
+        None if submitted is None else submitted.isoformat(),
+        None if delivered is None else delivered.isoformat(),
+    )
 
 
 def load(values: Any) -> DeliveryReport | None:
-    if not isinstance(values, dict):
+    if not isinstance(values, (tuple, list)) or len(values) != len(_FIELDS):
         return None
     try:
-        times = {
-            name: None if values.get(name) is None else datetime.fromisoformat(values[name])
-            for name in ("submitted_at", "delivered_at")
-        }
-        return DeliveryReport(**{**values, **times})
+        times = [None if value is None else datetime.fromisoformat(value) for value in values[7:]]
+        return DeliveryReport(*values[:7], *times)
     except (TypeError, ValueError):
         return None
 
@@ -96,38 +102,53 @@ class ReceiptBook:
         if values:
             self.cache.set_many(values, timeout=self.ttl)
 
-    def _completed(self, report: DeliveryReport) -> DeliveryReport:
-        """Fill in the out_id (or the message id) the report lacks from what the send recorded."""
-        if not report.out_id and report.message_id:
-            out_id = self.cache.get(_id_key(report.provider, report.message_id))
-            if isinstance(out_id, str) and out_id:
-                return dataclasses.replace(report, out_id=out_id)
-        if not report.message_id and report.out_id:
-            message_id = self.cache.get(_out_key(report.provider, report.out_id, report.phone))
-            if isinstance(message_id, str) and message_id:
-                return dataclasses.replace(report, message_id=message_id)
-        return report
+    def _completed(self, reports: list[DeliveryReport]) -> list[DeliveryReport]:
+        """Fill in the out_id (or the message id) each report lacks from what the sends recorded (one call)."""
+        wanted: dict[int, str] = {}
+        for index, report in enumerate(reports):
+            if not report.out_id and report.message_id:
+                wanted[index] = _id_key(report.provider, report.message_id)
+            elif not report.message_id and report.out_id:
+                wanted[index] = _out_key(report.provider, report.out_id, report.phone)
+        if not wanted:
+            return reports
+        found = dict(zip(wanted, self.cache.get_many(*wanted.values())))
+        completed = []
+        for index, report in enumerate(reports):
+            value = found.get(index)
+            if isinstance(value, str) and value:
+                if report.message_id:
+                    report = dataclasses.replace(report, out_id=value)
+                else:
+                    report = dataclasses.replace(report, message_id=value)
+            completed.append(report)
+        return completed
 
     def accept(self, app: object, reports: Iterable[DeliveryReport]) -> tuple[list[DeliveryReport], int]:
-        """Keep and announce the reports not seen before: (every report, completed with its ids; how many were new)."""
-        completed, fresh = [], 0
-        for report in reports:
-            report = self._completed(report)
-            completed.append(report)
-            now = self.clock()
-            if not self.store.use_once(_seen_key(report), now, now + self.ttl):
+        """Keep and announce the reports not seen before: (every report, completed with its ids; how many were new).
+
+        The de-duplication mark is taken before the report is stored and announced: a crash in
+        between loses that report (the vendor's retry is then a duplicate), it never announces one twice.
+        """
+        completed = self._completed(list(reports))
+        now = self.clock()
+        first = self.store.use_once_many([_seen_key(report) for report in completed], now, now + self.ttl)
+        fresh: list[DeliveryReport] = []
+        latest: dict[str, tuple[Any, ...]] = {}
+        for report, new in zip(completed, first):
+            if not new:
                 continue
             stored = dump(report)
-            latest = {}
             if report.out_id:
                 latest[_status_key(report.out_id)] = stored
             if report.message_id:
                 latest[_message_key(report.provider, report.message_id)] = stored
-            if latest:
-                self.cache.set_many(latest, timeout=self.ttl)
-            fresh += 1
+            fresh.append(report)
+        if latest:
+            self.cache.set_many(latest, timeout=self.ttl)
+        for report in fresh:
             delivery_reported.send(app, report=report)
-        return completed, fresh
+        return completed, len(fresh)
 
     def status(self, out_id: str) -> DeliveryReport | None:
         return load(self.cache.get(_status_key(out_id)))

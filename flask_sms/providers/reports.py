@@ -8,6 +8,7 @@ read is counted in ``skipped`` and the others are kept.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -42,19 +43,26 @@ def json_body(body: bytes) -> Any:
 def each_item(items: Iterable[Any], read: Callable[[Any], DeliveryReport]) -> ParsedReceipts:
     """Read every item; a bad one is skipped, the good ones are kept."""
     parsed = ParsedReceipts()
+    append = parsed.reports.append
     for item in items:
+        if type(item) is not dict:
+            parsed.skipped += 1
+            continue
         try:
-            parsed.reports.append(read(item))
+            append(read(item))
         except (BadItem, ValueError, TypeError, KeyError, AttributeError, OverflowError):
             parsed.skipped += 1
     return parsed
 
 
 def string(item: Any, name: str, *, required: bool = True, limit: int = 256) -> str:
-    """A short string field (numbers are read as their digits); missing or too long is a bad item."""
-    if not isinstance(item, dict):
-        raise BadItem("not an object")
+    """A short string field (numbers are read as their digits); missing or too long is a bad item.
+
+    ``item`` is a dict (:func:`each_item` checks); anything else raises ``AttributeError``, also a bad item.
+    """
     value = item.get(name)
+    if type(value) is str and 0 < len(value) <= limit:  # the common case, first
+        return value.strip()
     if value is None or value == "":
         if required:
             raise BadItem(f"{name} is missing")
@@ -67,10 +75,22 @@ def string(item: Any, name: str, *, required: bool = True, limit: int = 256) -> 
     return text
 
 
+_COMPACT_SECONDS = re.compile(r"\d{14}")
+
+
 def beijing(text: str, pattern: str) -> datetime | None:
-    """A vendor time without offset (Beijing time), as an aware datetime; ``""`` is ``None``."""
+    """A vendor time without offset (Beijing time), as an aware datetime; ``""`` is ``None``.
+
+    The two layouts the vendors use are read without ``strptime`` (a batch of 100 reports
+    would spend a third of its time there); anything else goes through ``strptime``.
+    """
     if not text:
         return None
+    if pattern == "%Y-%m-%d %H:%M:%S" and len(text) == 19 and text[10] == " " and text.isascii():
+        return datetime.fromisoformat(text).replace(tzinfo=BEIJING)
+    if pattern == "%Y%m%d%H%M%S" and _COMPACT_SECONDS.fullmatch(text):
+        year, month, day = int(text[0:4]), int(text[4:6]), int(text[6:8])
+        return datetime(year, month, day, int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=BEIJING)
     return datetime.strptime(text, pattern).replace(tzinfo=BEIJING)
 
 
@@ -82,9 +102,14 @@ def from_unix(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=timezone.utc).astimezone(BEIJING)
 
 
+_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
 def e164_of(digits: str, country_code: str = "") -> str:
     """A vendor's number (``13800138000``, ``8613800138000``, ``+86...``, ``0086...``) as E.164."""
     raw = digits.strip()
+    if country_code in ("", "86", "+86") and _MAINLAND_MOBILE.fullmatch(raw):
+        return "+86" + raw  # the common case, without phonenumbers' full parse
     if country_code:
         raw = f"+{country_code.lstrip('+')}{raw}"
     elif raw.startswith("00"):

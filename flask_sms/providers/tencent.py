@@ -136,16 +136,16 @@ class TencentProvider(Provider[Any, Any]):
         status = string(item, "report_status", limit=16)
         if status not in ("SUCCESS", "FAIL"):
             raise BadItem("report_status is not SUCCESS or FAIL")
-        return DeliveryReport(
-            provider=cls.name,
-            phone=e164_of(string(item, "mobile", limit=32), string(item, "nationcode", limit=8)),
-            message_id=string(item, "sid"),
-            out_id=string(item, "ext", required=False, limit=512),
-            status="delivered" if status == "SUCCESS" else "failed",
-            code=string(item, "errmsg", required=False),
-            description=string(item, "description", required=False),
-            submitted_at=None,
-            delivered_at=beijing(string(item, "user_receive_time", required=False, limit=32), _TIME),
+        return DeliveryReport(  # positional: a push carries up to 100 of these
+            cls.name,
+            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", limit=8)),
+            string(item, "sid"),
+            string(item, "ext", required=False, limit=512),
+            "delivered" if status == "SUCCESS" else "failed",
+            string(item, "errmsg", required=False),
+            string(item, "description", required=False),
+            None,
+            beijing(string(item, "user_receive_time", required=False, limit=32), _TIME),
         )
 
     @classmethod
