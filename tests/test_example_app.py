@@ -420,3 +420,20 @@ def test_bad_sms_config_fails_at_startup(example, monkeypatch):
     monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["aliyun"]')  # no keys
     with pytest.raises(ConfigError, match="SMS_ALIYUN_ACCESS_KEY_ID"):
         example.create_app()
+
+
+def test_dev_inbox_shows_each_texts_delivery_status(make):
+    from flask_sms import DeliveryReport
+
+    app = make()
+    client = app.test_client()
+    assert send_code(client).status_code == 200
+    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    assert (message["status"], message["status_code"]) == ("delivered", "DELIVRD")  # the console reports at once
+    assert 'data-status="delivered"' in client.get("/").get_data(as_text=True)
+    # a later report (a vendor's push, say) replaces it
+    book = app.extensions["sms"]._states[app].receipts
+    report = DeliveryReport("console", E164, "late", message["out_id"], "failed", "UNDELIV", "", None, None)
+    book.accept(app, [report])
+    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    assert (message["status"], message["status_code"]) == ("failed", "UNDELIV")
