@@ -180,7 +180,9 @@ class SmsExtension:
         messages.set_language(app, settings.language)
         _warn_if_console(app, settings)
         if settings.receipts is not None:
+            # the token travels in the push URL's query string: mask it in the dev server's access log too
             _redact.register(settings.receipts.receipt_token)
+            _redact.guard_loggers("werkzeug")
         if settings.captcha is None and settings.receipts is None:
             storage = "off (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
@@ -548,8 +550,12 @@ def _exempt_from_csrf(app: Flask) -> None:
         if csrf is not None and hasattr(csrf, "exempt"):
             csrf.exempt(receipts_blueprint)
 
+    def exempt_before_csrf_runs() -> None:
+        if request.blueprint == receipts_blueprint.name:
+            exempt()
+
     exempt()
-    app.before_request_funcs.setdefault(None, []).insert(0, exempt)
+    app.before_request_funcs.setdefault(None, []).insert(0, exempt_before_csrf_runs)
 
 
 def _check_origin(flow: CodeFlow, current_request: Any) -> None:

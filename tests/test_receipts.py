@@ -457,3 +457,18 @@ def test_gunicorn_workers_on_redis_announce_each_report_once(fake, receipts, tmp
     finally:
         _stop_group(app.process)
         redis.stop()
+
+
+def test_the_token_is_masked_in_the_servers_access_log(receipt_app, serve, caplog):
+    import logging
+
+    served = serve(receipt_app())
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        assert requests.post(served.receipt_url("tencent"), json=[], timeout=5).status_code == 200
+        assert (
+            requests.post(served.receipt_url("tencent", token="wrong-token-000000"), json=[], timeout=5).status_code
+            == 403
+        )
+    lines = [record.getMessage() for record in caplog.records if record.name == "werkzeug"]
+    assert any("/sms_receipts/tencent?token=***" in line for line in lines), lines
+    assert not any(TOKEN in line for line in lines)
