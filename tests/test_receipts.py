@@ -472,3 +472,28 @@ def test_the_token_is_masked_in_the_servers_access_log(receipt_app, serve, caplo
     lines = [record.getMessage() for record in caplog.records if record.name == "werkzeug"]
     assert any("/sms_receipts/tencent?token=***" in line for line in lines), lines
     assert not any(TOKEN in line for line in lines)
+
+
+def test_the_url_prefix_applies_and_register_routes_false_keeps_the_receipt_route(receipt_app):
+    app = receipt_app(SMS_URL_PREFIX="/api", SMS_REGISTER_ROUTES=False)
+    client = app.test_client()
+    assert client.post(f"/api/sms_receipts/tencent?token={TOKEN}", json=[]).status_code == 200
+    assert client.post(f"/sms_receipts/tencent?token={TOKEN}", json=[]).status_code == 404
+    assert client.post("/api/sms_captcha/", json={"phone": PHONE}).status_code == 404
+
+
+def test_a_storage_outage_answers_503_so_the_vendor_retries_and_sends_still_succeed(
+    receipt_app, receipts, heard, redis_server, caplog
+):
+    app = receipt_app(SMS_STORAGE_URL=redis_server.url)
+    entry = receipts.add("tencent", PHONE, "2433:outage")
+    client = app.test_client()
+    redis_server.stop()
+    answer = client.post(f"/sms_receipts/tencent?token={TOKEN}", json=receipts.items("tencent", [entry]))
+    assert answer.status_code == 503 and answer.get_json()["error"] == "unavailable"
+    with app.app_context():  # the text is out: a storage fault while recording its ids is logged, not raised
+        result = send_sms(PHONE, "captcha", {"code": "1", "minutes": 5})
+    assert result.ok and "could not record the message ids" in caplog.text
+    redis_server.start()
+    answer = client.post(f"/sms_receipts/tencent?token={TOKEN}", json=receipts.items("tencent", [entry]))
+    assert answer.status_code == 200 and [r.message_id for r in heard] == ["2433:outage"]
