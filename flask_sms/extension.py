@@ -193,7 +193,7 @@ class SmsExtension:
             backend,
             store,
             settings.receipts.receipt_ttl if settings.receipts is not None else 3 * 86400,
-            lambda: self._clock(),
+            self._clock,
             record=settings.receipts is not None,
         )
         sender.receipts = book
@@ -309,6 +309,8 @@ class SmsExtension:
         for state in self._states.values():
             if state.flow is not None:
                 state.flow.clock = clock
+            if state.receipts is not None:
+                state.receipts.clock = clock
 
     # -- sending ---------------------------------------------------------------------------
     def send(

@@ -497,3 +497,47 @@ def test_a_storage_outage_answers_503_so_the_vendor_retries_and_sends_still_succ
     redis_server.start()
     answer = client.post(f"/sms_receipts/tencent?token={TOKEN}", json=receipts.items("tencent", [entry]))
     assert answer.status_code == 200 and [r.message_id for r in heard] == ["2433:outage"]
+
+
+def test_tencent_polls_a_given_day_within_its_7_days(receipt_app, receipts):
+    app = receipt_app()
+    sms = app.extensions["sms"]
+    today = datetime.now(BEIJING).date()
+    with app.app_context():
+        send_sms(PHONE, "captcha", {"code": "1", "minutes": 5})
+        assert [r.phone for r in sms.fetch_reports("tencent", phone=PHONE, date=today)] == [PHONE]
+        assert sms.fetch_reports("tencent", phone=PHONE, date=today - timedelta(days=7)) == []  # partly in range
+        with pytest.raises(SmsError, match="last 7 days"):
+            sms.fetch_reports("tencent", phone=PHONE, date=today - timedelta(days=9))
+    (query,) = [q for q in receipts.queries if q[1].get("BeginTime") and q[0].endswith("PhoneNumber")][:1]
+    assert query[1]["PhoneNumber"] == PHONE and query[1]["Offset"] == 0
+
+
+def test_a_receipt_push_and_a_poll_never_call_back_up(receipt_app, receipts):
+    import sys
+
+    from test_seams import _rank
+
+    app = receipt_app()
+    client = app.test_client()
+    climbs: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event != "call" or frame.f_back is None:
+            return
+        callee, caller = frame.f_globals.get("__name__", ""), frame.f_back.f_globals.get("__name__", "")
+        callee_rank, caller_rank = _rank(callee), _rank(caller)
+        if callee_rank is not None and caller_rank is not None and callee_rank < caller_rank:
+            climbs.append(f"{caller}.{frame.f_back.f_code.co_name} -> {callee}.{frame.f_code.co_name}")
+
+    with app.app_context():
+        send_sms(PHONE, "captcha", {"code": "1", "minutes": 5})
+    sys.setprofile(profile)
+    try:
+        pushed = client.post(f"/sms_receipts/tencent?token={TOKEN}", json=receipts.items("tencent"))
+        with app.app_context():
+            polled = app.extensions["sms"].fetch_reports("tencent", phone=PHONE)
+    finally:
+        sys.setprofile(None)
+    assert pushed.status_code == 200 and len(polled) == 1
+    assert climbs == []

@@ -201,8 +201,9 @@ class TencentProvider(Provider[Any, Any]):
             begin, end = now - _PULL_DAYS * 86400 + 60, now
         else:
             first, last = beijing_day(day)
-            begin, end = int(first.timestamp()), min(int(last.timestamp()), now)
-            if begin < now - _PULL_DAYS * 86400 or begin > now:
+            oldest = now - _PULL_DAYS * 86400 + 60
+            begin, end = max(int(first.timestamp()), oldest), min(int(last.timestamp()), now)
+            if end < oldest or begin > now:
                 raise SmsError(f"tencent's PullSmsSendStatusByPhoneNumber answers for the last {_PULL_DAYS} days only")
         items: dict[tuple[str, str], Any] = {}
         for _ in range(_PULL_ROUNDS):
