@@ -541,3 +541,25 @@ def test_a_receipt_push_and_a_poll_never_call_back_up(receipt_app, receipts):
         sys.setprofile(None)
     assert pushed.status_code == 200 and len(polled) == 1
     assert climbs == []
+
+
+def test_a_send_touches_the_storage_only_with_receipts_on(make_app, redis_server):
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+
+    def calls() -> dict[str, int]:
+        stats = client.info("commandstats")
+        return {name: value["calls"] for name, value in stats.items() if name not in ("cmdstat_info", "cmdstat_hello")}
+
+    def commands_during_a_send(**config: Any) -> dict[str, int]:
+        app = make_app(["aliyun"], SMS_STORAGE_URL=redis_server.url, **config)
+        before = calls()
+        with app.app_context():
+            assert send_sms([PHONE, OTHER], "captcha", {"code": "1"}, out_id="rt-1").ok
+        after = calls()
+        return {name: count - before.get(name, 0) for name, count in after.items() if count != before.get(name, 0)}
+
+    assert commands_during_a_send() == {}
+    # one pipeline: the biz_id -> out_id, and (out_id, phone) -> biz_id for each number
+    assert commands_during_a_send(SMS_RECEIPT_TOKEN=TOKEN) == {"cmdstat_set": 3}
