@@ -22,12 +22,10 @@ from .payload import Payload, Reply, templates
 from .replies import load_json, short, transport_error
 from .reports import (
     BadItem,
-    BadReceipt,
     ParsedReceipts,
     beijing,
     e164_of,
-    each_item,
-    json_body,
+    json_array,
     string,
     today_in_beijing,
 )
@@ -79,16 +77,21 @@ class AliyunProvider(Provider[Any, bytes]):
     def format_phone(self, number: PhoneNumber) -> str:
         return national_or_international_00(number)
 
-    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
+    def _common_request(self, action: str) -> Any:
+        """A Dysmsapi 2017-05-25 RPC call to our endpoint; the parameters are added by the caller."""
         from aliyunsdkcore.request import CommonRequest
 
         request = CommonRequest()
         request.set_domain(self.settings["ENDPOINT"])
         request.set_protocol_type(self.settings["SCHEME"])
         request.set_version("2017-05-25")
-        request.set_action_name("SendSms")
+        request.set_action_name(action)
         request.set_method("POST")
         request.set_accept_format("json")
+        return request
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
+        request = self._common_request("SendSms")
         request.add_query_param("PhoneNumbers", ",".join(phones))
         request.add_query_param("SignName", self.settings["SIGN_NAME"])
         request.add_query_param("TemplateCode", payload.template.id)
@@ -124,10 +127,7 @@ class AliyunProvider(Provider[Any, bytes]):
     @classmethod
     def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
         """A JSON array of ``{phone_number, send_time, report_time, success, err_code, err_msg, biz_id, out_id}``."""
-        items = json_body(body)
-        if not isinstance(items, list):
-            raise BadReceipt("the body is not a JSON array")
-        return each_item(items, cls._pushed_report)
+        return json_array(body, cls._pushed_report)
 
     @classmethod
     def _pushed_report(cls, item: Any) -> DeliveryReport:
@@ -180,15 +180,7 @@ class AliyunProvider(Provider[Any, bytes]):
         return reports
 
     def _query_page(self, wire: str, day: date, page: int, message_id: str | None) -> dict[str, Any]:
-        from aliyunsdkcore.request import CommonRequest
-
-        request = CommonRequest()
-        request.set_domain(self.settings["ENDPOINT"])
-        request.set_protocol_type(self.settings["SCHEME"])
-        request.set_version("2017-05-25")
-        request.set_action_name("QuerySendDetails")
-        request.set_method("POST")
-        request.set_accept_format("json")
+        request = self._common_request("QuerySendDetails")
         request.add_query_param("PhoneNumber", wire)
         request.add_query_param("SendDate", day.strftime("%Y%m%d"))
         request.add_query_param("PageSize", str(_PAGE_SIZE))

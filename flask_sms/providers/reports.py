@@ -40,6 +40,14 @@ def json_body(body: bytes) -> Any:
         raise BadReceipt("the body is not JSON") from None
 
 
+def json_array(body: bytes, read: Callable[[Any], DeliveryReport]) -> ParsedReceipts:
+    """A push whose body is a JSON array of reports (Aliyun, Tencent), each item read on its own."""
+    items = json_body(body)
+    if not isinstance(items, list):
+        raise BadReceipt("the body is not a JSON array")
+    return each_item(items, read)
+
+
 def each_item(items: Iterable[Any], read: Callable[[Any], DeliveryReport]) -> ParsedReceipts:
     """Read every item; a bad one is skipped, the good ones are kept."""
     parsed = ParsedReceipts()

@@ -23,14 +23,12 @@ from .payload import Payload, Reply, templates
 from .replies import short, transport_error
 from .reports import (
     BadItem,
-    BadReceipt,
     ParsedReceipts,
     beijing,
     beijing_day,
     e164_of,
-    each_item,
     from_unix,
-    json_body,
+    json_array,
     string,
 )
 
@@ -126,10 +124,7 @@ class TencentProvider(Provider[Any, Any]):
     @classmethod
     def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
         """A JSON array of ``{user_receive_time, nationcode, mobile, report_status, errmsg, description, sid, ext}``."""
-        items = json_body(body)
-        if not isinstance(items, list):
-            raise BadReceipt("the body is not a JSON array")
-        return each_item(items, cls._pushed_report)
+        return json_array(body, cls._pushed_report)
 
     @classmethod
     def _pushed_report(cls, item: Any) -> DeliveryReport:
