@@ -563,3 +563,18 @@ def test_a_send_touches_the_storage_only_with_receipts_on(make_app, redis_server
     assert commands_during_a_send() == {}
     # one pipeline: the biz_id -> out_id, and (out_id, phone) -> biz_id for each number
     assert commands_during_a_send(SMS_RECEIPT_TOKEN=TOKEN) == {"cmdstat_set": 3}
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "vendor_code"),
+    [
+        ("aliyun", "SMS_ALIYUN_ACCESS_KEY_SECRET", "SignatureDoesNotMatch"),
+        ("tencent", "SMS_TENCENT_SECRET_KEY", "AuthFailure.SignatureFailure"),
+    ],
+)
+def test_polls_are_signed_and_the_fake_checks_them(receipt_app, receipts, provider, key, vendor_code):
+    app = receipt_app([provider], **{key: "not-the-secret-0000"})
+    with app.app_context(), pytest.raises(SmsError) as caught:
+        app.extensions["sms"].fetch_reports(provider, phone=PHONE)
+    assert vendor_code in str(caught.value) and "not-the-secret" not in str(caught.value)
+    assert receipts.queries == []  # refused before the query handler ran
