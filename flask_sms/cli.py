@@ -66,7 +66,8 @@ def check_command() -> None:
     flow = "off (SMS_ENABLE_CAPTCHA is false)"
     if settings.captcha is not None:
         flow = f"storage {extension.storage()} reachable"
-    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}")
+    receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
+    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

@@ -578,3 +578,9 @@ def test_polls_are_signed_and_the_fake_checks_them(receipt_app, receipts, provid
         app.extensions["sms"].fetch_reports(provider, phone=PHONE)
     assert vendor_code in str(caught.value) and "not-the-secret" not in str(caught.value)
     assert receipts.queries == []  # refused before the query handler ran
+
+
+def test_flask_sms_check_says_receipts_are_on(receipt_app):
+    result = receipt_app().test_cli_runner().invoke(args=["sms", "check"])
+    assert result.exit_code == 0 and "delivery receipts on" in result.output
+    assert TOKEN not in result.output
