@@ -584,3 +584,28 @@ def test_flask_sms_check_says_receipts_are_on(receipt_app):
     result = receipt_app().test_cli_runner().invoke(args=["sms", "check"])
     assert result.exit_code == 0 and "delivery receipts on" in result.output
     assert TOKEN not in result.output
+
+
+def test_international_numbers_read_as_e164(receipt_app, heard):
+    client = receipt_app().test_client()
+    tencent = [{"nationcode": "852", "mobile": "61234567", "report_status": "SUCCESS", "sid": "hk-1"}]
+    assert client.post(f"/sms_receipts/tencent?token={TOKEN}", json=tencent).status_code == 200
+    aliyun_app = receipt_app(["aliyun"])
+    aliyun = [{"phone_number": "85261234567", "success": False, "err_code": "UNDELIV", "biz_id": "hk-2"}]
+    assert aliyun_app.test_client().post(f"/sms_receipts/aliyun?token={TOKEN}", json=aliyun).status_code == 200
+    assert [(r.phone, r.status) for r in heard] == [("+85261234567", "delivered"), ("+85261234567", "failed")]
+    assert heard[0].delivered_at is None and heard[1].submitted_at is None  # absent times are None
+
+
+def test_an_app_hook_that_reads_the_body_first_does_no_harm(receipt_app, heard):
+    app = receipt_app()
+
+    @app.before_request
+    def audit() -> None:
+        from flask import request
+
+        request.get_data(cache=True)
+
+    body = [{"nationcode": "86", "mobile": "13800138000", "report_status": "SUCCESS", "sid": "hook-1"}]
+    assert app.test_client().post(f"/sms_receipts/tencent?token={TOKEN}", json=body).status_code == 200
+    assert [r.message_id for r in heard] == ["hook-1"]
