@@ -338,6 +338,15 @@ class SmsExtension:
             raise SmsError(
                 "delivery reports need a storage: set SMS_RECEIPT_TOKEN (receipts on), or keep the verification flow on"
             )
+        settings = state.settings
+        assert settings is not None  # built whenever the config has no problems
+        per_process = settings.storage_url.startswith(backends.MEMORY_STORAGE) and self.cache is None
+        if per_process and settings.receipts is not None and not (app.debug or app.testing):
+            backends.warn_once(
+                "SMS_STORAGE_URL is memory://: each worker process keeps its own delivery-report marks and "
+                "statuses, so a vendor's retry that reaches another worker is announced again and status() "
+                "answers only for reports this worker saw. Use redis:// in production."
+            )
         return app, state, state.receipts
 
     def fetch_reports(

@@ -609,3 +609,19 @@ def test_an_app_hook_that_reads_the_body_first_does_no_harm(receipt_app, heard):
     body = [{"nationcode": "86", "mobile": "13800138000", "report_status": "SUCCESS", "sid": "hook-1"}]
     assert app.test_client().post(f"/sms_receipts/tencent?token={TOKEN}", json=body).status_code == 200
     assert [r.message_id for r in heard] == ["hook-1"]
+
+
+def test_receipts_on_memory_outside_debug_warn_once(make_app, caplog):
+    import logging
+
+    app = make_app(["tencent"], SMS_RECEIPT_TOKEN=TOKEN, TESTING=False, DEBUG=False)
+    app.testing = False
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="flask_sms"):
+        for _ in range(2):
+            assert client.post(f"/sms_receipts/tencent?token={TOKEN}", json=[]).status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if "delivery-report marks" in r.getMessage()]
+    assert len(warnings) <= 1  # once per process (an earlier test may have said it already)
+    from flask_sms import backends
+
+    assert any("delivery-report marks" in said for said in backends._warned)
