@@ -33,6 +33,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_note": "console 提供方不会真正发送短信，最近 {minutes} 分钟内“发出”的短信显示在这里。",
         "inbox_empty": "暂无短信。",
         "sms_captcha": "您的验证码是 {code}，{minutes} 分钟内有效。",
+        "status_sent": "已提交",
+        "status_delivered": "已送达",
+        "status_failed": "未送达",
         "providers_note": "短信提供方：{providers}；存储：{storage}",
     },
     "en": {
@@ -52,6 +55,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_note": "The console provider sends nothing; texts “sent” in the last {minutes} minutes appear here.",
         "inbox_empty": "No texts yet.",
         "sms_captcha": "Your code is {code}. It is valid for {minutes} minutes.",
+        "status_sent": "sent",
+        "status_delivered": "delivered",
+        "status_failed": "not delivered",
         "providers_note": "SMS providers: {providers}; storage: {storage}",
     },
 }
@@ -60,7 +66,7 @@ for _language, _table in TEXTS.items():
     _table.update(MESSAGES[_language])
 
 #: the texts the page's script needs (the code request itself is flask_sms's sms.js, with flask_sms's texts)
-SCRIPT_KEYS = ("inbox_empty", "sms_captcha", "network_error")
+SCRIPT_KEYS = ("inbox_empty", "sms_captcha", "network_error", "status_sent", "status_delivered", "status_failed")
 
 
 def current_language() -> str:

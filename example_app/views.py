@@ -75,7 +75,15 @@ def display_phone(phone: str) -> str:
 def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
     """One inbox text for the template: the code, and the words around it."""
     params = entry["params"]
-    view = {"time": entry["time"], "iso": entry["iso"], "phones": entry["phones"], "purpose": entry["purpose"]}
+    view = {
+        "time": entry["time"],
+        "iso": entry["iso"],
+        "phones": entry["phones"],
+        "purpose": entry["purpose"],
+        "status": entry["status"],
+        "status_text": table["status_" + entry["status"]],
+        "status_code": entry["status_code"],
+    }
     if "code" in params:
         before, _, after = table["sms_captcha"].partition("{code}")
         minutes = params.get("minutes", "?")
@@ -106,7 +114,9 @@ def render_page() -> Response:
         "phone": str(notice.get("phone", "")),
         "providers": ", ".join(settings.providers),
         "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
-        "inbox": [inbox_entry(entry, table) for entry in inbox.recent()] if inbox is not None else None,
+        "inbox": [inbox_entry(entry, table) for entry in inbox.recent(status=sms.status)]
+        if inbox is not None
+        else None,
         "inbox_minutes": f"{inbox.minutes:g}" if inbox is not None else "",
     }
     response = current_app.make_response(render_template("index.html", **context))

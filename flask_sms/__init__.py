@@ -26,8 +26,8 @@ from .errors import (
 from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
 from .providers import register_provider
-from .results import Attempt, SendResult, SmsMessage
-from .signals import code_sent, code_verified, sms_failed, sms_sent, verification_failed
+from .results import Attempt, DeliveryReport, SendResult, SmsMessage
+from .signals import code_sent, code_verified, delivery_reported, sms_failed, sms_sent, verification_failed
 
 # A library adds no handler and sets no level; the app's logging config decides (see README, "Logging").
 logging.getLogger("flask_sms").addHandler(logging.NullHandler())
@@ -38,6 +38,7 @@ __all__ = [
     "CodeSent",
     "ConfigError",
     "CrossSiteRequest",
+    "DeliveryReport",
     "InvalidPhone",
     "InvalidPhoneNumber",
     "InvalidPurpose",
@@ -58,6 +59,7 @@ __all__ = [
     "Verification",
     "code_sent",
     "code_verified",
+    "delivery_reported",
     "register_provider",
     "send_sms",
     "sms_failed",

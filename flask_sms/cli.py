@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import SendError, SmsError
-from .results import SendResult
+from .results import DeliveryReport, SendResult
 from .sender import FAILURE_RECORD
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def check_command() -> None:
     flow = "off (SMS_ENABLE_CAPTCHA is false)"
     if settings.captcha is not None:
         flow = f"storage {extension.storage()} reachable"
-    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}")
+    receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
+    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -118,3 +120,50 @@ def _print_result(result: SendResult) -> None:
         click.echo(f"not delivered {number}: {attempt}", err=True)
     if result.failed:
         raise SystemExit(1)
+
+
+@sms_cli.command("status")
+@click.argument("phone")
+@click.option("--provider", "-P", default=None, help="The vendor to ask (default: the first in SMS_PROVIDERS).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the texts were sent, YYYY-MM-DD in Beijing time (default: today; Tencent: the last 7 days).",
+)
+def status_command(phone: str, provider: str | None, day: datetime | None) -> None:
+    """Ask the vendor's query API what became of the texts to PHONE; print a table."""
+    extension = _extension()
+    try:
+        chosen = provider or extension.settings().providers[0]
+        reports = extension.fetch_reports(chosen, phone=phone, date=day.date() if day else None)
+    except SmsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not reports:
+        click.echo(f"no delivery reports from {chosen} for {phone}")
+        return
+    _print_reports(reports)
+
+
+def _print_reports(reports: list[DeliveryReport]) -> None:
+    rows = [("PHONE", "STATUS", "CODE", "SENT", "REPORTED", "MESSAGE ID", "OUT ID")]
+    for report in sorted(reports, key=lambda r: (r.delivered_at is None, r.delivered_at or datetime.min)):
+        rows.append(
+            (
+                report.phone,
+                report.status,
+                report.code or "-",
+                _when(report.submitted_at),
+                _when(report.delivered_at),
+                report.message_id or "-",
+                report.out_id or "-",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S%z") if moment else "-"

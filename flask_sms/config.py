@@ -29,9 +29,11 @@ from .options import (
     choice,
     integer,
     names,
+    networks,
     number_types,
     origins,
     rate_limits,
+    receipt_token,
     region,
     regions_or_all,
     seconds,
@@ -131,6 +133,14 @@ FLOW_KEYS: tuple[Option, ...] = (
     ),
 )
 
+#: delivery receipts: on when ``SMS_RECEIPT_TOKEN`` is set
+RECEIPT_KEYS: tuple[Option, ...] = (
+    Option("SMS_RECEIPT_TOKEN", UNSET, receipt_token, secret=True),
+    Option("SMS_RECEIPT_ALLOWED_IPS", [], networks),
+    Option("SMS_RECEIPT_MAX_BYTES", 1024 * 1024, integer(1024, 64 * 1024 * 1024)),
+    Option("SMS_RECEIPT_TTL", 3 * 86400, integer(60, 90 * 86400)),
+)
+
 
 def _field(key: str) -> str:
     """``SMS_CODE_TTL`` -> ``code_ttl``: the settings attribute a key fills."""
@@ -164,6 +174,17 @@ class CaptchaSettings:
 
 
 @dataclass(frozen=True)
+class ReceiptSettings:
+    """The delivery-receipt keys (:data:`RECEIPT_KEYS`), parsed; present when ``SMS_RECEIPT_TOKEN`` is set."""
+
+    receipt_token: str
+    receipt_allowed_ips: tuple[Any, ...]  # ipaddress networks; empty: any source
+    receipt_max_bytes: int
+    receipt_ttl: int
+    storage_url: str  # the flow's SMS_STORAGE_URL (read for receipts alone when the flow is off)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The sending keys (:data:`SEND_KEYS`), parsed, with each provider's own and the flow's."""
 
@@ -176,10 +197,13 @@ class Settings:
     language: str | None
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     captcha: CaptchaSettings | None = None
+    receipts: ReceiptSettings | None = None
 
     @property
     def storage_url(self) -> str:
-        return self.captcha.storage_url if self.captcha else MEMORY_STORAGE
+        if self.captcha:
+            return self.captcha.storage_url
+        return self.receipts.storage_url if self.receipts else MEMORY_STORAGE
 
     @property
     def url_prefix(self) -> str:
@@ -207,7 +231,7 @@ def apply_defaults(app: Flask) -> None:
     Only the providers ``SMS_PROVIDERS`` names get their keys: an app using Tencent
     does not find ``SMS_ALIYUN_*`` keys it never set in its config.
     """
-    for option in SEND_KEYS + FLOW_KEYS:
+    for option in SEND_KEYS + FLOW_KEYS + RECEIPT_KEYS:
         value = _default(option, app)
         if value is not REQUIRED and value is not UNSET:
             app.config.setdefault(option.name, value)
@@ -228,6 +252,7 @@ class Registration:
     routes: bool
     url_prefix: str
     subdomain: str | None
+    receipts: bool = False
 
 
 def registration(app: Flask) -> Registration:
@@ -240,7 +265,8 @@ def registration(app: Flask) -> Registration:
             value, _ = option.problems(option.name, None)
         values[_field(option.name)] = value
     routes = values["enable_captcha"] is not False and values["register_routes"] is not False
-    return Registration(routes, values["url_prefix"] or "", values["subdomain"] or None)
+    receipts = bool(app.config.get("SMS_RECEIPT_TOKEN"))
+    return Registration(routes, values["url_prefix"] or "", values["subdomain"] or None, receipts)
 
 
 def _read(options: tuple[Option, ...], app: Flask, problems: list[str]) -> dict[str, Any]:
@@ -417,15 +443,31 @@ def load_settings(app: Flask) -> Settings:
             continue
         provider_settings[name] = _provider_settings(name, cls, config, problems)
     captcha = None
+    flow: dict[str, Any] | None = None
     if sending["enable_captcha"] is not False:
         flow = _read(FLOW_KEYS, app, problems)
         problems.extend(_flow_problems(flow, config, provider_settings))
         if not problems:
             captcha = CaptchaSettings(default_region=sending["default_region"], **flow)
+    receipts = _receipt_settings(app, None if flow is None else flow["storage_url"], problems)
     if problems:
         raise ConfigError(problems)
-    return Settings(**sending, provider_settings=provider_settings, captcha=captcha)
+    return Settings(**sending, provider_settings=provider_settings, captcha=captcha, receipts=receipts)
+
+
+def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[str]) -> ReceiptSettings | None:
+    values = _read(RECEIPT_KEYS, app, problems)
+    if not values["receipt_token"]:
+        return None
+    storage_url = flow_storage_url
+    if storage_url is None:  # the flow is off: receipts still need the shared storage for de-duplication and status
+        (storage,) = (option for option in FLOW_KEYS if option.name == "SMS_STORAGE_URL")
+        storage_url = _read((storage,), app, problems)["storage_url"]
+    return ReceiptSettings(storage_url=storage_url, **values)
 
 
 assert {_field(o.name) for o in FLOW_KEYS} | {"default_region"} == {f.name for f in fields(CaptchaSettings)}
-assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha"} == {f.name for f in fields(Settings)}
+assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts"} == {
+    f.name for f in fields(Settings)
+}
+assert {_field(o.name) for o in RECEIPT_KEYS} | {"storage_url"} == {f.name for f in fields(ReceiptSettings)}

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
@@ -23,11 +24,14 @@ from . import _redact, backends, codes, forms, messages
 from .blueprint import blueprint
 from .cli import sms_cli
 from .config import Registration, Settings, apply_defaults, load_settings, registration
-from .errors import ConfigError, SmsHTTPError
+from .errors import ConfigError, SmsError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
-from .phones import PhoneInput
-from .providers import AnyProvider, provider_class, split_entry
-from .results import SendResult, SmsMessage
+from .phones import PhoneInput, parse_phone
+from .providers import REGISTRY, AnyProvider, provider_class, split_entry
+from .providers.reports import ParsedReceipts
+from .receipt_views import receipts_blueprint
+from .receipts import ReceiptBook
+from .results import DeliveryReport, SendResult, SmsMessage
 from .sender import Sender
 from .signals import sms_sent
 from .storage import store_for
@@ -52,6 +56,8 @@ class _SmsState:
     notes: tuple[str, ...] = ()
     #: where codes and limits really live (the startup log line, ``flask sms check``)
     storage: str = ""
+    #: delivery reports (de-duplication, status); ``None`` when neither the flow nor receipts keep a storage
+    receipts: ReceiptBook | None = None
 
 
 def _build_providers(settings: Settings) -> list[AnyProvider]:
@@ -128,6 +134,10 @@ class SmsExtension:
         if where.routes:
             app.register_blueprint(blueprint, url_prefix=where.url_prefix or None, subdomain=where.subdomain)
             backends.exempt_from_app_limiters(app, blueprint)
+        if where.receipts:
+            app.register_blueprint(receipts_blueprint, url_prefix=where.url_prefix or None, subdomain=where.subdomain)
+            backends.exempt_from_app_limiters(app, receipts_blueprint)
+            _exempt_from_csrf(app)
         app.cli.add_command(sms_cli)
 
     def _check_registration(self, app: Flask, where: Registration) -> None:
@@ -172,23 +182,47 @@ class SmsExtension:
         _redact.guard_loggers("flask_sms")
         messages.set_language(app, settings.language)
         _warn_if_console(app, settings)
-        if settings.captcha is None:
+        if settings.receipts is not None:
+            # the token travels in the push URL's query string: mask it in the dev server's access log too
+            _redact.register(settings.receipts.receipt_token)
+            _redact.guard_loggers("werkzeug")
+        if settings.captcha is None and settings.receipts is None:
             storage = "off (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
             return _SmsState(settings, sender, None, storage=storage)
-        flow, notes, storage = self._build_flow(app, settings, sender)
+        backend = self._storage_backend(app, settings)
+        store = store_for(backend)
+        book = ReceiptBook(
+            backend,
+            store,
+            settings.receipts.receipt_ttl if settings.receipts is not None else 3 * 86400,
+            self._clock,
+            record=settings.receipts is not None,
+        )
+        sender.receipts = book
+        if settings.captcha is None:
+            storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
+            logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
+            return _SmsState(settings, sender, None, storage=storage, receipts=book)
+        flow, notes, storage = self._build_flow(app, settings, sender, backend, store)
         logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-        return _SmsState(settings, sender, flow, notes=notes, storage=storage)
+        return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book)
 
-    def _build_flow(self, app: Flask, settings: Settings, sender: Sender) -> tuple[CodeFlow, tuple[str, ...], str]:
-        assert settings.captcha is not None
-        url, timeout = settings.storage_url, settings.timeout
-        _redact.register_url_password(url)
+    def _storage_backend(self, app: Flask, settings: Settings) -> Any:
+        """The cachelib backend codes and receipts are kept in: the ``cache=`` passed in, or one for the URL."""
+        _redact.register_url_password(settings.storage_url)
         _redact.guard_loggers("redis", "redis.connection", "flask_limiter", "limits")
         if self.cache is not None:
             cache = backends.adopt_cache(app, self.cache)
         else:
-            cache = backends.make_cache(app, url, timeout)
+            cache = backends.make_cache(app, settings.storage_url, settings.timeout)
+        return app.extensions["cache"][cache]
+
+    def _build_flow(
+        self, app: Flask, settings: Settings, sender: Sender, backend: Any, store: Any
+    ) -> tuple[CodeFlow, tuple[str, ...], str]:
+        assert settings.captcha is not None
+        url, timeout = settings.storage_url, settings.timeout
         if self.limiter is not None:
             limits = backends.adopt_limiter(app, self.limiter, url, timeout)
         else:
@@ -196,8 +230,6 @@ class SmsExtension:
         notes = backends.per_process_warnings(app, url, own_cache=self.cache is None, own_limits=self.limiter is None)
         secret = app.config["SECRET_KEY"]
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
-        backend = app.extensions["cache"][cache]
-        store = store_for(backend)
         flow = CodeFlow(settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock)
         return flow, notes, self._describe_storage(url, backend, limits)
 
@@ -280,6 +312,8 @@ class SmsExtension:
         for state in self._states.values():
             if state.flow is not None:
                 state.flow.clock = clock
+            if state.receipts is not None:
+                state.receipts.clock = clock
 
     # -- sending ---------------------------------------------------------------------------
     def send(
@@ -298,6 +332,77 @@ class SmsExtension:
         """
         app, sender = self._sender()
         return sender.send(app, phones, purpose, params, out_id=out_id)
+
+    # -- delivery receipts -------------------------------------------------------------------
+    def _receipts(self) -> tuple[Flask, _SmsState, ReceiptBook]:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        if state.receipts is None:
+            raise SmsError(
+                "delivery reports need a storage: set SMS_RECEIPT_TOKEN (receipts on), or keep the verification flow on"
+            )
+        settings = state.settings
+        assert settings is not None  # built whenever the config has no problems
+        per_process = settings.storage_url.startswith(backends.MEMORY_STORAGE) and self.cache is None
+        if per_process and settings.receipts is not None and not (app.debug or app.testing):
+            backends.warn_once(
+                "SMS_STORAGE_URL is memory://: each worker process keeps its own delivery-report marks and "
+                "statuses, so a vendor's retry that reaches another worker is announced again and status() "
+                "answers only for reports this worker saw. Use redis:// in production."
+            )
+        return app, state, state.receipts
+
+    def fetch_reports(
+        self,
+        provider: str,
+        *,
+        phone: PhoneInput | None = None,
+        date: date | None = None,
+        message_id: str | None = None,
+    ) -> list[DeliveryReport]:
+        """Ask ``provider``'s query API for delivery reports (Aliyun QuerySendDetails, Tencent PullSmsSendStatus*).
+
+        Aliyun needs ``phone`` and a ``date`` (Beijing calendar day, default today) within
+        the last 30 days; Tencent polls by ``phone`` (the last 7 days, or that ``date``)
+        or, without one, drains its report queue. Every report fetched is returned;
+        ``delivery_reported`` fires for those not seen before (push or poll), and
+        ``status()`` then knows them. Vendors with no query API raise :class:`SmsError`.
+        """
+        app, state, book = self._receipts()
+        assert state.sender is not None and state.settings is not None
+        found = next((p for p in state.sender.providers if p.name == provider), None)
+        if found is None:
+            known = ", ".join(p.name for p in state.sender.providers)
+            raise SmsError(f"provider {provider!r} is not in SMS_PROVIDERS ({known})")
+        number = None if phone is None else parse_phone(phone, state.settings.default_region)
+        reports = found.fetch_reports(phone=number, day=date, message_id=message_id)
+        return book.accept(app, reports)[0]
+
+    def status(self, out_id: str) -> DeliveryReport | None:
+        """The latest delivery report for a send's ``out_id`` (``SendResult.out_id``), or ``None`` yet.
+
+        Kept for ``SMS_RECEIPT_TTL`` seconds in the storage, across workers with Redis.
+        """
+        return self._receipts()[2].status(out_id)
+
+    def receive_receipts(self, provider: str, body: bytes, content_type: str) -> tuple[ParsedReceipts, int]:
+        """Read one vendor push (the receipt route calls this): (what was read, how many were new).
+
+        Raises ``BadReceipt`` when the body is not the vendor's format at all.
+        """
+        app, _, book = self._receipts()
+        parsed = provider_class(provider).parse_receipts(body, content_type)
+        return parsed, book.accept(app, parsed.reports)[1]
+
+    @staticmethod
+    def receipt_answer(provider: str, content_type: str) -> tuple[bytes, str]:
+        """What ``provider`` expects back after a push: (body, media type)."""
+        return provider_class(provider).receipt_answer(content_type)
+
+    @staticmethod
+    def receipt_providers() -> tuple[str, ...]:
+        """The providers whose receipt push the route reads."""
+        return tuple(name for name in REGISTRY if provider_class(name).receipt_formats)
 
     # -- the verification flow -----------------------------------------------------------------
     def send_code(self, phone: str, purpose: str | None = None, *, client_ip: str | None = None) -> CodeSent:
@@ -448,6 +553,23 @@ class SmsExtension:
             yield outbox
         finally:
             sms_sent.disconnect(record)
+
+
+def _exempt_from_csrf(app: Flask) -> None:
+    """Vendors post receipts server to server, with no CSRF token: exempt the route from Flask-WTF's
+    CSRFProtect, whether it was set up before flask_sms or after (then on the first receipt, before it runs)."""
+
+    def exempt() -> None:
+        csrf = app.extensions.get("csrf")
+        if csrf is not None and hasattr(csrf, "exempt"):
+            csrf.exempt(receipts_blueprint)
+
+    def exempt_before_csrf_runs() -> None:
+        if request.blueprint == receipts_blueprint.name:
+            exempt()
+
+    exempt()
+    app.before_request_funcs.setdefault(None, []).insert(0, exempt_before_csrf_runs)
 
 
 def _check_origin(flow: CodeFlow, current_request: Any) -> None:

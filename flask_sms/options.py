@@ -211,6 +211,42 @@ def origins(value: Any) -> frozenset[str] | None:
     return frozenset(origin for origin in found if origin)
 
 
+_TOKEN = re.compile(r"^[A-Za-z0-9._~-]+$")
+MIN_TOKEN_LENGTH = 16
+
+
+def receipt_token(value: Any) -> str:
+    """A secret that goes in a URL's query string: URL-safe characters, long enough not to be guessed."""
+    token = text(value)
+    if len(token) < MIN_TOKEN_LENGTH or not _TOKEN.match(token):
+        raise Invalid(
+            f"must be at least {MIN_TOKEN_LENGTH} URL-safe characters (A-Z a-z 0-9 . _ ~ -); generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(24))'",
+            show_value=False,
+        )
+    return token
+
+
+def networks(value: Any) -> tuple[Any, ...]:
+    """CIDRs such as ``["203.0.113.0/24", "2001:db8::/32"]`` (a bare address is its own /32 or /128); empty: any."""
+    import ipaddress
+
+    items = as_list(value)
+    if items in (None, "", [], ()):
+        return ()
+    if not isinstance(items, (list, tuple)):
+        raise Invalid("must be a list of networks such as ['203.0.113.0/24']")
+    parsed, bad = [], []
+    for item in items:
+        try:
+            parsed.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            bad.append(item)
+    if bad:
+        raise Invalid(f"has entries that are not IP networks: {bad} (write them as '203.0.113.0/24')", show_value=False)
+    return tuple(parsed)
+
+
 def names(value: Any) -> tuple[str, ...]:
     """A non-empty list of non-empty strings."""
     items = as_list(value)

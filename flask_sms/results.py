@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 #: how one attempt ended for its numbers:
@@ -74,3 +75,32 @@ class SendResult:
 
     def __bool__(self) -> bool:
         return self.ok
+
+
+#: what a delivery report says happened to one text
+ReportStatus = Literal["delivered", "failed"]
+
+#: the vendors' clock: they send Beijing time without an offset (no daylight saving since 1991)
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What the vendor learned from the carrier about one text, normalised across vendors.
+
+    ``phone`` is E.164; ``code`` and ``description`` are the vendor's own words
+    (``DELIVRD``, ``UNDELIV``, ``MK:0001`` ...). ``out_id`` is ``""`` when neither the
+    report nor the status store knows it. The times are timezone-aware, or ``None``
+    when the vendor's report leaves them out (a Tencent push has no send time);
+    ``delivered_at`` is when the carrier reported, also for a failed text.
+    """
+
+    provider: str
+    phone: str
+    message_id: str
+    out_id: str
+    status: ReportStatus
+    code: str
+    description: str
+    submitted_at: datetime | None
+    delivered_at: datetime | None

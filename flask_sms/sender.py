@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from phonenumbers import PhoneNumber
 
@@ -25,6 +25,9 @@ from .phones import PhoneInput, parse_phones
 from .providers import AnyProvider, Payload
 from .results import Attempt, SendResult, SentMessage, SmsMessage
 from .signals import sms_failed, sms_sent
+
+if TYPE_CHECKING:
+    from .receipts import ReceiptBook
 
 logger = logging.getLogger("flask_sms")
 
@@ -60,6 +63,7 @@ class _Collector:
         self.lock = threading.Lock()
         self.result = SendResult(out_id=out_id)
         self.message_ids: dict[str, None] = {}  # ordered set: batches of 10,000 ids stay linear
+        self.reports: list[Any] = []  # delivery reports a provider knew at once (console)
 
     def attempt(self, attempt: Attempt) -> None:
         with self.lock:
@@ -116,6 +120,9 @@ def _send_batch(step: PlanStep, batch: list[str], wire: dict[str, str], out: _Co
         return dict.fromkeys(shown, refusal)
     out.attempt(Attempt(provider.name, True, "OK", "", shown))
     out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
+    if reply.reports:
+        with out.lock:
+            out.reports.extend(reply.reports)
     refused = {}
     for written in batch:
         if written not in reply.accepted:
@@ -152,6 +159,8 @@ class Sender:
         self.max_concurrency = max_concurrency
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        #: where delivery reports and (with receipts on) message ids go; ``None`` without a storage
+        self.receipts: ReceiptBook | None = None
 
     def send(
         self,
@@ -199,7 +208,8 @@ class Sender:
                 out_id=correlation,
             )
         else:
-            result = self.deliver(plan, numbers, correlation)
+            result, reports = self._deliver(plan, numbers, correlation)
+            self._note_receipts(app, result, reports)
             if not result.delivered:
                 error = SendError(result.attempts, result)
                 logger.error(
@@ -236,8 +246,25 @@ class Sender:
             raise UnknownPurpose(purpose)
         return plan
 
+    def _note_receipts(self, app: object, result: SendResult, reports: list[Any]) -> None:
+        """Record the message ids (receipts on) and pass on reports known at once; a storage fault is
+        logged, never raised: the texts are out."""
+        book = self.receipts
+        if book is None or not (reports or (book.record and result.messages)):
+            return
+        try:
+            if book.record:
+                book.record_sent(result.messages)
+            if reports:
+                book.accept(app, [dataclasses.replace(r, out_id=r.out_id or result.out_id) for r in reports])
+        except Exception as exc:  # noqa: BLE001 -- the storage's own errors (redis, cachelib) vary
+            logger.warning("flask_sms could not record the message ids of out_id %s: %s", result.out_id, exc)
+
     def deliver(self, plan: Sequence[PlanStep], numbers: Numbers, out_id: str = "") -> SendResult:
         """Send to every number, chunked for the first provider, failing over chunk by chunk."""
+        return self._deliver(plan, numbers, out_id)[0]
+
+    def _deliver(self, plan: Sequence[PlanStep], numbers: Numbers, out_id: str) -> tuple[SendResult, list[Any]]:
         out = _Collector(out_id)
         phones = list(numbers)
         chunks = [
@@ -249,7 +276,7 @@ class Sender:
             pool = self._chunk_pool()
             for future in [pool.submit(_send_chunk, plan, 0, chunk, out) for chunk in chunks]:
                 future.result()
-        return out.finish()
+        return out.finish(), out.reports
 
     def _chunk_pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:

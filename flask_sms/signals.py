@@ -7,6 +7,9 @@
 The verification flow adds ``code_sent`` and ``code_verified`` (with ``phone``
 and ``purpose``) and ``verification_failed`` (also with ``reason``: the error
 code, e.g. ``invalid_code``). Phones are in E.164.
+
+``delivery_reported`` fires once per new delivery report (pushed by a vendor
+or fetched with ``fetch_reports``), with ``report``: a ``DeliveryReport``.
 """
 
 from __future__ import annotations
@@ -20,3 +23,4 @@ sms_failed = _signals.signal("sms-failed")
 code_sent = _signals.signal("code-sent")
 code_verified = _signals.signal("code-verified")
 verification_failed = _signals.signal("verification-failed")
+delivery_reported = _signals.signal("delivery-reported")

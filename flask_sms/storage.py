@@ -89,6 +89,10 @@ class CodeStore(ABC):
     def use_once(self, key: str, now: float, until: float) -> bool:
         """Mark ``key`` used until ``until``: True the first time, False ever after (atomic)."""
 
+    def use_once_many(self, keys: Sequence[str], now: float, until: float) -> list[bool]:
+        """:meth:`use_once` for each key (each atomic on its own); stores batch them into one call."""
+        return [self.use_once(key, now, until) for key in keys]
+
 
 def _ttl(seconds: float) -> int:
     return math.ceil(seconds) + _CLEANUP_SLACK
@@ -160,11 +164,18 @@ class CacheStore(CodeStore):
 
     def use_once(self, key: str, now: float, until: float) -> bool:
         with self.lock:
-            used = self.cache.get(key)
-            if used is not None and used > now:
-                return False
-            self.cache.set(key, until, timeout=_ttl(until - now))
-            return True
+            return self._use_once(key, now, until)
+
+    def _use_once(self, key: str, now: float, until: float) -> bool:
+        used = self.cache.get(key)
+        if used is not None and used > now:
+            return False
+        self.cache.set(key, until, timeout=_ttl(until - now))
+        return True
+
+    def use_once_many(self, keys: Sequence[str], now: float, until: float) -> list[bool]:
+        with self.lock:
+            return [self._use_once(key, now, until) for key in keys]
 
 
 # Lua string equality compares interned strings by identity, so it does not
@@ -284,6 +295,15 @@ class RedisStore(CodeStore):
     def use_once(self, key: str, now: float, until: float) -> bool:
         # One command, atomic across workers: only the first SET NX finds the key free.
         return bool(self.client.set(self.prefix + key, repr(until), nx=True, ex=_ttl(until - now)))
+
+    def use_once_many(self, keys: Sequence[str], now: float, until: float) -> list[bool]:
+        # One SET NX per key, pipelined: one round trip for a whole batch of receipts.
+        if len(keys) <= 1:
+            return [self.use_once(key, now, until) for key in keys]
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(self.prefix + key, repr(until), nx=True, ex=_ttl(until - now))
+        return [bool(done) for done in pipe.execute()]
 
 
 def store_for(cache: Any) -> CodeStore:

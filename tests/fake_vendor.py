@@ -234,6 +234,14 @@ Reply = _Reply
 Refusal = _Refuse
 
 
+class _Answered(Exception):
+    """Raised by a vendor parser for an action served by a plug-in (``FakeVendor.actions``)."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__(reply.label)
+        self.reply = reply
+
+
 def unused_port() -> int:
     """Return a loopback port that nothing listens on (for connection-refused tests)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -459,6 +467,10 @@ class FakeVendor:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # Plug-ins (tests/fake_receipts.py): "<vendor>:<Action>" -> handler of a signature-checked request
+        # (Aliyun: the parameters; Tencent: the JSON body), and hooks that see every accepted send and its reply.
+        self.actions: dict[str, Callable[[dict[str, Any]], _Reply]] = {}
+        self.reply_hooks: list[Callable[[Received, _Reply], None]] = []
         self.plugins: dict[str, VendorFake] = {name: cls(self) for name, cls in _PLUGINS.items()}
 
     def plugin(self, vendor: str) -> Any:
@@ -627,6 +639,8 @@ class FakeVendor:
             with self._lock:
                 self.rejected.append((vendor, refusal.reason))
             return refusal.reply
+        except _Answered as answered:
+            return answered.reply
         rec.headers = {k: v for k, v in headers.items()}
         rec.client_port = client_port
         rec.raw["_client_port"] = client_port
@@ -634,6 +648,8 @@ class FakeVendor:
             self.accepted.append(rec)
         reply = self._respond(vendor, rec, pending, ctx)
         rec.reply = "stopped" if reply is None else reply.label
+        for hook in list(self.reply_hooks) if reply is not None else ():
+            hook(rec, reply)
         return reply
 
     def _respond(
@@ -718,6 +734,9 @@ class FakeVendor:
             self._nonces.add(params["SignatureNonce"])
         if replayed:
             raise refuse(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+        plugin = self.actions.get(f"aliyun:{params.get('Action')}")
+        if plugin is not None:
+            raise _Answered(plugin(params))
         if params.get("Action") != "SendSms":
             raise refuse(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
         if params.get("Version") != "2017-05-25":
@@ -824,6 +843,13 @@ class FakeVendor:
             raise refuse(*_TC_SIG_FAILURE)
 
         action = headers.get("X-TC-Action") or ""
+        plugin = self.actions.get(f"tencent:{action}")
+        if plugin is not None:
+            try:
+                request = json.loads(body.decode("utf-8"))
+            except ValueError:
+                raise refuse(*_TC_JSON) from None
+            raise _Answered(plugin(request if isinstance(request, dict) else {}))
         if action != "SendSms":
             raise refuse("InvalidAction", f"The requested action `{action}` does not exist.")
         version = headers.get("X-TC-Version") or ""

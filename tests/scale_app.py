@@ -10,7 +10,9 @@ additions let the tests see the processes behind the answers:
   other workers (a sync worker accepts nothing while it is busy);
 * ``GET /_scale/pid`` answers ``{"pid": ...}`` (readiness probe);
 * ``POST /_scale/redeem`` with ``{"token": ...}`` is an app's own view that
-  redeems a verification token: ``{"phone": ...}`` (``null`` when refused).
+  redeems a verification token: ``{"phone": ...}`` (``null`` when refused);
+* with receipts on and a Redis storage, every ``delivery_reported`` signal, in any
+  worker, adds one to the Redis counter ``test:delivery_reported`` (``GET /_scale/reports``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from flask import Flask, jsonify, request
 from werkzeug.wrappers import Response
 
-from flask_sms import SmsExtension
+from flask_sms import SmsExtension, delivery_reported
 
 _MAX_HOLD = 5.0
 
@@ -38,6 +40,20 @@ def create_app() -> Flask:
     @app.post("/_scale/redeem")
     def redeem() -> Response:
         return jsonify(phone=sms.redeem_token(request.get_json()["token"]))
+
+    if app.config.get("SMS_RECEIPT_TOKEN") and str(app.config.get("SMS_STORAGE_URL", "")).startswith("redis://"):
+        import redis
+
+        counter = redis.Redis.from_url(app.config["SMS_STORAGE_URL"])
+
+        def count(sender: Flask, **extra: object) -> None:
+            counter.incr("test:delivery_reported")
+
+        delivery_reported.connect(count, app, weak=False)
+
+        @app.get("/_scale/reports")
+        def reports_heard() -> Response:
+            return jsonify(count=int(counter.get("test:delivery_reported") or 0))
 
     @app.after_request
     def tag_and_hold(response: Response) -> Response:

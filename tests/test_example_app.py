@@ -443,3 +443,20 @@ def test_any_vendor_or_account_through_flask_sms_variables(example, monkeypatch,
     digits = re.search(r"\d{6}", code).group(0)
     assert login(client, digits).status_code == 303
     assert signed_in_as(client) == SHOWN
+
+
+def test_dev_inbox_shows_each_texts_delivery_status(make):
+    from flask_sms import DeliveryReport
+
+    app = make()
+    client = app.test_client()
+    assert send_code(client).status_code == 200
+    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    assert (message["status"], message["status_code"]) == ("delivered", "DELIVRD")  # the console reports at once
+    assert 'data-status="delivered"' in client.get("/").get_data(as_text=True)
+    # a later report (a vendor's push, say) replaces it
+    book = app.extensions["sms"]._states[app].receipts
+    report = DeliveryReport("console", E164, "late", message["out_id"], "failed", "UNDELIV", "", None, None)
+    book.accept(app, [report])
+    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    assert (message["status"], message["status_code"]) == ("failed", "UNDELIV")

@@ -367,3 +367,31 @@ def test_nothing_is_cut_off_at_390_px_and_the_phone_field_keeps_its_width(
         page.screenshot(path=str(ARTIFACTS / f"example-10-390px-{lang}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_inbox_shows_each_texts_delivery_status_and_updates_it_live(example_app_module, page, expect):
+    from flask_sms import DeliveryReport
+
+    app = example_app_module.create_app({"SECRET_KEY": "browser-test-secret"}, env_file=None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="example-app-receipts", daemon=True)
+    thread.start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        request_code(page)
+        status = page.locator("#inbox-list .inbox-status").first
+        expect(status).to_have_text("已送达")  # the console provider reports at once
+        expect(status).to_have_attribute("data-status", "delivered")
+        with app.app_context():
+            (entry,) = app.extensions["dev_inbox"].recent()
+        # a later report for the same send: the open page shows it within one poll, no reload
+        report = DeliveryReport("console", "+8613800138000", "x", entry["out_id"], "failed", "UNDELIV", "", None, None)
+        app.extensions["sms"]._states[app].receipts.accept(app, [report])
+        expect(status).to_have_attribute("data-status", "failed", timeout=8000)
+        expect(status).to_have_text("未送达")
+        expect(status).to_have_attribute("title", "UNDELIV")
+        shot(page, "10-delivery-status")
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()

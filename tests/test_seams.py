@@ -154,6 +154,7 @@ def test_the_flow_counts_its_own_ip_and_verify_limits(flow):
 LAYERS = {
     "flask_sms.blueprint": 0,
     "flask_sms.cli": 0,
+    "flask_sms.receipt_views": 0,
     "flask_sms.extension": 1,
     "flask_sms.flow": 2,
     "flask_sms.sender": 3,

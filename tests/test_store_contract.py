@@ -207,3 +207,10 @@ def test_use_once_has_one_winner_under_concurrency(store):
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False] * 15 + [True]
+
+
+def test_use_once_many_marks_each_key_once_in_one_call(store):
+    assert store.use_once_many(["r:a", "r:b", "r:a"], NOW, NOW + 600) == [True, True, False]
+    assert store.use_once_many(["r:b", "r:c"], NOW + 1, NOW + 600) == [False, True]
+    assert store.use_once("r:c", NOW + 2, NOW + 600) is False
+    assert store.use_once_many([], NOW, NOW + 600) == []

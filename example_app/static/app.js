@@ -62,7 +62,7 @@
     });
   }
 
-  // -- dev inbox (console provider only) ----------------------------------------------------
+  // -- dev inbox (console provider only): each text with its delivery status, polled every 3 s ----
   function inboxItem(entry) {
     var item = document.createElement("li");
     item.className = "inbox-item";
@@ -74,7 +74,14 @@
     var when = document.createElement("time");
     when.textContent = entry.time;
     when.setAttribute("datetime", entry.iso);
-    meta.append(who, " ", when);
+    var status = document.createElement("span");
+    status.className = "inbox-status status-" + entry.status;
+    status.setAttribute("data-status", entry.status);
+    status.textContent = T["status_" + entry.status] || entry.status;
+    if (entry.status_code) {
+      status.title = entry.status_code;
+    }
+    meta.append(who, " ", when, " ", status);
     var text = document.createElement("p");
     text.className = "inbox-text";
     var params = entry.params || {};

@@ -12,15 +12,17 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any, ClassVar, Generic, TypeVar
 
 from phonenumbers import PhoneNumber
 
-from ..errors import ProviderError
+from ..errors import ProviderError, SmsError
 from ..options import REQUIRED, UNSET, Option
-from ..results import Outcome
+from ..results import DeliveryReport, Outcome
 from .payload import Payload, Reply, Template
 from .replies import transport_error
+from .reports import BadReceipt, ParsedReceipts
 
 RequestT = TypeVar("RequestT")
 RawT = TypeVar("RawT")
@@ -53,6 +55,8 @@ class Provider(ABC, Generic[RequestT, RawT]):
     takes_sign: ClassVar[bool] = False
     #: the vendor's published error codes and their outcome; a code not listed counts as ``failed``
     error_classes: ClassVar[Mapping[str, Outcome]] = {}
+    #: media types of the vendor's documented delivery-receipt push; empty: it documents none
+    receipt_formats: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         self.settings = settings
@@ -122,6 +126,26 @@ class Provider(ABC, Generic[RequestT, RawT]):
         except Exception as exc:  # noqa: BLE001 -- SDKs raise their own types for transport faults
             raise transport_error(exc) from None
         return self.parse(raw, phones)
+
+    # -- delivery receipts ---------------------------------------------------------------
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """The reports in one push body; raise :class:`BadReceipt` when the body is not the vendor's shape."""
+        raise BadReceipt(f"{cls.name} documents no delivery-receipt push")
+
+    @classmethod
+    def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
+        """What the vendor expects back after a push it sent: (body, media type)."""
+        return b'{"ok": true}', "application/json"
+
+    def fetch_reports(
+        self, *, phone: PhoneNumber | None = None, day: date | None = None, message_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """Ask the vendor's query API for delivery reports (see ``SmsExtension.fetch_reports``)."""
+        raise SmsError(
+            f"{self.name} publishes no query API for delivery reports: use its push "
+            f"(POST .../sms_receipts/{self.name}) if it has one, or its console"
+        )
 
 
 AnyProvider = Provider[Any, Any]

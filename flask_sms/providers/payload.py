@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import MissingParameter
 from ..options import Invalid, as_mapping
+from ..results import DeliveryReport
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Reply:
     accepted: dict[str, str] = field(default_factory=dict)  # wire number -> message id
     rejected: dict[str, tuple[str, str]] = field(default_factory=dict)  # wire number -> (code, message)
     request_id: str = ""
+    #: reports known at once (the console provider "delivers" as it sends)
+    reports: list[DeliveryReport] = field(default_factory=list)
 
 
 def _entry_problems(where: str, value: Any) -> list[str]:

@@ -25,9 +25,14 @@ from phonenumbers import PhoneNumber
 from ..errors import ProviderError
 from ..options import Invalid, Option, url_with_scheme
 from ..phones import national_or_international_00
+from ..results import DeliveryReport
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import load_json, short
+from .reports import BadReceipt, ParsedReceipts, beijing, e164_of, each_item, json_body, string
+
+_TIME = "%Y%m%d%H%M%S"
+_XML_ANSWER = b'<?xml version="1.0" encoding="UTF-8"?><Response><statuscode>000000</statuscode></Response>'
 
 RonglianRequest = tuple[str, str, list[str]]  # template id, comma-separated numbers, positional values
 
@@ -97,6 +102,7 @@ class RonglianProvider(Provider[RonglianRequest, str]):
         Option("TEMPLATES", parse=templates),
         Option("BASE_URL", "https://app.cloopen.com:8883", _base_url),
     )
+    receipt_formats = ("application/json", "application/xml")
     sdk_loggers = ("urllib3.connectionpool",)
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
@@ -128,3 +134,57 @@ class RonglianProvider(Provider[RonglianRequest, str]):
         if len(status) == 3 and status.isdigit():  # the SDK's stand-in for a non-200 HTTP status
             raise ProviderError(f"http_{status}", "")
         raise ProviderError(status, short(body.get("statusMsg", "")))
+
+    # -- delivery receipts: the SMSArrived push (JSON or XML); no query API is documented ----
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``{"Request": {"action": "SMSArrived", "content": <smsMessageSid>, "fromNum", "status", ...}}``, or the
+        same fields as XML under ``<Request>``."""
+        if _is_xml(body, content_type):
+            request = _xml_request(body)
+        else:
+            data = json_body(body)
+            request = data.get("Request") if isinstance(data, dict) else None
+        if not isinstance(request, dict) or request.get("action") != "SMSArrived":
+            raise BadReceipt("not an SMSArrived push")
+        return each_item([request], cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: Any) -> DeliveryReport:
+        status = string(item, "status", limit=16)
+        return DeliveryReport(
+            provider=cls.name,
+            phone=e164_of(string(item, "fromNum", limit=32)),
+            message_id=string(item, "content"),
+            out_id=string(item, "reqId", required=False),
+            status="delivered" if status == "0" else "failed",
+            code=string(item, "deliverCode", required=False),
+            description="",
+            submitted_at=beijing(string(item, "dateSent", required=False, limit=32), _TIME),
+            delivered_at=beijing(string(item, "recvTime", required=False, limit=32), _TIME),
+        )
+
+    @classmethod
+    def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
+        if "xml" in content_type.lower():
+            return _XML_ANSWER, "application/xml"
+        return b'{"statusCode":"000000"}', "application/json"
+
+
+def _is_xml(body: bytes, content_type: str) -> bool:
+    return "xml" in content_type.lower() or body.lstrip().startswith(b"<")
+
+
+def _xml_request(body: bytes) -> dict[str, str] | None:
+    """``<Request><action>SMSArrived</action>...</Request>`` as a flat dict; no DTD or entity is ever expanded."""
+    from xml.etree import ElementTree
+
+    if b"<!" in body:  # DOCTYPE and ENTITY declarations (billion laughs, external entities): refused unread
+        raise BadReceipt("XML with a DOCTYPE or an entity declaration")
+    try:
+        root = ElementTree.fromstring(body)
+    except (ElementTree.ParseError, ValueError):
+        raise BadReceipt("the body is not XML") from None
+    if root.tag != "Request" or len(root) > 64:
+        return None
+    return {child.tag: (child.text or "").strip() for child in root}

@@ -6,17 +6,37 @@ SendSms, API version 2021-01-11: up to 200 E.164 numbers, positional
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from phonenumbers import PhoneNumber
 
-from ..errors import ProviderError
+from ..errors import ProviderError, SmsError
 from ..options import Option, host, scheme
 from ..phones import e164
+from ..results import DeliveryReport
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import short, transport_error
+from .reports import (
+    BadItem,
+    ParsedReceipts,
+    beijing,
+    beijing_day,
+    e164_of,
+    from_unix,
+    json_array,
+    string,
+)
+
+_TIME = "%Y-%m-%d %H:%M:%S"
+#: PullSmsSendStatus*: the most one call returns; PullSmsSendStatusByPhoneNumber looks back 7 days at most
+_PULL_LIMIT = 100
+_PULL_DAYS = 7
+_PULL_ROUNDS = 100  # a stop for a queue or a reply that never runs dry
 
 _TRANSPORT_CODES = {"ClientNetworkError"}
 _SDK_PARSE_CODES = {"JSONDecodeError", "ValueError", "KeyError", "TypeError", "AttributeError"}
@@ -38,6 +58,7 @@ class TencentProvider(Provider[Any, Any]):
         Option("ENDPOINT", "sms.tencentcloudapi.com", host("sms.tencentcloudapi.com")),
         Option("SCHEME", "https", scheme),
     )
+    receipt_formats = ("application/json",)
     sdk_loggers = ("tencentcloud_sdk_common", "urllib3.connectionpool")
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
@@ -99,3 +120,122 @@ class TencentProvider(Provider[Any, Any]):
             else:
                 reply.rejected[phone] = (str(status.Code), short(status.Message or ""))
         return reply
+
+    # -- delivery receipts: the status callback, PullSmsSendStatus(ByPhoneNumber) ---------------
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """A JSON array of ``{user_receive_time, nationcode, mobile, report_status, errmsg, description, sid, ext}``."""
+        return json_array(body, cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: Any) -> DeliveryReport:
+        status = string(item, "report_status", limit=16)
+        if status not in ("SUCCESS", "FAIL"):
+            raise BadItem("report_status is not SUCCESS or FAIL")
+        return DeliveryReport(  # positional: a push carries up to 100 of these
+            cls.name,
+            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", limit=8)),
+            string(item, "sid"),
+            string(item, "ext", required=False, limit=512),
+            "delivered" if status == "SUCCESS" else "failed",
+            string(item, "errmsg", required=False),
+            string(item, "description", required=False),
+            None,
+            beijing(string(item, "user_receive_time", required=False, limit=32), _TIME),
+        )
+
+    @classmethod
+    def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
+        return json.dumps({"result": 0, "errmsg": "OK"}).encode(), "application/json"
+
+    def fetch_reports(
+        self, *, phone: PhoneNumber | None = None, day: date | None = None, message_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """By phone: PullSmsSendStatusByPhoneNumber (one Beijing day, or the last 7 days); else the
+        PullSmsSendStatus queue (what it returns it never returns again), drained."""
+        if phone is not None:
+            items = self._pull_by_phone(e164(phone), day)
+        else:
+            items = self._pull_queue()
+        reports = [report for report in (self._pulled_report(item) for item in items) if report is not None]
+        if day is not None:
+            reports = [r for r in reports if r.delivered_at is None or r.delivered_at.date() == day]
+        if message_id:
+            reports = [r for r in reports if r.message_id == message_id]
+        return reports
+
+    def _pull(self, action: str, request: Any) -> list[Any]:
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+        try:
+            reply = getattr(self.client, action)(request)
+        except TencentCloudSDKException as exc:
+            raise SmsError(f"tencent {action} failed: {exc.get_code()} {short(exc.get_message())}".rstrip()) from None
+        except Exception as exc:  # noqa: BLE001 -- a transport fault, said plainly
+            raise SmsError(f"tencent {action} failed: {transport_error(exc)}") from None
+        return list(getattr(reply, "PullSmsSendStatusSet", None) or [])
+
+    def _pull_queue(self) -> list[Any]:
+        from tencentcloud.sms.v20210111.models import PullSmsSendStatusRequest
+
+        items: list[Any] = []
+        for _ in range(_PULL_ROUNDS):
+            request = PullSmsSendStatusRequest()
+            request.Limit = _PULL_LIMIT
+            request.SmsSdkAppId = self.settings["SDK_APP_ID"]
+            batch = self._pull("PullSmsSendStatus", request)
+            items.extend(batch)
+            if len(batch) < _PULL_LIMIT:
+                break
+        return items
+
+    def _pull_by_phone(self, phone: str, day: date | None) -> list[Any]:
+        from tencentcloud.sms.v20210111.models import PullSmsSendStatusByPhoneNumberRequest
+
+        now = int(time.time())
+        if day is None:
+            begin, end = now - _PULL_DAYS * 86400 + 60, now
+        else:
+            first, last = beijing_day(day)
+            oldest = now - _PULL_DAYS * 86400 + 60
+            begin, end = max(int(first.timestamp()), oldest), min(int(last.timestamp()), now)
+            if end < oldest or begin > now:
+                raise SmsError(f"tencent's PullSmsSendStatusByPhoneNumber answers for the last {_PULL_DAYS} days only")
+        items: dict[tuple[str, str], Any] = {}
+        for _ in range(_PULL_ROUNDS):
+            request = PullSmsSendStatusByPhoneNumberRequest()
+            request.BeginTime, request.EndTime = begin, end
+            request.Offset, request.Limit = 0, _PULL_LIMIT
+            request.PhoneNumber = phone
+            request.SmsSdkAppId = self.settings["SDK_APP_ID"]
+            batch = self._pull("PullSmsSendStatusByPhoneNumber", request)
+            for item in batch:
+                items.setdefault((str(item.SerialNo), str(item.ReportStatus)), item)
+            if len(batch) < _PULL_LIMIT:
+                break
+            # Offset is fixed at 0: the next window starts at the newest time seen.
+            latest = max(int(item.UserReceiveTime or 0) for item in batch)
+            if latest <= begin:
+                break
+            begin = latest
+        return list(items.values())
+
+    def _pulled_report(self, item: Any) -> DeliveryReport | None:
+        try:
+            status = str(item.ReportStatus or "")
+            if status not in ("SUCCESS", "FAIL"):
+                return None
+            phone = str(item.PhoneNumber or "") or f"+{item.CountryCode}{item.SubscriberNumber}"
+            return DeliveryReport(
+                provider=self.name,
+                phone=e164_of(phone),
+                message_id=str(item.SerialNo or ""),
+                out_id=str(item.SessionContext or ""),
+                status="delivered" if status == "SUCCESS" else "failed",
+                code=str(item.Description or ""),
+                description="",
+                submitted_at=None,
+                delivered_at=from_unix(item.UserReceiveTime),
+            )
+        except (BadItem, ValueError, TypeError, OverflowError):
+            return None
