@@ -138,7 +138,7 @@ def _send_chunk(plan: Sequence[PlanStep], index: int, numbers: Numbers, out: _Co
     """Send a chunk through ``plan[index]``; what it does not send goes on to the next provider."""
     step = plan[index]
     wire, leftovers = _wire_numbers(step.provider, numbers)
-    for batch in chunked(list(wire), step.provider.max_per_request):
+    for batch in step.provider.batches(list(wire)):
         leftovers.update(_send_batch(step, batch, wire, out))
     if leftovers and index + 1 < len(plan):
         _send_chunk(plan, index + 1, {phone: numbers[phone] for phone in leftovers}, out)

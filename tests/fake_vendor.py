@@ -218,6 +218,7 @@ class _Reply:
     body: bytes
     content_type: str
     label: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)  # more response headers (Qiniu's X-Reqid)
 
 
 class _Refuse(Exception):
@@ -431,6 +432,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()

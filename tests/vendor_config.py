@@ -8,12 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 from fake_vendor import Credentials
+from fakes.baidu import BaiduCredentials
 from fakes.huawei import HuaweiCredentials
+from fakes.netease import NeteaseCredentials
+from fakes.qiniu import QiniuCredentials
 from fakes.volcengine import VolcengineCredentials
+from fakes.yunpian import YunpianCredentials
 
 CREDS = Credentials()
 HUAWEI = HuaweiCredentials()
 VOLCENGINE = VolcengineCredentials()
+BAIDU = BaiduCredentials()
+QINIU = QiniuCredentials()
+YUNPIAN = YunpianCredentials()
+NETEASE = NeteaseCredentials()
 
 TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_153055065", "notice": {"id": "SMS_200", "params": ["name"]}},
@@ -31,6 +39,22 @@ TEMPLATES: dict[str, Any] = {
         "captcha": {"id": "ST_7d2a1b3c", "params": ["code", "minutes"]},
         "notice": {"id": "ST_7d2a1b3d", "params": ["name"]},
     },
+    "baidu": {
+        "captcha": {"id": "sms-tmpl-wHoJXL09355", "params": ["code", "minutes"]},
+        "notice": {"id": "sms-tmpl-wHoJXL09356", "params": ["name"]},
+    },
+    "qiniu": {
+        "captcha": {"id": "1374401547327758336", "params": ["code", "minutes"]},
+        "notice": {"id": "1374401547327758337", "params": ["name"]},
+    },
+    "yunpian": {
+        "captcha": "【云片测试】您的验证码是{code}，{minutes}分钟内有效。",
+        "notice": "【云片测试】{name}，您好",
+    },
+    "netease": {
+        "captcha": {"id": "19000001", "params": ["code", "minutes"]},
+        "notice": {"id": "19000002", "params": ["name"]},
+    },
 }
 
 #: every credential value the tests configure; none may ever be printed or logged
@@ -47,6 +71,13 @@ SECRET_VALUES = (
     HUAWEI.app_secret,
     VOLCENGINE.access_key_id,
     VOLCENGINE.secret_access_key,
+    BAIDU.access_key_id,
+    BAIDU.secret_access_key,
+    QINIU.access_key,
+    QINIU.secret_key,
+    YUNPIAN.api_key,
+    NETEASE.app_key,
+    NETEASE.app_secret,
 )
 
 
@@ -87,4 +118,24 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_VOLCENGINE_TEMPLATES": TEMPLATES["volcengine"],
         "SMS_VOLCENGINE_ENDPOINT": host,
         "SMS_VOLCENGINE_SCHEME": "http",
+        "SMS_BAIDU_ACCESS_KEY_ID": BAIDU.access_key_id,
+        "SMS_BAIDU_SECRET_ACCESS_KEY": BAIDU.secret_access_key,
+        "SMS_BAIDU_SIGNATURE_ID": BAIDU.signature_id,
+        "SMS_BAIDU_TEMPLATES": TEMPLATES["baidu"],
+        "SMS_BAIDU_ENDPOINT": host,
+        "SMS_BAIDU_SCHEME": "http",
+        "SMS_QINIU_ACCESS_KEY": QINIU.access_key,
+        "SMS_QINIU_SECRET_KEY": QINIU.secret_key,
+        "SMS_QINIU_TEMPLATES": TEMPLATES["qiniu"],
+        "SMS_QINIU_ENDPOINT": host,
+        "SMS_QINIU_SCHEME": "http",
+        "SMS_YUNPIAN_API_KEY": YUNPIAN.api_key,
+        "SMS_YUNPIAN_TEMPLATES": TEMPLATES["yunpian"],
+        "SMS_YUNPIAN_ENDPOINT": host,
+        "SMS_YUNPIAN_SCHEME": "http",
+        "SMS_NETEASE_APP_KEY": NETEASE.app_key,
+        "SMS_NETEASE_APP_SECRET": NETEASE.app_secret,
+        "SMS_NETEASE_TEMPLATES": TEMPLATES["netease"],
+        "SMS_NETEASE_ENDPOINT": host,
+        "SMS_NETEASE_SCHEME": "http",
     }

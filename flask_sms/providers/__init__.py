@@ -33,6 +33,10 @@ REGISTRY: dict[str, str] = {
     "ihuyi": "flask_sms.providers.ihuyi:IhuyiProvider",
     "huawei": "flask_sms.providers.huawei:HuaweiProvider",
     "volcengine": "flask_sms.providers.volcengine:VolcengineProvider",
+    "baidu": "flask_sms.providers.baidu:BaiduProvider",
+    "qiniu": "flask_sms.providers.qiniu:QiniuProvider",
+    "yunpian": "flask_sms.providers.yunpian:YunpianProvider",
+    "netease": "flask_sms.providers.netease:NeteaseProvider",
     "console": "flask_sms.providers.console:ConsoleProvider",
 }
 

@@ -101,6 +101,15 @@ class Provider(ABC, Generic[RequestT, RawT]):
         """Pick the template's parameters; raises :class:`MissingParameter` before anything is sent."""
         return Payload(template, template.pick(params, self.name, purpose))
 
+    def batches(self, phones: list[str]) -> list[list[str]]:
+        """How numbers (as the vendor writes them) are split into requests: runs of ``max_per_request``.
+
+        A vendor whose limit differs by kind of number (Yunpian: one international
+        number per request) splits them its own way.
+        """
+        size = self.max_per_request
+        return [phones[start : start + size] for start in range(0, len(phones), size)]
+
     @abstractmethod
     def format_phone(self, number: PhoneNumber) -> str | None:
         """The number as the vendor wants it, or ``None`` if this vendor cannot reach it."""

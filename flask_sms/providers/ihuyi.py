@@ -15,11 +15,11 @@ from typing import Any
 
 from phonenumbers import PhoneNumber, national_significant_number
 
-from ..errors import MissingParameter, ProviderError
+from ..errors import ProviderError
 from ..options import Option, url_with_scheme
 from ..phones import is_mainland
 from .base import Provider
-from .payload import Payload, Reply, Template, templates
+from .payload import Payload, Reply, Template, templates, text_payload
 from .replies import load_json, short
 
 _SUCCESS = 2
@@ -51,14 +51,7 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
 
     def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> Payload:
         """Ihuyi takes the whole text: fill the content template's ``str.format`` fields."""
-        if template.params is None:
-            picked = tuple((name, str(value)) for name, value in params.items() if value is not None)
-        else:
-            picked = template.pick(params, self.name, purpose)
-        try:
-            return Payload(template, picked, template.id.format_map(dict(picked)))
-        except KeyError as exc:
-            raise MissingParameter(self.name, purpose, str(exc.args[0])) from None
+        return text_payload(template, params, self.name, purpose)
 
     def build_request(self, phones: Sequence[str], payload: Payload) -> dict[str, str]:
         (mobile,) = phones

@@ -52,6 +52,18 @@ class Payload:
         return [value for _, value in self.params]
 
 
+def text_payload(template: Template, params: Mapping[str, Any], provider: str, purpose: str) -> Payload:
+    """For vendors that take the whole text (Ihuyi, Yunpian): fill the content template's ``str.format`` fields."""
+    if template.params is None:
+        picked = tuple((name, str(value)) for name, value in params.items() if value is not None)
+    else:
+        picked = template.pick(params, provider, purpose)
+    try:
+        return Payload(template, picked, template.id.format_map(dict(picked)))
+    except KeyError as exc:
+        raise MissingParameter(provider, purpose, str(exc.args[0])) from None
+
+
 @dataclass
 class Reply:
     """One vendor reply, normalised: which numbers it took and which it refused."""

@@ -1,0 +1,177 @@
+"""Baidu AI Cloud SMS (百度智能云短信, SMS v3) through ``bce-python-sdk``.
+
+``POST /api/v3/sendSms``: up to 200 comma-separated numbers (mainland 11
+digits, elsewhere E.164 with ``+``), a signature id (``sms-sign-…``), a
+template id, a JSON object of template values and ``custom``, echoed in the
+status push (our correlation id). One ``code`` per request (``"1000"`` is
+success) and one per number in ``data``.
+
+Auth is BCE auth v1 (HMAC-SHA256 over method, path, query and the
+``host``/``content-length``/``content-type``/``x-bce-date`` headers). The
+body itself is not signed, only its length: keep the endpoint ``https://``.
+
+Three SDK defaults are unsafe for sending texts and are overridden here:
+
+* it retries three times on any I/O error, a read timeout included (a text
+  the vendor already took goes out again): ``NoRetryPolicy``;
+* its DEBUG log holds the whole request (numbers, the verification code) and
+  the request's signing key, valid for 30 minutes: those records are dropped
+  (:class:`_DropDebug`), whatever level the app's logging is at;
+* it reads every non-JSON reply as a parse error, losing the HTTP status: the
+  reply is read here instead (:meth:`BaiduProvider._read`), so a 502 page from
+  a proxy is ``http_502``, not a garbled reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber, national_significant_number
+
+from ..errors import ProviderError
+from ..options import Option, host, scheme
+from ..phones import e164, is_mainland
+from ..results import Outcome
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import load_json, short, transport_error
+
+_OK = "1000"
+# the SDK modules whose DEBUG records carry the request body or the signing key
+_NOISY = ("baidubce.http.bce_http_client", "baidubce.auth.bce_v1_signer", "baidubce.services.sms.sms_client")
+
+BaiduRaw = tuple[int, bytes, str]  # HTTP status, body, x-bce-request-id
+
+
+class _DropDebug(logging.Filter):
+    """Drops the SDK's DEBUG records: they dump the request body and the derived signing key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_drop_debug = _DropDebug()
+
+
+class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
+    name = "baidu"
+    extra = "baidu"
+    sdk_module = "baidubce.services.sms.sms_client"
+    # sendSms: "mobile" takes at most 200 comma-separated numbers (4511 beyond that).
+    max_per_request = 200
+    takes_sign = True  # a template's "sign" is the purpose's own signature id
+    options = (
+        Option("ACCESS_KEY_ID", secret=True),
+        Option("SECRET_ACCESS_KEY", secret=True),
+        Option("SIGNATURE_ID", hint=" (the sign's id, e.g. 'sms-sign-AbCdEf12345')"),
+        Option("TEMPLATES", parse=templates),
+        Option("ENDPOINT", "smsv3.bj.baidubce.com", host("smsv3.bj.baidubce.com")),
+        Option("SCHEME", "https", scheme),
+    )
+    sdk_loggers = ("baidubce", *_NOISY)
+    # SMS/s/zjwvxry6e, the send API's response codes; every other code fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "4503": "rejected",  # 手机号码格式不正确
+        "4507": "rejected",  # 无效手机号
+        "4641": "rejected",  # 命中全局黑名单
+        "4642": "rejected",  # 命中签名黑名单
+        "4643": "rejected",  # 命中账号黑名单
+        "4651": "rejected",  # 命中工信部投诉号码
+        "4652": "rejected",  # 命中运营商投诉号码
+        "4653": "rejected",  # 命中供应商投诉号码
+    }
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        import baidubce.protocol
+        from baidubce.auth.bce_credentials import BceCredentials
+        from baidubce.bce_client_configuration import BceClientConfiguration
+        from baidubce.retry.retry_policy import NoRetryPolicy
+        from baidubce.services.sms.sms_client import SmsClient
+
+        protocol = baidubce.protocol.HTTPS if settings["SCHEME"] == "https" else baidubce.protocol.HTTP
+        config = BceClientConfiguration(
+            credentials=BceCredentials(settings["ACCESS_KEY_ID"], settings["SECRET_ACCESS_KEY"]),
+            endpoint=settings["ENDPOINT"],
+            protocol=protocol,
+            # one socket timeout for connect and read (the SDK's default is 50 s)
+            connection_timeout_in_mills=int(timeout * 1000),
+            retry_policy=NoRetryPolicy(),
+        )
+        self.client = SmsClient(config)
+        for name in _NOISY:
+            logger = logging.getLogger(name)
+            if _drop_debug not in logger.filters:
+                logger.addFilter(_drop_debug)
+
+    def format_phone(self, number: PhoneNumber) -> str:
+        return national_significant_number(number) if is_mainland(number) else e164(number)
+
+    def sign_name(self, payload: Payload) -> str:
+        return payload.template.sign or str(self.settings["SIGNATURE_ID"])
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "signatureId": self.sign_name(payload),
+            "template": payload.template.id,
+            "mobile": ",".join(phones),
+            "contentVar": dict(payload.params),
+        }
+        if payload.out_id:
+            body["custom"] = payload.out_id
+        return body
+
+    def call(self, request: dict[str, Any]) -> BaiduRaw:
+        from baidubce.exception import BceHttpClientError
+        from baidubce.http import http_methods
+
+        try:
+            # The SDK's own send_message builds this same body; _send_request lets the reply be read here.
+            response = self.client._send_request(
+                http_methods.POST, "sendSms", body=json.dumps(request), body_parser=self._read
+            )
+        except BceHttpClientError as exc:
+            # every failure comes wrapped, with the tracebacks in its text: classify the cause alone
+            raise transport_error(exc.last_error or exc) from None
+        raw: BaiduRaw = response.__dict__["flask_sms_raw"]
+        return raw
+
+    @staticmethod
+    def _read(http_response: Any, response: Any) -> bool:
+        """The SDK's reply handler: keep status, body and request id as they are."""
+        body = http_response.read()
+        http_response.close()
+        request_id = http_response.getheader("x-bce-request-id") or ""
+        response.__dict__["flask_sms_raw"] = (http_response.status, body, request_id)
+        return True
+
+    def parse(self, raw: BaiduRaw, phones: Sequence[str]) -> Reply:
+        status, content, header_id = raw
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("code") not in (None, _OK):
+            # sendSms errors (HTTP 200) and BCE gateway errors (HTTP 4xx/5xx) alike
+            raise ProviderError(str(body["code"]), short(body.get("message") or ""))
+        if status != 200:
+            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
+        body = load_json(content, self.name)  # not JSON: bad_reply
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list) or body.get("code") != _OK:
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        reply = Reply(request_id=str(body.get("requestId") or header_id))
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            phone = str(item.get("mobile") or "")
+            if phone not in phones and index < len(phones):  # echoed in another format: the order sent
+                phone = phones[index]
+            if str(item.get("code")) == _OK:
+                reply.accepted[phone] = str(item.get("messageId") or "")
+            else:
+                reply.rejected[phone] = (str(item.get("code")), short(item.get("message") or ""))
+        return reply

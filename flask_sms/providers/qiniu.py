@@ -1,0 +1,112 @@
+"""Qiniu Cloud SMS (七牛云短信) through the official ``qiniu`` package.
+
+``POST /v1/message``: a JSON body with ``template_id``, the ``mobiles`` list
+(mainland numbers, 11 digits), the template values as an object, an optional
+``signature_id`` (for templates with no bound sign) and ``seq``, echoed in the
+status push (our correlation id). Success is ``{"job_id": ...}``; every error
+is ``{"error": <name>, "message": ...}`` with HTTP 4xx/5xx. Per-number results
+come only in receipts.
+
+Auth is Qiniu's "Qiniu" token (HMAC-SHA1 over method, path, host,
+content type, ``X-Qiniu-*`` headers and the JSON body), computed by the
+package's ``QiniuMacAuth``/``QiniuMacRequestsAuth``.
+
+Why not the package's ``Sms.sendMessage``: it cannot send ``seq`` or
+``signature_id``; its timeout is one process-wide setting
+(``qiniu.config``), shared with every other Qiniu use in the app; and it
+never raises (a timeout and a refused connection come back as ``status -1``).
+So the documented body goes over one pooled ``requests`` session, as for
+Ihuyi, signed by the package.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber, national_significant_number
+
+from ..errors import ProviderError
+from ..options import UNSET, Option, host, scheme
+from ..phones import is_mainland
+from ..results import Outcome
+from .base import Provider
+from .payload import Payload, Reply, templates
+from .replies import load_json, short
+
+QiniuRaw = tuple[int, bytes, str]  # HTTP status, body, X-Reqid
+
+
+class QiniuProvider(Provider[bytes, QiniuRaw]):
+    name = "qiniu"
+    extra = "qiniu"
+    sdk_module = "qiniu"
+    # The send API publishes no maximum for "mobiles"; 100 is a cautious batch.
+    max_per_request = 100
+    takes_sign = True  # a template's "sign" is the purpose's own signature_id
+    options = (
+        Option("ACCESS_KEY", secret=True),
+        Option("SECRET_KEY", secret=True),
+        Option("TEMPLATES", parse=templates),
+        Option("SIGNATURE_ID", UNSET),
+        Option("ENDPOINT", "sms.qiniuapi.com", host("sms.qiniuapi.com")),
+        Option("SCHEME", "https", scheme),
+    )
+    sdk_loggers = ("qiniu", "urllib3.connectionpool")
+    # sms/5849: the send API's errors are account- or request-level, so all of them fail over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {}
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        import requests
+        from qiniu import QiniuMacAuth
+        from qiniu.auth import QiniuMacRequestsAuth
+
+        self.session = requests.Session()
+        self.auth = QiniuMacRequestsAuth(QiniuMacAuth(settings["ACCESS_KEY"], settings["SECRET_KEY"]))
+        self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v1/message"
+
+    def format_phone(self, number: PhoneNumber) -> str | None:
+        # Qiniu documents mainland numbers only
+        return national_significant_number(number) if is_mainland(number) else None
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> bytes:
+        body: dict[str, Any] = {
+            "template_id": payload.template.id,
+            "mobiles": list(phones),
+            "parameters": dict(payload.params),
+        }
+        sign = payload.template.sign or self.settings.get("SIGNATURE_ID")
+        if sign:
+            body["signature_id"] = sign
+        if payload.out_id:
+            body["seq"] = payload.out_id
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def call(self, request: bytes) -> QiniuRaw:
+        response = self.session.post(
+            self.url,
+            data=request,
+            headers={"Content-Type": "application/json"},
+            auth=self.auth,
+            timeout=self.timeout,
+        )
+        return response.status_code, response.content, response.headers.get("X-Reqid", "")
+
+    def parse(self, raw: QiniuRaw, phones: Sequence[str]) -> Reply:
+        status, content, request_id = raw
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("error"):
+            raise ProviderError(str(body["error"]), short(body.get("message") or ""))
+        if status != 200:
+            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
+        body = load_json(content, self.name)  # not JSON: bad_reply
+        job_id = body.get("job_id") if isinstance(body, dict) else None
+        if not job_id:
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        # one job for the request: its id is every number's message id
+        return Reply(accepted=dict.fromkeys(phones, str(job_id)), request_id=request_id)

@@ -1,0 +1,133 @@
+"""Yunpian (云片) through its documented HTTP API v2 (there is no maintained SDK).
+
+``single_send.json`` for one number, ``batch_send.json`` for up to 1000
+mainland numbers (comma-separated, 11 digits). International numbers
+(``+`` and country code) go one per request, as Yunpian requires. Form
+fields: ``apikey``, ``mobile``, ``text`` (the whole message, 【sign】
+included, matching an approved template) and ``uid``, echoed in the status
+push (our correlation id). The text is built from a content template with
+``str.format`` fields, as for Ihuyi.
+
+Auth is the ``apikey`` form field itself: there is no request signature, so
+the endpoint must stay ``https://``. Errors come with HTTP 400 as
+``{"code", "msg", "detail"}``; a batch answers one item per number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from phonenumbers import PhoneNumber, national_significant_number
+
+from ..errors import ProviderError
+from ..options import UNSET, Option, host, scheme, url_with_scheme
+from ..phones import e164, is_mainland
+from ..results import Outcome
+from .base import Provider
+from .payload import Payload, Reply, Template, templates, text_payload
+from .replies import load_json, short
+
+YunpianRequest = tuple[str, dict[str, str]]  # url, form
+YunpianRaw = tuple[int, bytes]  # HTTP status, body
+
+
+class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
+    name = "yunpian"
+    # batch_send: "一次不要超过1000个"; international numbers go one per request (batches()).
+    max_per_request = 1000
+    options = (
+        Option("API_KEY", secret=True),
+        Option("TEMPLATES", parse=templates),
+        Option("ENDPOINT", "sms.yunpian.com", host("sms.yunpian.com")),
+        Option("SCHEME", "https", scheme),
+        Option("CALLBACK_URL", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
+    )
+    sdk_loggers = ("urllib3.connectionpool",)
+    # the official code table (returnvalue_common); every other code fails over
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "8": "rejected",  # 同一手机号30秒内重复提交相同的内容
+        "9": "rejected",  # 同一手机号5分钟内重复提交相同内容超过3次
+        "10": "rejected",  # 手机号黑名单过滤
+        "17": "rejected",  # 24小时内同一手机号发送次数超过限制
+        "20": "rejected",  # 不支持的国家地区
+        "22": "rejected",  # 1小时内同一手机号发送次数超过限制
+        "23": "rejected",  # 发往模板支持的国家列表之外的地区
+        "28": "rejected",  # 不支持的运营商
+    }
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        import requests
+
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json;charset=utf-8"
+        self.base = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v2/sms"
+
+    def format_phone(self, number: PhoneNumber) -> str:
+        return national_significant_number(number) if is_mainland(number) else e164(number)
+
+    def batches(self, phones: list[str]) -> list[list[str]]:
+        """Mainland numbers in runs of 1000; "国际短信接口每次调用只能发送一条短信"."""
+        mainland = [phone for phone in phones if not phone.startswith("+")]
+        abroad = [[phone] for phone in phones if phone.startswith("+")]
+        return super().batches(mainland) + abroad
+
+    def render(self, purpose: str, template: Template, params: Mapping[str, Any]) -> Payload:
+        """Yunpian takes the whole text: fill the content template's ``str.format`` fields."""
+        return text_payload(template, params, self.name, purpose)
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> YunpianRequest:
+        form = {"apikey": self.settings["API_KEY"], "mobile": ",".join(phones), "text": payload.text}
+        if payload.out_id:
+            form["uid"] = payload.out_id
+        if self.settings.get("CALLBACK_URL"):
+            form["callback_url"] = self.settings["CALLBACK_URL"]
+        endpoint = "single_send.json" if len(phones) == 1 else "batch_send.json"
+        return f"{self.base}/{endpoint}", form
+
+    def call(self, request: YunpianRequest) -> YunpianRaw:
+        url, form = request
+        response = self.session.post(url, data=form, timeout=self.timeout)
+        return response.status_code, response.content
+
+    def parse(self, raw: YunpianRaw, phones: Sequence[str]) -> Reply:
+        status, content = raw
+        try:
+            body = load_json(content, self.name)
+        except ProviderError:
+            if status != 200:
+                raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace"))) from None
+            raise
+        if not isinstance(body, dict):
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        if status != 200 or "data" not in body:  # single_send, or a whole-request error (HTTP 400)
+            code = body.get("code")
+            if code is None:
+                raise ProviderError(f"http_{status}" if status != 200 else "bad_reply", short(body))
+            if str(code) != "0":
+                raise ProviderError(str(code), _message(body))
+            if len(phones) != 1:
+                raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+            return Reply(accepted={phones[0]: str(body.get("sid", ""))})
+        items = body["data"]
+        if not isinstance(items, list):
+            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
+        reply = Reply()
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            phone = str(item.get("mobile") or "")
+            if phone not in phones and index < len(phones):  # echoed in another format: the order sent
+                phone = phones[index]
+            if str(item.get("code")) == "0":
+                reply.accepted[phone] = str(item.get("sid", ""))
+            else:
+                reply.rejected[phone] = (str(item.get("code")), _message(item))
+        return reply
+
+
+def _message(body: Mapping[str, Any]) -> str:
+    """``msg`` with its ``detail`` (which names the field at fault, e.g. the mobile number's format)."""
+    text, detail = str(body.get("msg") or ""), str(body.get("detail") or "")
+    return short(f"{text}: {detail}" if detail and detail != text else text)

@@ -1,0 +1,112 @@
+"""NetEase Yunxin ``POST /sms/sendtemplate.action`` for the fake vendor.
+
+Auth is four headers (短信接入示例, doc.yunxin.163.com): ``AppKey``, ``Nonce``
+(at most 128 characters), ``CurTime`` (epoch seconds, valid five minutes)
+and ``CheckSum`` = lower-case hex SHA-1 of AppSecret + Nonce + CurTime,
+computed here by :func:`checksum`, not by the provider's helper. NetEase
+publishes no worked value: the test pins :func:`checksum` to ``openssl dgst
+-sha1``. A nonce is accepted once (a replayed request is refused).
+
+Form fields: ``templateid``, ``mobiles`` (JSON array, at most 100; mainland 11
+digits, elsewhere ``+cc-number``), ``params`` (JSON array). Every reply is
+HTTP 200 ``{"code": ..., "msg": ..., "obj": ...}``; 200 is success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+
+MAX_NUMBERS = 100  # sendtemplate: "mobiles" at most 100
+PATH = "/sms/sendtemplate.action"
+
+
+@dataclass
+class NeteaseCredentials:
+    app_key: str = "netease-test-app-key-0001"
+    app_secret: str = "netease-test-secret-XYZ"
+
+
+def checksum(app_secret: str, nonce: str, cur_time: str) -> str:
+    return hashlib.sha1((app_secret + nonce + cur_time).encode("utf-8")).hexdigest()
+
+
+@register_fake
+class NeteaseFake(VendorFake):
+    name = "netease"
+    business_error = ("418", "通道不可用")
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.credentials = NeteaseCredentials()
+        self.nonces: set[str] = set()
+
+    def reset(self) -> None:
+        self.nonces.clear()
+
+    def claims(self, method: str, path: str, headers: Message) -> bool:
+        return path.startswith("/sms/") and path.endswith(".action")
+
+    @staticmethod
+    def _reply(payload: dict[str, Any], label: str) -> Reply:
+        return Reply(
+            200, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8", label
+        )
+
+    def _refuse(self, code: int, msg: str) -> Refusal:
+        return Refusal(f"{code}: {msg}", self._reply({"code": code, "desc": msg}, f"refused:{code}"))
+
+    def parse(
+        self, method: str, path: str, query: str, headers: Message, body: bytes
+    ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
+        app_key, nonce = headers.get("AppKey") or "", headers.get("Nonce") or ""
+        cur_time, given = headers.get("CurTime") or "", headers.get("CheckSum") or ""
+        if not (app_key and nonce and cur_time and given) or len(nonce) > 128 or not cur_time.isdigit():
+            raise self._refuse(414, "bad http header")
+        if app_key != self.credentials.app_key:
+            raise self._refuse(403, "非法操作或没有权限")
+        if not hmac.compare_digest(given.encode(), checksum(self.credentials.app_secret, nonce, cur_time).encode()):
+            raise self._refuse(414, "checksum")
+        if abs(time.time() - int(cur_time)) > 300:
+            raise self._refuse(414, "curtime expired")
+        with self.fake._lock:
+            replayed = nonce in self.nonces
+            self.nonces.add(nonce)
+        if replayed:
+            raise self._refuse(414, "nonce used")
+        if (method, path) != ("POST", PATH):
+            raise self._refuse(404, "对象不存在")
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            phones, params = json.loads(form.get("mobiles", "")), json.loads(form.get("params", "[]"))
+        except ValueError:
+            raise self._refuse(414, "参数错误") from None
+        pending: tuple[str, str] | None = None
+        if not isinstance(phones, list) or not phones or not form.get("templateid", "").isdigit():
+            phones, pending = phones if isinstance(phones, list) else [], ("414", "参数错误")
+        elif len(phones) > MAX_NUMBERS:
+            pending = ("419", "数量超过上限")
+        elif not all(isinstance(p, str) and re.fullmatch(r"1\d{10}|\+[1-9]\d{0,3}-\d{4,14}", p) for p in phones):
+            pending = ("414", "参数错误: mobiles")
+        rec = Received("netease", [str(p) for p in phones], form.get("templateid", ""), params, "", form)
+        return rec, pending, {}
+
+    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+        return self._reply({"code": int(code), "msg": message}, label)
+
+    def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+        hits = self.fake._rejection_for("netease", rec.phones)
+        if hits:  # one code for the whole request
+            code, message = next(iter(hits.values()))
+            return self._reply({"code": int(code), "msg": message}, f"rejected_number:{code}")
+        return self._reply({"code": 200, "msg": "sendid", "obj": 10**8 + secrets.randbelow(9 * 10**8)}, "ok")

@@ -1,0 +1,112 @@
+"""Yunpian API v2 ``POST /v2/sms/single_send.json`` and ``batch_send.json`` for the fake vendor.
+
+There is no request signature: the ``apikey`` form field is the credential
+(code -1 "非法的apikey" otherwise). ``single_send`` takes one number;
+``batch_send`` up to 1000 mainland numbers; an international number
+(``+`` and country code) only through ``single_send``, one per call.
+Errors come with HTTP 400 as ``{"http_status_code", "code", "msg", "detail"}``;
+a batch answers HTTP 200 with one item per number (codes from the official
+table, returnvalue_common).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+
+MAX_NUMBERS = 1000  # batch_send: "一次不要超过1000个"
+SINGLE, BATCH = "/v2/sms/single_send.json", "/v2/sms/batch_send.json"
+
+
+@dataclass
+class YunpianCredentials:
+    api_key: str = "yp0123456789abcdef0123456789abcd"
+
+
+def _error(code: int, msg: str, detail: str = "") -> dict[str, Any]:
+    return {"http_status_code": 400, "code": code, "msg": msg, "detail": detail or msg}
+
+
+@register_fake
+class YunpianFake(VendorFake):
+    name = "yunpian"
+    business_error = ("3", "账户余额不足")
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.credentials = YunpianCredentials()
+
+    def claims(self, method: str, path: str, headers: Message) -> bool:
+        return path.startswith("/v2/sms/")
+
+    @staticmethod
+    def _reply(status: int, payload: dict[str, Any], label: str) -> Reply:
+        return Reply(
+            status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json;charset=utf-8", label
+        )
+
+    def _refuse(self, code: int, msg: str, detail: str = "") -> Refusal:
+        return Refusal(f"{code}: {msg}", self._reply(400, _error(code, msg, detail), f"refused:{code}"))
+
+    def parse(
+        self, method: str, path: str, query: str, headers: Message, body: bytes
+    ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
+        if method != "POST":
+            raise self._refuse(11, "接口不支持GET方式调用")
+        if path not in (SINGLE, BATCH):
+            raise Refusal("404", Reply(404, b"Not Found", "text/plain", "refused:404"))
+        if "application/x-www-form-urlencoded" not in (headers.get("Content-Type") or ""):
+            raise self._refuse(14, "解码失败")
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("apikey") != self.credentials.api_key:
+            raise self._refuse(-1, "非法的apikey", "请检查的apikey是否正确")
+        phones = [p for p in form.get("mobile", "").split(",") if p]
+        pending: tuple[str, str] | None = None
+        if not phones or not form.get("text"):
+            pending = ("1", "请求参数缺失")
+        elif path == SINGLE and len(phones) != 1:
+            pending = ("2", "请求参数格式错误: 参数 mobile 格式不正确")
+        elif len(phones) > MAX_NUMBERS:
+            pending = ("2", "请求参数格式错误: 一次不要超过1000个手机号")
+        elif any(p.startswith("+") for p in phones) and path != SINGLE:
+            pending = ("2", "请求参数格式错误: 国际短信接口每次调用只能发送一条短信")
+        elif not all(re.fullmatch(r"1\d{10}|\+[1-9]\d{6,14}", p) for p in phones):
+            pending = ("2", "请求参数格式错误: 参数 mobile 格式不正确")
+        rec = Received("yunpian", phones, "", form.get("text", ""), "", form)
+        return rec, pending, {"single": path == SINGLE}
+
+    def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
+        msg, _, detail = message.partition(": ")
+        return self._reply(400, _error(int(code), msg, detail), label)
+
+    @staticmethod
+    def _item(phone: str, code: int, msg: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"code": code, "msg": msg, "count": 0, "fee": 0.0, "unit": "RMB", "mobile": phone}
+        if code == 0:
+            item.update(count=1, fee=0.05, sid=10**15 + secrets.randbelow(10**15))  # a 64-bit id
+        return item
+
+    def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+        hits = self.fake._rejection_for("yunpian", rec.phones)
+        if ctx["single"]:
+            (phone,) = rec.phones
+            if phone in hits:
+                code, message = hits[phone]
+                return self._reply(400, _error(int(code), message), f"rejected_number:{code}")
+            return self._reply(200, self._item(phone, 0, "发送成功"), "ok")
+        items = [
+            self._item(p, int(hits[p][0]), hits[p][1]) if p in hits else self._item(p, 0, "发送成功")
+            for p in rec.phones
+        ]
+        total = sum(item["fee"] for item in items)
+        label = "partial:" + ",".join(sorted({c for c, _ in hits.values()})) if hits else "ok"
+        return self._reply(
+            200, {"total_count": len(items), "total_fee": f"{total:.4f}", "unit": "RMB", "data": items}, label
+        )
