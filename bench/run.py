@@ -58,7 +58,7 @@ from fake_vendor import Credentials
 from flask import Flask, jsonify, request
 
 # The same account and templates the tests use.
-from vendor_config import CREDS, HUAWEI, TEMPLATES, VOLCENGINE, vendor_config
+from vendor_config import BAIDU, CREDS, HUAWEI, NETEASE, QINIU, TEMPLATES, VOLCENGINE, YUNPIAN, vendor_config
 
 from bench.fake_server import RemoteFake
 from flask_sms import SmsExtension, send_sms
@@ -66,7 +66,7 @@ from flask_sms import SmsExtension, send_sms
 HIGH_LIMIT = "1000000/hour"
 PHONE = "13800138000"  # the one number of the SDK comparison
 PARAMS = {"code": "123456", "minutes": 5}
-VENDORS = ("aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine")
+VENDORS = ("aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease")
 BULK_NUMBERS = 10_000
 BULK_DELAY = 0.05
 
@@ -813,6 +813,100 @@ def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[
 
         return volcengine
 
+    if vendor == "baidu":
+        import baidubce.protocol
+        from baidubce.auth.bce_credentials import BceCredentials
+        from baidubce.bce_client_configuration import BceClientConfiguration
+        from baidubce.retry.retry_policy import NoRetryPolicy
+        from baidubce.services.sms.sms_client import SmsClient
+
+        baidu_client = SmsClient(
+            BceClientConfiguration(
+                credentials=BceCredentials(BAIDU.access_key_id, BAIDU.secret_access_key),
+                endpoint=fake.host,
+                protocol=baidubce.protocol.HTTP,
+                connection_timeout_in_mills=int(timeout * 1000),
+                retry_policy=NoRetryPolicy(),
+            )
+        )
+        baidu_template = TEMPLATES["baidu"]["captcha"]["id"]
+
+        def baidu(phones: list[str]) -> Any:
+            # send_message raises on any code but "1000"; check every number's own code too
+            reply = baidu_client.send_message(
+                BAIDU.signature_id, baidu_template, ",".join(phones), {"code": code, "minutes": minutes}
+            )
+            if any(item.code != "1000" for item in reply.data):
+                raise RuntimeError(f"bare baidu: {reply.__dict__}")
+            return reply
+
+        return baidu
+
+    if vendor == "qiniu":
+        from qiniu import QiniuMacAuth, Sms
+
+        qiniu_sms = Sms(QiniuMacAuth(QINIU.access_key, QINIU.secret_key))
+        qiniu_sms.server = fake.url
+        qiniu_template = TEMPLATES["qiniu"]["captcha"]["id"]
+
+        def qiniu(phones: list[str]) -> Any:
+            ret, info = qiniu_sms.sendMessage(qiniu_template, phones, {"code": code, "minutes": minutes})
+            if not ret or "job_id" not in ret:
+                raise RuntimeError(f"bare qiniu: {info}")
+            return ret
+
+        return qiniu
+
+    if vendor == "yunpian":
+        import requests
+
+        yunpian_session = requests.Session()
+        text = TEMPLATES["yunpian"]["captcha"].format(code=code, minutes=minutes)
+
+        def yunpian(phones: list[str]) -> Any:
+            # the documented form API by hand: single_send for one number, batch_send for several
+            endpoint = "single_send.json" if len(phones) == 1 else "batch_send.json"
+            form = {"apikey": YUNPIAN.api_key, "mobile": ",".join(phones), "text": text}
+            reply = json.loads(
+                yunpian_session.post(f"{fake.url}/v2/sms/{endpoint}", data=form, timeout=timeout).content
+            )
+            if reply.get("code", 0) != 0 or any(item["code"] != 0 for item in reply.get("data", [])):
+                raise RuntimeError(f"bare yunpian: {reply}")
+            return reply
+
+        return yunpian
+
+    if vendor == "netease":
+        import secrets
+
+        import requests
+        from fakes.netease import checksum
+
+        netease_session = requests.Session()
+        netease_template = TEMPLATES["netease"]["captcha"]["id"]
+        values = json.dumps([code, minutes])
+
+        def netease(phones: list[str]) -> Any:
+            # the documented form API by hand, with the fake's own CheckSum helper
+            nonce, now = secrets.token_hex(16), str(int(time.time()))
+            headers = {
+                "AppKey": NETEASE.app_key,
+                "Nonce": nonce,
+                "CurTime": now,
+                "CheckSum": checksum(NETEASE.app_secret, nonce, now),
+            }
+            form = {"templateid": netease_template, "mobiles": json.dumps(phones), "params": values}
+            reply = json.loads(
+                netease_session.post(
+                    f"{fake.url}/sms/sendtemplate.action", data=form, headers=headers, timeout=timeout
+                ).content
+            )
+            if reply.get("code") != 200:
+                raise RuntimeError(f"bare netease: {reply}")
+            return reply
+
+        return netease
+
     raise ValueError(vendor)
 
 
@@ -866,7 +960,11 @@ def bench_sdks(rows: list[Row], fake: RemoteFake, pairs: int, segments: int = 5)
     for vendor, _, _, _, samples in cases:
         timing = samples.timing()
         note = " (bare SDK: new connection per call)" if vendor == "ronglian" else ""
-        bare = "bare signed HTTP call" if vendor == "volcengine" else "bare SDK"
+        bare = {
+            "volcengine": "bare signed HTTP call",
+            "yunpian": "bare HTTP call",
+            "netease": "bare signed HTTP call",
+        }.get(vendor, "bare SDK")
         rows.append(ratio_row(f"sdk: {vendor} `send_sms` vs {bare}, per message{note}", timing, 1.10))
         cpu_rows.append(
             Row(

@@ -422,7 +422,7 @@ def test_bad_sms_config_fails_at_startup(example, monkeypatch):
         example.create_app()
 
 
-@pytest.mark.parametrize("entry", ["huawei", "volcengine", "aliyun:backup"])
+@pytest.mark.parametrize("entry", ["huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease", "aliyun:backup"])
 def test_any_vendor_or_account_through_flask_sms_variables(example, monkeypatch, fake, entry):
     """Every key of every vendor (and of a second account) can come from ``FLASK_SMS_*`` variables."""
     from conftest import vendor_config

@@ -38,7 +38,7 @@ def test_a_missing_config_does_not_break_init_app_commands_or_views():
     assert sms.problems(app) == [
         (
             "SMS_PROVIDERS is required outside debug/testing, e.g. ['aliyun', 'tencent'] "
-            "(choices: aliyun, tencent, ronglian, ihuyi, huawei, volcengine, console)"
+            "(choices: aliyun, tencent, ronglian, ihuyi, huawei, volcengine, baidu, qiniu, yunpian, netease, console)"
         )
     ]
 

@@ -11,7 +11,7 @@ from fake_vendor import unused_port
 
 from flask_sms import SendError, send_sms
 
-VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine"]
+VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease"]
 PARAMS = {"code": "483920", "minutes": 5}
 
 
