@@ -37,7 +37,7 @@ from ..phones import e164, is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
-from .replies import load_json, short, transport_error
+from .replies import http_reply, per_number, short, transport_error
 
 _OK = "1000"
 # the SDK modules whose DEBUG records carry the request body or the signing key
@@ -150,28 +150,16 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
 
     def parse(self, raw: BaiduRaw, phones: Sequence[str]) -> Reply:
         status, content, header_id = raw
-        try:
-            body = json.loads(content)
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("code") not in (None, _OK):
-            # sendSms errors (HTTP 200) and BCE gateway errors (HTTP 4xx/5xx) alike
-            raise ProviderError(str(body["code"]), short(body.get("message") or ""))
-        if status != 200:
-            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
-        body = load_json(content, self.name)  # not JSON: bad_reply
-        items = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(items, list) or body.get("code") != _OK:
+        # sendSms errors (HTTP 200) and BCE gateway errors (HTTP 4xx/5xx) alike carry "code"
+        body = http_reply(status, content, self.name, _error)
+        if not isinstance(body, dict) or body.get("code") != _OK:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
-        reply = Reply(request_id=str(body.get("requestId") or header_id))
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            phone = str(item.get("mobile") or "")
-            if phone not in phones and index < len(phones):  # echoed in another format: the order sent
-                phone = phones[index]
-            if str(item.get("code")) == _OK:
-                reply.accepted[phone] = str(item.get("messageId") or "")
-            else:
-                reply.rejected[phone] = (str(item.get("code")), short(item.get("message") or ""))
+        reply = per_number(body.get("data"), phones, _OK, "messageId", lambda item: str(item.get("message") or ""))
+        reply.request_id = str(body.get("requestId") or header_id)
         return reply
+
+
+def _error(body: Any) -> tuple[str, str] | None:
+    if isinstance(body, dict) and body.get("code") not in (None, _OK):
+        return str(body["code"]), str(body.get("message") or "")
+    return None

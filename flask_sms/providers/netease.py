@@ -34,7 +34,7 @@ from ..phones import is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
-from .replies import load_json, short
+from .replies import http_reply, short
 
 NeteaseRequest = tuple[dict[str, str], dict[str, str]]  # headers, form
 NeteaseRaw = tuple[int, bytes]  # HTTP status, body
@@ -96,18 +96,14 @@ class NeteaseProvider(Provider[NeteaseRequest, NeteaseRaw]):
         return response.status_code, response.content
 
     def parse(self, raw: NeteaseRaw, phones: Sequence[str]) -> Reply:
-        status, content = raw
-        try:
-            body = json.loads(content)
-        except ValueError:
-            body = None
-        code = str(body.get("code")) if isinstance(body, dict) and "code" in body else None
-        if code is not None and code != _OK:
-            raise ProviderError(code, short(body.get("msg") or body.get("desc") or ""))
-        if status != 200:
-            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
-        body = load_json(content, self.name)  # not JSON: bad_reply
-        if code != _OK or body.get("obj") in (None, ""):
+        body = http_reply(*raw, self.name, _error)
+        if not isinstance(body, dict) or str(body.get("code")) != _OK or body.get("obj") in (None, ""):
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         # one sendid for the request: every number's message id
         return Reply(accepted=dict.fromkeys(phones, str(body["obj"])))
+
+
+def _error(body: Any) -> tuple[str, str] | None:
+    if isinstance(body, dict) and "code" in body and str(body["code"]) != _OK:
+        return str(body["code"]), str(body.get("msg") or body.get("desc") or "")
+    return None

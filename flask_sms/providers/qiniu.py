@@ -33,7 +33,7 @@ from ..phones import is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
-from .replies import load_json, short
+from .replies import http_reply, short
 
 QiniuRaw = tuple[int, bytes, str]  # HTTP status, body, X-Reqid
 
@@ -96,17 +96,15 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
 
     def parse(self, raw: QiniuRaw, phones: Sequence[str]) -> Reply:
         status, content, request_id = raw
-        try:
-            body = json.loads(content)
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("error"):
-            raise ProviderError(str(body["error"]), short(body.get("message") or ""))
-        if status != 200:
-            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
-        body = load_json(content, self.name)  # not JSON: bad_reply
+        body = http_reply(status, content, self.name, _error)
         job_id = body.get("job_id") if isinstance(body, dict) else None
         if not job_id:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         # one job for the request: its id is every number's message id
         return Reply(accepted=dict.fromkeys(phones, str(job_id)), request_id=request_id)
+
+
+def _error(body: Any) -> tuple[str, str] | None:
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"]), str(body.get("message") or "")
+    return None

@@ -26,7 +26,7 @@ from ..phones import e164, is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, Template, templates, text_payload
-from .replies import load_json, short
+from .replies import http_reply, per_number, short
 
 YunpianRequest = tuple[str, dict[str, str]]  # url, form
 YunpianRaw = tuple[int, bytes]  # HTTP status, body
@@ -92,42 +92,21 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
         return response.status_code, response.content
 
     def parse(self, raw: YunpianRaw, phones: Sequence[str]) -> Reply:
-        status, content = raw
-        try:
-            body = load_json(content, self.name)
-        except ProviderError:
-            if status != 200:
-                raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace"))) from None
-            raise
-        if not isinstance(body, dict):
+        body = http_reply(*raw, self.name, _error)  # errors: HTTP 400 with "code" (0 is success)
+        if isinstance(body, dict) and "data" in body:  # batch_send: one item per number
+            return per_number(body["data"], phones, "0", "sid", _message)
+        if not isinstance(body, dict) or str(body.get("code")) != "0" or len(phones) != 1:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
-        if status != 200 or "data" not in body:  # single_send, or a whole-request error (HTTP 400)
-            code = body.get("code")
-            if code is None:
-                raise ProviderError(f"http_{status}" if status != 200 else "bad_reply", short(body))
-            if str(code) != "0":
-                raise ProviderError(str(code), _message(body))
-            if len(phones) != 1:
-                raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
-            return Reply(accepted={phones[0]: str(body.get("sid", ""))})
-        items = body["data"]
-        if not isinstance(items, list):
-            raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
-        reply = Reply()
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            phone = str(item.get("mobile") or "")
-            if phone not in phones and index < len(phones):  # echoed in another format: the order sent
-                phone = phones[index]
-            if str(item.get("code")) == "0":
-                reply.accepted[phone] = str(item.get("sid", ""))
-            else:
-                reply.rejected[phone] = (str(item.get("code")), _message(item))
-        return reply
+        return Reply(accepted={phones[0]: str(body.get("sid", ""))})
+
+
+def _error(body: Any) -> tuple[str, str] | None:
+    if isinstance(body, dict) and "code" in body and str(body["code"]) != "0":
+        return str(body["code"]), _message(body)
+    return None
 
 
 def _message(body: Mapping[str, Any]) -> str:
     """``msg`` with its ``detail`` (which names the field at fault, e.g. the mobile number's format)."""
     text, detail = str(body.get("msg") or ""), str(body.get("detail") or "")
-    return short(f"{text}: {detail}" if detail and detail != text else text)
+    return f"{text}: {detail}" if detail and detail != text else text
