@@ -54,7 +54,7 @@ def http_reply(status: int, content: bytes, provider: str, error: Callable[[Any]
         raise ProviderError(found[0], short(found[1]))
     if status != 200:
         raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
-    return load_json(content, provider)
+    return body if body is not None else load_json(content, provider)  # not JSON: bad_reply
 
 
 def per_number(
