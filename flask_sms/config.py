@@ -23,15 +23,18 @@ from .messages import LANGUAGES
 from .options import (
     REQUIRED,
     UNSET,
+    BreakerPolicy,
     Invalid,
     Option,
     boolean,
     choice,
+    circuit_breaker,
     integer,
     names,
     networks,
     number_types,
     origins,
+    proxy,
     rate_limits,
     receipt_token,
     region,
@@ -40,6 +43,7 @@ from .options import (
     subdomain,
     url_path_prefix,
     url_with_scheme,
+    weights,
 )
 from .providers import (
     REGISTRY,
@@ -93,6 +97,11 @@ SEND_KEYS: tuple[Option, ...] = (
         hint=f" outside debug/testing, e.g. ['aliyun', 'tencent'] (choices: {', '.join(REGISTRY)})",
     ),
     Option("SMS_TIMEOUT", 5, seconds(0, 120)),
+    Option("SMS_FAILOVER_ON_TIMEOUT", False, boolean),
+    Option("SMS_CIRCUIT_BREAKER", {"failures": 5, "window": 60, "cooldown": 30}, circuit_breaker, none_is_value=True),
+    Option("SMS_STRATEGY", "order", choice("order", "weighted", describe="'order' or 'weighted'")),
+    Option("SMS_WEIGHTS", {}, weights),
+    Option("SMS_PROXY", UNSET, proxy, shown=url_without_password),
     Option("SMS_DEFAULT_REGION", "CN", region),
     Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
     Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
@@ -190,6 +199,11 @@ class Settings:
 
     providers: tuple[str, ...]
     timeout: float
+    failover_on_timeout: bool
+    circuit_breaker: BreakerPolicy | None
+    strategy: str
+    weights: Mapping[str, int]
+    proxy: str | bool | None
     default_region: str
     suppress_send: bool
     max_concurrency: int
@@ -270,11 +284,15 @@ def registration(app: Flask) -> Registration:
 
 
 def _read(options: tuple[Option, ...], app: Flask, problems: list[str]) -> dict[str, Any]:
-    values = {}
+    values: dict[str, Any] = {}
     for option in options:
         if isinstance(option.default, AppDefault):
             option = replace(option, default=_default(option, app))
-        value, found = option.problems(option.name, app.config.get(option.name))
+        raw = app.config.get(option.name)
+        if raw is None and option.none_is_value and option.name in app.config:
+            values[_field(option.name)] = None
+            continue
+        value, found = option.problems(option.name, raw)
         problems.extend(found)
         values[_field(option.name)] = value
     return values
@@ -310,7 +328,7 @@ def _provider_settings(
                 f"SMS_PROVIDERS entry {name!r}: SMS_{vendor.upper()}_{label.upper()}_{clashes[0]} would read like "
                 f"{vendor}'s own key; choose another account label"
             )
-    for option in cls.options:
+    for option in cls.options + cls.common_options:
         key, raw = _account_key(name, option.name, config)
         value, found = option.problems(key, raw)
         problems.extend(found)
@@ -349,6 +367,19 @@ def _flow_problems(
         problems.append(f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}")
     for purpose in _uncovered(purposes or (), provider_settings):
         problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
+    return problems
+
+
+def _strategy_problems(sending: Mapping[str, Any]) -> list[str]:
+    """``SMS_WEIGHTS`` names only listed providers, and ``weighted`` has a weight to draw by."""
+    listed, chosen = sending["providers"] or (), sending["weights"] or {}
+    problems = [
+        f"SMS_WEIGHTS names {name!r}, which is not in SMS_PROVIDERS {list(listed)}"
+        for name in chosen
+        if listed and name not in listed
+    ]
+    if sending["strategy"] == "weighted" and not any(weight > 0 for weight in chosen.values()):
+        problems.append("SMS_STRATEGY 'weighted' needs SMS_WEIGHTS with a weight above 0, e.g. {'aliyun': 80}")
     return problems
 
 
@@ -442,6 +473,8 @@ def load_settings(app: Flask) -> Settings:
             problems.append(f"SMS_PROVIDERS: {exc}")
             continue
         provider_settings[name] = _provider_settings(name, cls, config, problems)
+        provider_settings[name]["PROXY"] = sending["proxy"]
+    problems.extend(_strategy_problems(sending))
     captcha = None
     flow: dict[str, Any] | None = None
     if sending["enable_captcha"] is not False:

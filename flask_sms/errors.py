@@ -54,17 +54,20 @@ class MissingParameter(SmsError, ValueError):
 
 
 class ProviderError(SmsError):
-    """One provider's request failed as a whole; the send loop moves to the next one.
+    """One provider's request failed as a whole.
 
     ``code`` is the vendor's own error code when the vendor answered, or one of
     ``timeout``, ``connection_error``, ``http_<status>``, ``bad_reply``,
-    ``sdk_error`` when it did not.
+    ``sdk_error`` when it did not. ``outcome`` says what the failure means for the
+    numbers (see :data:`~flask_sms.results.Outcome`): ``None`` until the provider's
+    table of codes has classified it (:meth:`Provider.send <flask_sms.providers.Provider.send>`
+    does that), so a provider module raises with the vendor's code and leaves it out.
     """
 
-    def __init__(self, code: str, message: str = "", outcome: Outcome = "failed") -> None:
+    def __init__(self, code: str, message: str = "", outcome: Outcome | None = None) -> None:
         self.code = str(code)
         self.message = str(message)
-        self.outcome: Outcome = outcome
+        self.outcome: Outcome | None = outcome
         super().__init__(f"{self.code} {self.message}".rstrip())
 
 
@@ -207,6 +210,18 @@ class SendError(SmsHTTPError, http.BadGateway):
 
 #: the route's name for the same error
 SendFailed = SendError
+
+
+class PhoneRejected(SendError, http.BadRequest):
+    """Every provider that answered refused the number for good (invalid, opted out, the vendor's
+    own per-number cap): nothing was sent and no other provider was tried.
+
+    A ``400 phone_rejected`` for the client; the vendor's code stays in ``str()``,
+    ``attempts`` and the log.
+    """
+
+    error = codes.PHONE_REJECTED
+    code = 400
 
 
 class StorageUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore[misc]  # as RateLimited

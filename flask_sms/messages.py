@@ -64,6 +64,7 @@ SOURCE: dict[str, Text] = {
         "Too many requests. Please try again in {retry_after} seconds.",
     ),
     codes.SEND_FAILED: N_("The text message could not be sent. Please try again later."),
+    codes.PHONE_REJECTED: N_("Text messages cannot be sent to this phone number."),
     codes.UNAVAILABLE: N_("The service is temporarily unavailable. Please try again later."),
     codes.INTERNAL_ERROR: N_("Something went wrong on our side. Please try again later."),
     codes.CSRF_FAILED: N_(

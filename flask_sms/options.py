@@ -277,6 +277,61 @@ def choice(*allowed: Any, describe: str) -> Parser:
     return parse
 
 
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """``SMS_CIRCUIT_BREAKER``: skip a provider for ``cooldown`` s after ``failures`` failed or unknown
+    sends within ``window`` s."""
+
+    failures: int
+    window: float
+    cooldown: float
+
+
+_BREAKER_KEYS = {"failures": (1, 1000), "window": (1, 86400), "cooldown": (1, 86400)}
+
+
+def circuit_breaker(value: Any) -> BreakerPolicy | None:
+    """``{"failures": 5, "window": 60, "cooldown": 30}``; ``None`` (or ``False``) turns the breaker off."""
+    value = as_mapping(value)
+    if value is None or value is False:
+        return None
+    shape = "must be None or a mapping such as {'failures': 5, 'window': 60, 'cooldown': 30}"
+    if not isinstance(value, dict) or set(value) != set(_BREAKER_KEYS):
+        raise Invalid(shape)
+    for name, (low, high) in _BREAKER_KEYS.items():
+        number = value[name]
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not low <= number <= high:
+            raise Invalid(f"[{name!r}] must be a number from {low} to {high}")
+    if not isinstance(value["failures"], int):
+        raise Invalid("['failures'] must be a whole number")
+    return BreakerPolicy(value["failures"], float(value["window"]), float(value["cooldown"]))
+
+
+def weights(value: Any) -> dict[str, int]:
+    """``{"aliyun": 80, "tencent": 20}``: provider entry -> a whole number >= 0."""
+    value = as_mapping(value)
+    if value is None or value == {}:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str) and isinstance(weight, int) and not isinstance(weight, bool) and 0 <= weight <= 10**6
+        for name, weight in value.items()
+    ):
+        raise Invalid("must map provider names to whole numbers from 0 to 1000000, e.g. {'aliyun': 80, 'tencent': 20}")
+    return dict(value)
+
+
+_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+
+
+def proxy(value: Any) -> str | bool | None:
+    """A proxy URL for every vendor call; ``False``: none, whatever the environment says."""
+    if value is False:
+        return False
+    if not isinstance(value, str) or not value.startswith(_PROXY_SCHEMES) or len(value) > 2048:
+        raise Invalid(f"must be a proxy URL starting with {', '.join(_PROXY_SCHEMES)}, or False for no proxy")
+    return value
+
+
 def url_path_prefix(value: Any) -> str:
     if value is None or value == "":
         return ""
@@ -335,6 +390,8 @@ class Option:
     hint: str = ""
     #: how a bad value is shown in an error (e.g. a URL with its password masked); as is when unset
     shown: Callable[[Any], Any] | None = None
+    #: an explicit ``None`` in the config is a value (it turns the feature off), not "use the default"
+    none_is_value: bool = False
 
     def problems(self, key: str, value: Any) -> tuple[Any, list[str]]:
         """The parsed value and the problems with it, each a whole sentence naming ``key``."""

@@ -3,8 +3,9 @@
 A provider turns (numbers, payload) into one vendor request, sends it with a
 client built once, and parses the reply into a :class:`~.payload.Reply`.
 Anything that makes the whole request fail raises
-:class:`~flask_sms.errors.ProviderError`, which the sender treats as "try the
-next provider".
+:class:`~flask_sms.errors.ProviderError` with the vendor's code; :meth:`Provider.send`
+gives it its outcome from the provider's table of codes (``error_classes``), and
+the sender fails over only on ``failed``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ from phonenumbers import PhoneNumber
 from ..errors import ProviderError, SmsError
 from ..options import REQUIRED, UNSET, Option
 from ..results import DeliveryReport, Outcome
-from .payload import Payload, Reply, Template
+from .payload import Payload, Reply, Template, templates
 from .replies import transport_error
 from .reports import BadReceipt, ParsedReceipts
+
+#: what codes that flask_sms itself gives (not the vendor) mean, for every provider
+GENERIC_CLASSES: Mapping[str, Outcome] = {
+    # a 2xx reply that cannot be read: the vendor (or something in front of it) took the
+    # request, so the text may be out
+    "bad_reply": "unknown",
+    # a reply that took the request but did not mention this number
+    "no_status": "unknown",
+}
 
 RequestT = TypeVar("RequestT")
 RawT = TypeVar("RawT")
@@ -47,6 +57,9 @@ class Provider(ABC, Generic[RequestT, RawT]):
     max_per_request: ClassVar[int] = 1
     #: the provider's own config keys, after ``SMS_<NAME>_``
     options: ClassVar[tuple[Option, ...]] = ()
+    #: keys every provider has, declared here once: ``SMS_<NAME>_INTL_TEMPLATES``, the same shape
+    #: as ``TEMPLATES``, for numbers outside mainland China
+    common_options: ClassVar[tuple[Option, ...]] = (Option("INTL_TEMPLATES", UNSET, templates),)
     #: loggers of the SDK and its HTTP stack that get the redacting filter
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: whether every purpose needs an entry in ``SMS_<NAME>_TEMPLATES``
@@ -57,11 +70,19 @@ class Provider(ABC, Generic[RequestT, RawT]):
     error_classes: ClassVar[Mapping[str, Outcome]] = {}
     #: media types of the vendor's documented delivery-receipt push; empty: it documents none
     receipt_formats: ClassVar[tuple[str, ...]] = ()
+    #: whether numbers outside mainland China need templates of their own (Aliyun, Tencent: a
+    #: mainland template cannot text them). Without ``SMS_<NAME>_INTL_TEMPLATES`` such a provider
+    #: passes those numbers on; the others then use ``TEMPLATES`` for every number.
+    separate_intl_templates: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         self.settings = settings
         self.timeout = timeout
         self.templates: Mapping[str, Template] = settings.get("TEMPLATES") or {}
+        #: ``SMS_<NAME>_INTL_TEMPLATES``, or ``None`` when the account does not set it
+        self.intl_templates: Mapping[str, Template] | None = settings.get("INTL_TEMPLATES")
+        #: ``SMS_PROXY``: a proxy URL, ``None`` for the standard environment variables, ``False`` for none
+        self.proxy: str | bool | None = settings.get("PROXY")
 
     # -- declared config, checked at init_app --------------------------------------------
     @classmethod
@@ -87,10 +108,32 @@ class Provider(ABC, Generic[RequestT, RawT]):
     @classmethod
     def classify(cls, code: str) -> Outcome:
         """The outcome a vendor error code means; unlisted codes fail over."""
-        return cls.error_classes.get(code, "failed")
+        return cls.error_classes.get(code) or GENERIC_CLASSES.get(code, "failed")
+
+    def finish_error(self, error: ProviderError, phones: Sequence[str]) -> ProviderError:
+        """Give a whole-request error its outcome, from the table unless the module set one.
+
+        A code that is final for *a* number (``rejected``) is final only when the
+        request carried one number: a vendor that answers one code for a whole batch
+        does not say which number it meant, so the batch may go to the next provider.
+        """
+        outcome = error.outcome or self.classify(error.code)
+        if outcome == "rejected" and len(phones) != 1:
+            outcome = "failed"
+        error.outcome = outcome
+        return error
 
     # -- per send ------------------------------------------------------------------------
-    def template_for(self, purpose: str) -> Template | None:
+    def template_for(self, purpose: str, international: bool = False) -> Template | None:
+        """The template for ``purpose``; for numbers outside mainland China, the international one.
+
+        ``None`` means "pass these numbers on to the next provider".
+        """
+        if international:
+            if self.intl_templates is not None:
+                return self.intl_templates.get(purpose)
+            if self.separate_intl_templates:
+                return None
         return self.templates.get(purpose)
 
     def sign_name(self, payload: Payload) -> str:
@@ -127,14 +170,18 @@ class Provider(ABC, Generic[RequestT, RawT]):
         """Turn the vendor's reply into a :class:`Reply`; raise :class:`ProviderError` on a vendor error."""
 
     def send(self, phones: Sequence[str], payload: Payload) -> Reply:
+        """One request. A :class:`ProviderError` it raises always carries its outcome."""
         request = self.build_request(phones, payload)
         try:
             raw = self.call(request)
-        except ProviderError:
-            raise
+        except ProviderError as exc:
+            raise self.finish_error(exc, phones) from None
         except Exception as exc:  # noqa: BLE001 -- SDKs raise their own types for transport faults
             raise transport_error(exc) from None
-        return self.parse(raw, phones)
+        try:
+            return self.parse(raw, phones)
+        except ProviderError as exc:
+            raise self.finish_error(exc, phones) from None
 
     # -- delivery receipts ---------------------------------------------------------------
     @classmethod

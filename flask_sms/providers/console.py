@@ -30,8 +30,8 @@ class ConsoleProvider(Provider[ConsoleRequest, str]):
     options = (Option("TEMPLATES", UNSET, templates),)
     needs_templates = False
 
-    def template_for(self, purpose: str) -> Template:
-        return self.templates.get(purpose) or Template(purpose)
+    def template_for(self, purpose: str, international: bool = False) -> Template:
+        return super().template_for(purpose, international) or Template(purpose)
 
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)

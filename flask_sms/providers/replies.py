@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,19 +15,76 @@ _MAX_MESSAGE = 300
 
 
 def short(text: object) -> str:
-    """Vendor text made safe to show: credentials masked first, then the length bounded."""
-    value = redact(str(text))
+    """Vendor text made safe to show: credentials and query strings masked first, then the length bounded."""
+    value = without_queries(redact(str(text)))
     return value if len(value) <= _MAX_MESSAGE else value[: _MAX_MESSAGE - 1] + "…"
 
 
+#: a URL's query string, up to what ends the URL in an exception text
+_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"()<>]+")
+
+
+def without_queries(text: str) -> str:
+    """Drop every URL query string: an SDK's signed URL carries the numbers, the template's
+    parameters (the verification code) and the signature (Aliyun's transport errors)."""
+    return _QUERY.sub("?…", text)
+
+
+# Class names (anywhere in the cause chain) and texts that mean the connection was never made,
+# so the request was never written: urllib3 wraps every connect-phase fault in MaxRetryError
+# (requests' default of no retries), read-phase faults never.
+_NOT_CONNECTED_CLASSES = frozenset(
+    {
+        "ConnectTimeout",
+        "ConnectTimeoutError",
+        "MaxRetryError",
+        "NewConnectionError",
+        "NameResolutionError",
+        "ConnectionRefusedError",
+        "gaierror",
+    }
+)
+_TIMEOUT_CLASSES = frozenset(
+    {"timeout", "TimeoutError", "Timeout", "ConnectTimeout", "ReadTimeout", "ConnectTimeoutError", "ReadTimeoutError"}
+)
+_NOT_CONNECTED_TEXTS = ("Max retries exceeded", "Failed to establish a new connection", "Connection refused")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and exceptions held in its args (requests keeps urllib3's there)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 16:
+        item = todo.pop()
+        if any(item is known for known in seen):
+            continue
+        seen.append(item)
+        todo += [e for e in (item.__cause__, item.__context__) if e is not None]
+        todo += [arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException)]
+        reason = getattr(item, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return seen
+
+
 def transport_error(exc: BaseException) -> ProviderError:
-    """Classify a failure that happened before the vendor could answer."""
+    """Classify a failure that happened before the vendor's answer could be read.
+
+    ``failed`` when the connection was never made (refused, DNS, connect timeout, a
+    proxy or TLS handshake that failed): nothing reached the vendor. ``unknown`` for
+    everything else (a read timeout, a connection dropped after the request was
+    written, a reply cut short): the vendor may have taken the request and sent the text.
+    """
     text = str(exc)
-    lowered = text.lower()
-    class_names = " ".join(cls.__name__ for cls in type(exc).__mro__).lower()
-    if isinstance(exc, (socket.timeout, TimeoutError)) or "timeout" in class_names or "timed out" in lowered:
-        return ProviderError("timeout", short(text))
-    return ProviderError("connection_error", short(text))
+    chain = _chain(exc)
+    names = {cls.__name__ for item in chain for cls in type(item).__mro__}
+    texts = " ".join(str(item) for item in chain)
+    not_sent = bool(names & _NOT_CONNECTED_CLASSES) or any(marker in texts for marker in _NOT_CONNECTED_TEXTS)
+    # by the classes' own names: urllib3's NewConnectionError inherits from ConnectTimeoutError
+    timed_out = "timed out" in texts.lower() or any(type(item).__name__ in _TIMEOUT_CLASSES for item in chain)
+    return ProviderError(
+        "timeout" if timed_out else "connection_error", short(text), "failed" if not_sent else "unknown"
+    )
 
 
 def load_json(body: bytes | str, provider: str) -> Any:
