@@ -28,7 +28,16 @@ from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
 from .providers import register_provider
 from .results import Attempt, DeliveryReport, SendResult, SmsMessage
-from .signals import code_sent, code_verified, delivery_reported, sms_failed, sms_sent, verification_failed
+from .signals import (
+    code_sent,
+    code_verified,
+    delivery_reported,
+    provider_down,
+    provider_up,
+    sms_failed,
+    sms_sent,
+    verification_failed,
+)
 
 # A library adds no handler and sets no level; the app's logging config decides (see README, "Logging").
 logging.getLogger("flask_sms").addHandler(logging.NullHandler())
@@ -62,6 +71,8 @@ __all__ = [
     "code_sent",
     "code_verified",
     "delivery_reported",
+    "provider_down",
+    "provider_up",
     "register_provider",
     "send_sms",
     "sms_failed",

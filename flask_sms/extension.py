@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, current_app, has_request_context, request
 
 from . import _redact, backends, codes, forms, messages
 from .blueprint import blueprint
+from .breaker import Breaker
 from .cli import sms_cli
 from .config import Registration, Settings, apply_defaults, load_settings, registration
 from .errors import ConfigError, SmsError, SmsHTTPError
@@ -34,7 +35,7 @@ from .receipts import ReceiptBook
 from .results import DeliveryReport, SendResult, SmsMessage
 from .sender import Sender
 from .signals import sms_sent
-from .storage import store_for
+from .storage import BreakerState, MemoryBreakerState, breaker_state_for, store_for
 
 logger = logging.getLogger("flask_sms")
 
@@ -178,7 +179,11 @@ class SmsExtension:
             default_region=settings.default_region,
             suppress=settings.suppress_send,
             max_concurrency=settings.max_concurrency,
+            failover_on_timeout=settings.failover_on_timeout,
+            strategy=settings.strategy,
+            weights=settings.weights,
         )
+        sender.breaker = self._breaker(settings, MemoryBreakerState())
         _redact.guard_loggers("flask_sms")
         messages.set_language(app, settings.language)
         _warn_if_console(app, settings)
@@ -200,6 +205,7 @@ class SmsExtension:
             record=settings.receipts is not None,
         )
         sender.receipts = book
+        sender.breaker = self._breaker(settings, breaker_state_for(backend))
         if settings.captcha is None:
             storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
@@ -207,6 +213,13 @@ class SmsExtension:
         flow, notes, storage = self._build_flow(app, settings, sender, backend, store)
         logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
         return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book)
+
+    def _breaker(self, settings: Settings, state: BreakerState) -> Breaker | None:
+        """The providers' circuit breakers, shared through the storage when it is Redis."""
+        if settings.circuit_breaker is None:
+            return None
+        # a probe claim outlives the probe's own call (connect + read)
+        return Breaker(settings.circuit_breaker, state, self._clock, probe_ttl=2 * settings.timeout + 1)
 
     def _storage_backend(self, app: Flask, settings: Settings) -> Any:
         """The cachelib backend codes and receipts are kept in: the ``cache=`` passed in, or one for the URL."""

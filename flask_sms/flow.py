@@ -30,6 +30,7 @@ from .config import CaptchaSettings
 from .errors import (
     CrossSiteRequest,
     InvalidPhoneNumber,
+    PhoneRejected,
     RateLimited,
     RegionNotAllowed,
     SendRefused,
@@ -212,9 +213,16 @@ class CodeFlow:
         params = {"code": code, "minutes": max(1, settings.code_ttl // 60)}
         try:
             self.sender.send_numbers(app, {phone_e164: number}, purpose_name, params)
+        except PhoneRejected:
+            # Final for this number (invalid, opted out, the vendor's own cap): asking again at
+            # once cannot succeed, so the cool-down and the quota stay.
+            raise
         except BaseException:
+            # Nothing was sent and nothing may have been: give the cool-down and the quota back.
             self._undo(keys, quotas, now)
             raise
+        # Sent, or may have been (the vendor never answered): the code, the cool-down and the
+        # quota stay, so a slow vendor cannot be made to text a phone again and again.
         # Nothing touches the storage after a delivered text.
         code_sent.send(app, phone=phone_e164, purpose=purpose_name)
         return CodeSent(phone_e164, purpose_name, settings.code_ttl, settings.resend_interval)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,11 +21,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from phonenumbers import PhoneNumber
 
-from .errors import ProviderError, SendError, SmsError, UnknownPurpose
-from .phones import PhoneInput, parse_phones
+from .breaker import CIRCUIT_OPEN, Breaker, Transition
+from .errors import PhoneRejected, ProviderError, SendError, SmsError, UnknownPurpose
+from .phones import PhoneInput, is_mainland, parse_phones
 from .providers import AnyProvider, Payload
 from .results import Attempt, SendResult, SentMessage, SmsMessage
-from .signals import sms_failed, sms_sent
+from .signals import provider_down, provider_up, sms_failed, sms_sent
 
 if TYPE_CHECKING:
     from .receipts import ReceiptBook
@@ -64,6 +66,7 @@ class _Collector:
         self.result = SendResult(out_id=out_id)
         self.message_ids: dict[str, None] = {}  # ordered set: batches of 10,000 ids stay linear
         self.reports: list[Any] = []  # delivery reports a provider knew at once (console)
+        self.transitions: list[Transition] = []  # breakers that opened or closed during this send
 
     def attempt(self, attempt: Attempt) -> None:
         with self.lock:
@@ -79,16 +82,34 @@ class _Collector:
             if request_id:
                 self.result.request_ids.append(request_id)
 
-    def failed(self, phone: str, attempt: Attempt) -> None:
+    def ended(self, phone: str, attempt: Attempt) -> None:
+        """A number no provider sent: ``unknown`` when one may have, else failed or rejected."""
         with self.lock:
-            self.result.failed[phone] = attempt
+            if attempt.outcome == "unknown":
+                self.result.unknown[phone] = attempt
+            else:
+                self.result.failed[phone] = attempt
+
+    def transition(self, change: Transition | None) -> None:
+        if change is not None:
+            with self.lock:
+                self.transitions.append(change)
 
     def finish(self) -> SendResult:
         result = self.result
         result.message_ids = list(self.message_ids)
-        result.ok = bool(result.delivered) and not result.failed
+        result.ok = bool(result.delivered) and not result.failed and not result.unknown
         result.provider = next((attempt.provider for attempt in result.attempts if attempt.ok), None)
         return result
+
+
+@dataclass
+class _Route:
+    """How one send moves through the plan: the options and the breaker, shared by its chunks."""
+
+    out: _Collector
+    breaker: Breaker | None
+    failover_on_timeout: bool
 
 
 def _wire_numbers(provider: AnyProvider, numbers: Numbers) -> tuple[dict[str, str], dict[str, Attempt]]:
@@ -105,62 +126,141 @@ def _wire_numbers(provider: AnyProvider, numbers: Numbers) -> tuple[dict[str, st
     return wire, unreachable
 
 
-def _send_batch(step: PlanStep, batch: list[str], wire: dict[str, str], out: _Collector) -> dict[str, Attempt]:
-    """One request; returns the numbers it did not send (E.164 -> the refusal)."""
-    provider = step.provider
+def _send_batch(
+    step: PlanStep, batch: list[str], wire: dict[str, str], route: _Route, probe: bool
+) -> dict[str, Attempt]:
+    """One request; returns how it ended for each number it did not send (E.164 -> attempt)."""
+    provider, out = step.provider, route.out
     shown = tuple(wire[w] for w in batch)
     try:
         reply = provider.send(batch, step.payload)
     except ProviderError as exc:
-        refusal = Attempt(provider.name, False, exc.code, exc.message, shown)
+        refusal = Attempt(provider.name, False, exc.code, exc.message, shown, exc.outcome or "failed")
         out.attempt(refusal)
         logger.warning(
-            "SMS via %s failed for %d number(s): %s", provider.name, len(batch), refusal, extra=FAILURE_RECORD
+            "SMS via %s %s for %d number(s): %s",
+            provider.name,
+            _VERB[refusal.outcome],
+            len(batch),
+            refusal,
+            extra=FAILURE_RECORD,
         )
+        if route.breaker is not None and refusal.outcome in ("failed", "unknown"):
+            out.transition(route.breaker.failed(provider.name, probe))
         return dict.fromkeys(shown, refusal)
     out.attempt(Attempt(provider.name, True, "OK", "", shown))
     out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
     if reply.reports:
         with out.lock:
             out.reports.extend(reply.reports)
-    refused = {}
+    ended = {}
     for written in batch:
         if written not in reply.accepted:
             code, message = reply.rejected.get(written, ("no_status", "the reply did not mention this number"))
-            refusal = Attempt(provider.name, False, code, message, (wire[written],))
+            refusal = Attempt(provider.name, False, code, message, (wire[written],), provider.classify(code))
             out.attempt(refusal)
-            logger.warning("SMS via %s refused %s", provider.name, refusal, extra=FAILURE_RECORD)
-            refused[wire[written]] = refusal
-    return refused
+            logger.warning("SMS via %s %s %s", provider.name, _VERB[refusal.outcome], refusal, extra=FAILURE_RECORD)
+            ended[wire[written]] = refusal
+    if route.breaker is not None:
+        vendor_down = not reply.accepted and any(a.outcome != "rejected" for a in ended.values())
+        if vendor_down:
+            out.transition(route.breaker.failed(provider.name, probe))
+        else:
+            out.transition(route.breaker.succeeded(provider.name))
+    return ended
 
 
-def _send_chunk(plan: Sequence[PlanStep], index: int, numbers: Numbers, out: _Collector) -> None:
-    """Send a chunk through ``plan[index]``; what it does not send goes on to the next provider."""
-    step = plan[index]
-    wire, leftovers = _wire_numbers(step.provider, numbers)
+#: how a log line says each outcome
+_VERB = {"sent": "sent", "rejected": "was refused for good", "failed": "failed", "unknown": "got no answer"}
+
+
+def _through(step: PlanStep, numbers: Numbers, route: _Route, probe: bool) -> dict[str, Attempt]:
+    """Send numbers through one provider; returns how each number it did not send ended there."""
+    wire, ended = _wire_numbers(step.provider, numbers)
     for batch in step.provider.batches(list(wire)):
-        leftovers.update(_send_batch(step, batch, wire, out))
-    if leftovers and index + 1 < len(plan):
-        _send_chunk(plan, index + 1, {phone: numbers[phone] for phone in leftovers}, out)
-    else:
-        for phone, refusal in leftovers.items():
-            out.failed(phone, refusal)
+        ended.update(_send_batch(step, batch, wire, route, probe))
+    return ended
+
+
+def _send_chunk(plan: Sequence[PlanStep], numbers: Numbers, route: _Route) -> None:
+    """Fail over through the plan: only ``failed`` numbers (and ``unknown`` ones, when asked) move on.
+
+    An open breaker skips its provider without a call; when every provider was
+    skipped, the one whose breaker opened first is tried anyway.
+    """
+    remaining = dict(numbers)
+    last: dict[str, Attempt] = {}  # E.164 -> how it ended at the last provider that had it
+    maybe_sent: dict[str, Attempt] = {}  # E.164 -> the first attempt that may have texted it
+    skipped: list[PlanStep] = []
+    called = False
+    for step in plan:
+        if not remaining:
+            break
+        name = step.provider.name
+        gate = route.breaker.gate(name) if route.breaker is not None else "go"
+        if gate == "skip":
+            skip = Attempt(name, False, CIRCUIT_OPEN, "skipped: its circuit breaker is open", tuple(remaining))
+            route.out.attempt(skip)
+            last.update(dict.fromkeys(remaining, skip))
+            skipped.append(step)
+            continue
+        called = True
+        ended = _through(step, remaining, route, probe=gate == "probe")
+        remaining = _pass_on(ended, remaining, last, maybe_sent, route)
+    if remaining and not called and route.breaker is not None:
+        # the breaker alone never refuses a send
+        earliest = route.breaker.earliest([step.provider.name for step in skipped])
+        chosen = next((step for step in skipped if step.provider.name == earliest), skipped[0])
+        remaining = _pass_on(_through(chosen, remaining, route, probe=False), remaining, last, maybe_sent, route)
+    for phone in remaining:
+        route.out.ended(phone, maybe_sent.get(phone) or last[phone])
+
+
+def _pass_on(
+    ended: dict[str, Attempt], had: Numbers, last: dict[str, Attempt], maybe_sent: dict[str, Attempt], route: _Route
+) -> Numbers:
+    """The numbers one provider did not send that go on to the next; the others end here."""
+    onward: Numbers = {}
+    for phone, attempt in ended.items():
+        last[phone] = attempt
+        if attempt.outcome == "unknown":
+            maybe_sent.setdefault(phone, attempt)
+        if attempt.outcome == "failed" or (attempt.outcome == "unknown" and route.failover_on_timeout):
+            onward[phone] = had[phone]
+        else:  # rejected (final for the number), or unknown: it may be on its way already
+            route.out.ended(phone, maybe_sent.get(phone) or attempt)
+    return onward
 
 
 class Sender:
     """Sends one template to one or many numbers through the providers, failing over in order."""
 
     def __init__(
-        self, providers: Sequence[AnyProvider], *, default_region: str, suppress: bool, max_concurrency: int
+        self,
+        providers: Sequence[AnyProvider],
+        *,
+        default_region: str,
+        suppress: bool,
+        max_concurrency: int,
+        failover_on_timeout: bool = False,
+        strategy: str = "order",
+        weights: Mapping[str, int] | None = None,
     ) -> None:
         self.providers = list(providers)
         self.default_region = default_region
         self.suppress = suppress
         self.max_concurrency = max_concurrency
+        self.failover_on_timeout = failover_on_timeout
+        #: ``SMS_WEIGHTS`` when ``SMS_STRATEGY`` is ``weighted``: each send draws its first provider
+        self.weights = {name: weight for name, weight in (weights or {}).items() if weight > 0}
+        if strategy != "weighted":
+            self.weights = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         #: where delivery reports and (with receipts on) message ids go; ``None`` without a storage
         self.receipts: ReceiptBook | None = None
+        #: the providers' circuit breakers (``SMS_CIRCUIT_BREAKER``); ``None`` when turned off
+        self.breaker: Breaker | None = None
 
     def send(
         self,
@@ -188,18 +288,24 @@ class Sender:
 
         ``out_id`` ties the texts to the caller's records (Aliyun ``OutId``, Tencent
         ``SessionContext``, Ronglian ``reqId``); one is generated when none is given.
+        Raises :class:`SendError` only when no number was sent and none may have been
+        (:class:`PhoneRejected` when every vendor that answered refused the numbers for good).
         """
         values = {str(name): value for name, value in (params or {}).items()}
         correlation = out_id or new_out_id()
-        plan = [
-            dataclasses.replace(step, payload=dataclasses.replace(step.payload, out_id=correlation))
-            for step in self.plan(purpose, values)
-        ]
+        groups = _by_kind(numbers)
+        plans = {
+            kind: [
+                dataclasses.replace(step, payload=dataclasses.replace(step.payload, out_id=correlation))
+                for step in steps
+            ]
+            for kind, steps in self.plans(purpose, values, set(groups)).items()
+        }
         message = SmsMessage(
             tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
         )
         if self.suppress:
-            first = plan[0].provider.name
+            first = next(steps[0].provider.name for steps in plans.values() if steps)
             result = SendResult(
                 ok=True,
                 provider=first,
@@ -208,14 +314,26 @@ class Sender:
                 out_id=correlation,
             )
         else:
-            result, reports = self._deliver(plan, numbers, correlation)
-            self._note_receipts(app, result, reports)
-            if not result.delivered:
-                error = SendError(result.attempts, result)
+            out = self._deliver(plans, groups, correlation)
+            result = out.finish()
+            self._note_receipts(app, result, out.reports)
+            for change in out.transitions:
+                (provider_down if change.down else provider_up).send(app, provider=change.provider)
+            if result.unknown:
+                logger.warning(
+                    "SMS %r: %d number(s) got no answer from the vendor and may have been sent (not sent again): %s",
+                    purpose,
+                    len(result.unknown),
+                    "; ".join(dict.fromkeys(str(attempt) for attempt in result.unknown.values())),
+                    extra=FAILURE_RECORD,
+                )
+            if not result.delivered and not result.unknown:
+                error = self._error(result)
                 logger.error(
-                    "SMS %r to %d number(s) failed on every provider: %s",
+                    "SMS %r to %d number(s) %s: %s",
                     purpose,
                     len(numbers),
+                    "refused for good" if isinstance(error, PhoneRejected) else "failed on every provider",
                     error,
                     extra=FAILURE_RECORD,
                 )
@@ -223,6 +341,12 @@ class Sender:
                 raise error
         sms_sent.send(app, message=message, result=result)
         return result
+
+    @staticmethod
+    def _error(result: SendResult) -> SendError:
+        if result.failed and all(attempt.outcome == "rejected" for attempt in result.failed.values()):
+            return PhoneRejected(result.attempts, result)
+        return SendError(result.attempts, result)
 
     @staticmethod
     def _check_call(purpose: object, params: object, out_id: object = None) -> None:
@@ -235,16 +359,36 @@ class Sender:
         ):
             raise SmsError(f"out_id must be 1-{MAX_OUT_ID} printable ASCII characters")
 
-    def plan(self, purpose: str, params: Mapping[str, Any]) -> list[PlanStep]:
-        """The providers with a template for ``purpose``, in order, each with its payload rendered."""
+    def plan(self, purpose: str, params: Mapping[str, Any], international: bool = False) -> list[PlanStep]:
+        """The providers with a template for ``purpose`` (the international one for numbers outside
+        mainland China), in order, each with its payload rendered. May be empty."""
         plan = []
         for provider in self.providers:
-            template = provider.template_for(purpose)
+            template = provider.template_for(purpose, international)
             if template is not None:
                 plan.append(PlanStep(provider, provider.render(purpose, template, params)))
-        if not plan:
+        return self._ordered(plan)
+
+    def plans(self, purpose: str, params: Mapping[str, Any], kinds: set[bool]) -> dict[bool, list[PlanStep]]:
+        """A plan per kind of number asked for (``True``: outside mainland China); every template is
+        rendered, so a missing parameter fails before anything is sent."""
+        plans = {kind: self.plan(purpose, params, kind) for kind in sorted(kinds)}
+        if not any(plans.values()):
             raise UnknownPurpose(purpose)
-        return plan
+        return plans
+
+    def _ordered(self, plan: list[PlanStep]) -> list[PlanStep]:
+        """``SMS_STRATEGY = "weighted"``: the first provider drawn by weight, the rest in order."""
+        weighted = [(step, self.weights.get(step.provider.name, 0)) for step in plan]
+        total = sum(weight for _, weight in weighted)
+        if total <= 0 or len(plan) < 2:
+            return plan
+        draw = secrets.randbelow(total)
+        for step, weight in weighted:
+            if draw < weight:
+                return [step] + [other for other in plan if other is not step]
+            draw -= weight
+        return plan  # pragma: no cover - the draw is below the total
 
     def _note_receipts(self, app: object, result: SendResult, reports: list[Any]) -> None:
         """Record the message ids (receipts on) and pass on reports known at once; a storage fault is
@@ -260,26 +404,43 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 -- the storage's own errors (redis, cachelib) vary
             logger.warning("flask_sms could not record the message ids of out_id %s: %s", result.out_id, exc)
 
-    def deliver(self, plan: Sequence[PlanStep], numbers: Numbers, out_id: str = "") -> SendResult:
-        """Send to every number, chunked for the first provider, failing over chunk by chunk."""
-        return self._deliver(plan, numbers, out_id)[0]
-
-    def _deliver(self, plan: Sequence[PlanStep], numbers: Numbers, out_id: str) -> tuple[SendResult, list[Any]]:
-        out = _Collector(out_id)
-        phones = list(numbers)
-        chunks = [
-            {phone: numbers[phone] for phone in chunk} for chunk in chunked(phones, plan[0].provider.max_per_request)
-        ]
-        if len(chunks) == 1:
-            _send_chunk(plan, 0, chunks[0], out)
-        else:
+    def _deliver(
+        self, plans: Mapping[bool, Sequence[PlanStep]], groups: Mapping[bool, Numbers], out_id: str
+    ) -> _Collector:
+        """Send every group through its plan, chunked for its first provider, failing over chunk by chunk."""
+        route = _Route(_Collector(out_id), self.breaker, self.failover_on_timeout)
+        work: list[tuple[Sequence[PlanStep], Numbers]] = []
+        for kind, numbers in groups.items():
+            plan = plans[kind]
+            if not plan:
+                reason = "no provider has an international template for this purpose (SMS_<NAME>_INTL_TEMPLATES)"
+                for phone in numbers:
+                    route.out.ended(phone, Attempt("", False, "no_template", reason, (phone,)))
+                continue
+            phones = list(numbers)
+            work += [
+                (plan, {phone: numbers[phone] for phone in chunk})
+                for chunk in chunked(phones, plan[0].provider.max_per_request)
+            ]
+        if len(work) == 1:
+            _send_chunk(*work[0], route)
+        elif work:
             pool = self._chunk_pool()
-            for future in [pool.submit(_send_chunk, plan, 0, chunk, out) for chunk in chunks]:
+            for future in [pool.submit(_send_chunk, plan, chunk, route) for plan, chunk in work]:
                 future.result()
-        return out.finish(), out.reports
+        return route.out
 
     def _chunk_pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="flask_sms")
             return self._pool
+
+
+def _by_kind(numbers: Numbers) -> dict[bool, Numbers]:
+    """Mainland (``False``) and other (``True``) numbers: they go in separate requests, each kind
+    with its own templates (Tencent refuses a request that mixes them)."""
+    groups: dict[bool, Numbers] = {}
+    for phone, number in numbers.items():
+        groups.setdefault(not is_mainland(number), {})[phone] = number
+    return groups

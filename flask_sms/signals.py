@@ -8,6 +8,10 @@ The verification flow adds ``code_sent`` and ``code_verified`` (with ``phone``
 and ``purpose``) and ``verification_failed`` (also with ``reason``: the error
 code, e.g. ``invalid_code``). Phones are in E.164.
 
+``provider_down`` fires when a provider's circuit breaker opens (it is skipped for
+the cool-down) and ``provider_up`` when it closes again, each once across workers
+sharing a Redis storage, with ``provider``: the name in ``SMS_PROVIDERS``.
+
 ``delivery_reported`` fires once per new delivery report (pushed by a vendor
 or fetched with ``fetch_reports``), with ``report``: a ``DeliveryReport``.
 """
@@ -24,3 +28,5 @@ code_sent = _signals.signal("code-sent")
 code_verified = _signals.signal("code-verified")
 verification_failed = _signals.signal("verification-failed")
 delivery_reported = _signals.signal("delivery-reported")
+provider_down = _signals.signal("provider-down")
+provider_up = _signals.signal("provider-up")

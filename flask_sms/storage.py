@@ -317,3 +317,177 @@ def store_for(cache: Any) -> CodeStore:
         prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
         return RedisStore(backend._write_client, prefix)
     return CacheStore(cache)
+
+
+# -- the circuit breakers' shared state -----------------------------------------------------------
+#: one provider's open breaker: (open until, opened at), times from the caller's clock
+OpenBreaker = tuple[float, float]
+
+#: what recording a failure did
+COUNTED, OPENED, ALREADY_OPEN, REOPENED = "counted", "opened", "open", "reopened"
+
+
+class BreakerState(ABC):
+    """Where the providers' breakers live: failure counts in a window, and which are open until when.
+
+    Only failures, probes and closings write; a healthy send reads nothing here (the
+    breaker keeps a local view, refreshed with :meth:`snapshot` at most once a second).
+    """
+
+    @abstractmethod
+    def snapshot(self) -> dict[str, OpenBreaker]:
+        """Every open breaker (also those whose cool-down is over and await a probe)."""
+
+    @abstractmethod
+    def failure(
+        self, name: str, now: float, window: float, threshold: int, cooldown: float, probe: bool
+    ) -> tuple[str, OpenBreaker | None]:
+        """Count one failed or unknown send; open the breaker at ``threshold`` within ``window``.
+
+        A failed probe opens it again at once. Returns what happened and the breaker's state.
+        """
+
+    @abstractmethod
+    def claim_probe(self, name: str, ttl: float) -> bool:
+        """Whether this caller is the one that sends the probe (once across workers, for ``ttl`` s)."""
+
+    @abstractmethod
+    def close(self, name: str) -> bool:
+        """Close the breaker after a good send; ``True`` if it was open (said once across workers)."""
+
+
+class MemoryBreakerState(BreakerState):
+    """Per process, under a lock (``memory://`` and any non-Redis storage)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, OpenBreaker] = {}
+        self._fails: dict[str, tuple[int, float]] = {}  # name -> (count, window end)
+        self._probes: dict[str, float] = {}  # name -> claimed until (monotonic)
+
+    def snapshot(self) -> dict[str, OpenBreaker]:
+        with self._lock:
+            return dict(self._open)
+
+    def failure(
+        self, name: str, now: float, window: float, threshold: int, cooldown: float, probe: bool
+    ) -> tuple[str, OpenBreaker | None]:
+        with self._lock:
+            if name in self._open:
+                if not probe:
+                    return ALREADY_OPEN, self._open[name]
+                self._open[name] = (now + cooldown, now)
+                self._probes.pop(name, None)
+                return REOPENED, self._open[name]
+            count, window_end = self._fails.get(name, (0, 0.0))
+            if window_end <= now:
+                count, window_end = 0, now + window
+            count += 1
+            if count >= threshold:
+                self._fails.pop(name, None)
+                self._open[name] = (now + cooldown, now)
+                return OPENED, self._open[name]
+            self._fails[name] = (count, window_end)
+            return COUNTED, None
+
+    def claim_probe(self, name: str, ttl: float) -> bool:
+        import time
+
+        with self._lock:
+            if self._probes.get(name, 0.0) > time.monotonic():
+                return False
+            self._probes[name] = time.monotonic() + ttl
+            return True
+
+    def close(self, name: str) -> bool:
+        with self._lock:
+            self._fails.pop(name, None)
+            self._probes.pop(name, None)
+            return self._open.pop(name, None) is not None
+
+
+# One hash of open breakers for every provider, so the local view is one HGETALL; all keys
+# share the {breaker} hash tag (one Redis Cluster slot), so each script touches one slot.
+# KEYS: open breakers (hash), the provider's failure count, its probe claim.
+# ARGV: name, now, window, threshold, cooldown, probe (1/0), slack.
+_BREAKER_FAILURE = """
+local name, now = ARGV[1], tonumber(ARGV[2])
+local window, threshold, cooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local open = redis.call('HGET', KEYS[1], name)
+if open and ARGV[6] ~= '1' then return {'open', open} end
+if open then
+  local state = tostring(now + cooldown) .. ':' .. tostring(now)
+  redis.call('HSET', KEYS[1], name, state)
+  redis.call('DEL', KEYS[3])
+  return {'reopened', state}
+end
+local count, window_end = 0, 0
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  local sep = string.find(raw, ':', 1, true)
+  count, window_end = tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
+end
+if window_end <= now then count, window_end = 0, now + window end
+count = count + 1
+if count >= threshold then
+  local state = tostring(now + cooldown) .. ':' .. tostring(now)
+  redis.call('HSET', KEYS[1], name, state)
+  redis.call('EXPIRE', KEYS[1], 86400 + math.ceil(cooldown))
+  redis.call('DEL', KEYS[2])
+  return {'opened', state}
+end
+redis.call('SET', KEYS[2], count .. ':' .. window_end, 'EX', math.ceil(window_end - now) + tonumber(ARGV[7]))
+return {'counted', ''}
+"""
+
+# KEYS: open breakers (hash), the provider's failure count, its probe claim. ARGV: name.
+_BREAKER_CLOSE = """
+redis.call('DEL', KEYS[2], KEYS[3])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+
+def _open_breaker(raw: Any) -> OpenBreaker:
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    until, _, opened = text.partition(":")
+    return float(until), float(opened)
+
+
+class RedisBreakerState(BreakerState):
+    """Shared by every worker and host on the same Redis (plain, TLS, Sentinel or Cluster)."""
+
+    def __init__(self, client: Any, key_prefix: str) -> None:
+        self.client = client
+        self.open_key = f"{key_prefix}sms:{{breaker}}:open"
+        self.prefix = f"{key_prefix}sms:{{breaker}}:"
+        self._failure = client.register_script(_BREAKER_FAILURE)
+        self._close = client.register_script(_BREAKER_CLOSE)
+
+    def _keys(self, name: str) -> list[str]:
+        return [self.open_key, f"{self.prefix}fails:{name}", f"{self.prefix}probe:{name}"]
+
+    def snapshot(self) -> dict[str, OpenBreaker]:
+        raw = self.client.hgetall(self.open_key) or {}
+        return {(k.decode() if isinstance(k, bytes) else str(k)): _open_breaker(v) for k, v in raw.items()}
+
+    def failure(
+        self, name: str, now: float, window: float, threshold: int, cooldown: float, probe: bool
+    ) -> tuple[str, OpenBreaker | None]:
+        args = [name, repr(now), repr(window), threshold, repr(cooldown), "1" if probe else "0", _CLEANUP_SLACK]
+        what, state = self._failure(keys=self._keys(name), args=args)
+        what = what.decode() if isinstance(what, bytes) else str(what)
+        return what, (_open_breaker(state) if state else None)
+
+    def claim_probe(self, name: str, ttl: float) -> bool:
+        return bool(self.client.set(self._keys(name)[2], "1", nx=True, px=max(1, int(ttl * 1000))))
+
+    def close(self, name: str) -> bool:
+        return bool(self._close(keys=self._keys(name), args=[name]))
+
+
+def breaker_state_for(cache: Any) -> BreakerState:
+    """Shared through Redis when the codes are kept there; per process otherwise."""
+    store = store_for(cache)
+    if isinstance(store, RedisStore):
+        return RedisBreakerState(store.client, store.prefix)
+    return MemoryBreakerState()

@@ -380,27 +380,30 @@ def test_volcengine_gateway_errors_keep_their_code_at_any_http_status(make_app, 
 
 
 @pytest.mark.parametrize("vendor", NAMES)
-def test_timeout_is_bounded_by_sms_timeout_and_not_retried(make_app, fake, vendor):
+def test_timeout_is_bounded_not_retried_and_unknown(make_app, fake, vendor):
     fake.set_mode(vendor, "hang", seconds=20)
     app = make_app([vendor], SMS_TIMEOUT=1)
     started = time.monotonic()
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
+    with app.app_context():
+        result = send_sms("13800138000", "captcha", PARAMS)  # no SendError: the text may be on its way
     elapsed = time.monotonic() - started
-    (attempt,) = caught.value.attempts
-    assert attempt.code == "timeout"
+    (attempt,) = result.attempts
+    assert (attempt.code, attempt.outcome) == ("timeout", "unknown")
+    assert not result.ok and result.unknown == {"+8613800138000": attempt} and not result.failed
     assert elapsed < 3, f"{vendor} took {elapsed:.1f}s with SMS_TIMEOUT=1"
     assert len(fake.received(vendor)) == 1
 
 
 @pytest.mark.parametrize("vendor", NAMES)
-def test_garbage_reply_fails(make_app, fake, vendor):
+def test_garbage_reply_is_unknown(make_app, fake, vendor):
     fake.set_mode(vendor, "garbage")
     app = make_app([vendor])
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
-    (attempt,) = caught.value.attempts
-    assert attempt.code == "bad_reply"
+    with app.app_context():
+        result = send_sms("13800138000", "captcha", PARAMS)
+    # a 200 that cannot be read: the vendor took the request, so the text may be out
+    (attempt,) = result.attempts
+    assert (attempt.code, attempt.outcome) == ("bad_reply", "unknown")
+    assert result.unknown == {"+8613800138000": attempt}
     assert len(fake.received(vendor)) == 1
 
 
@@ -622,7 +625,9 @@ def _fail(fake: Any, vendor: str, fault: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("first", "second"), [("huawei", "volcengine"), ("volcengine", "huawei")])
 @pytest.mark.parametrize("fault", ["http_500", "hang", "garbage", "connection_refused", "business_error"])
 def test_a_fault_on_one_new_vendor_fails_over_to_the_other_through_the_route(make_app, fake, first, second, fault):
-    app = make_app([first, second], SMS_TIMEOUT=1, **_fail(fake, first, fault))
+    # a hang or an unreadable 200 may have sent the text: those fail over only when asked to
+    maybe_sent = fault in ("hang", "garbage")
+    app = make_app([first, second], SMS_TIMEOUT=1, SMS_FAILOVER_ON_TIMEOUT=maybe_sent, **_fail(fake, first, fault))
     client = app.test_client()
     started = time.monotonic()
     response = client.post("/sms_captcha/", json={"phone": "13800138000"})

@@ -565,10 +565,12 @@ def test_a_send_touches_the_storage_only_with_receipts_on(make_app, redis_server
         after = calls()
         return {name: count - before.get(name, 0) for name, count in after.items() if count != before.get(name, 0)}
 
-    assert commands_during_a_send() == {}
+    # nothing but, on a process's first send, the one read of the circuit breakers (then once a second at most)
+    assert commands_during_a_send() in ({}, {"cmdstat_hgetall": 1})
     # one pipeline: the biz_id -> out_id, and (out_id, phone) -> biz_id for each number; Flask-Caching
     # writes them as SET ... EX, older releases (the floors) as SETEX: one write per key either way
     writes = commands_during_a_send(SMS_RECEIPT_TOKEN=TOKEN)
+    writes.pop("cmdstat_hgetall", None)
     assert writes in ({"cmdstat_set": 3}, {"cmdstat_setex": 3}), writes
 
 

@@ -31,7 +31,7 @@ def test_send_error_lists_every_vendor_in_order(make_app, fake):
     fake.set_mode(
         "tencent", "business_error", code="FailedOperation.InsufficientBalanceInSmsPackage", message="余量不足"
     )
-    fake.set_mode("ronglian", "garbage")
+    fake.set_mode("ronglian", "http_500")
     app = make_app(["aliyun", "tencent", "ronglian"])
     with app.app_context(), pytest.raises(SendError) as caught:
         send_sms("13800138000", "captcha", PARAMS)
@@ -40,11 +40,11 @@ def test_send_error_lists_every_vendor_in_order(make_app, fake):
     assert [(a.provider, a.code) for a in error.attempts] == [
         ("aliyun", "isv.BUSINESS_LIMIT_CONTROL"),
         ("tencent", "FailedOperation.InsufficientBalanceInSmsPackage"),
-        ("ronglian", "bad_reply"),
+        ("ronglian", "http_500"),
     ]
     assert str(error).startswith(
         "aliyun: isv.BUSINESS_LIMIT_CONTROL 触发分钟级流控; "
-        "tencent: FailedOperation.InsufficientBalanceInSmsPackage 余量不足; ronglian: bad_reply"
+        "tencent: FailedOperation.InsufficientBalanceInSmsPackage 余量不足; ronglian: http_500"
     )
 
 
