@@ -316,7 +316,8 @@ class SmsExtension:
 
     @property
     def clock(self) -> Clock:
-        """Where "now" comes from for codes, cool-downs and limits (default ``time.time``); tests replace it."""
+        """Where "now" comes from for codes, cool-downs, limits and the circuit breakers (default
+        ``time.time``); tests replace it."""
         return self._clock
 
     @clock.setter
@@ -327,6 +328,8 @@ class SmsExtension:
                 state.flow.clock = clock
             if state.receipts is not None:
                 state.receipts.clock = clock
+            if state.sender is not None and state.sender.breaker is not None:
+                state.sender.breaker.clock = clock
 
     # -- sending ---------------------------------------------------------------------------
     def send(
