@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import need_binary
-from helpers import FakeClock, RedisServer
+from helpers import FakeClock
 from test_scale import SEND, fire
 from test_workers import serve, workers_redis  # noqa: F401 -- fixtures
 
@@ -195,7 +195,7 @@ def test_the_breaker_is_shared_through_redis_without_a_read_per_send(make_app, f
 
 
 # -- gunicorn: 4 workers, one Redis -------------------------------------------------------------------
-def test_the_breaker_opened_in_one_worker_is_skipped_by_every_worker(serve, fake, tmp_path):
+def test_the_breaker_opened_in_one_worker_is_skipped_by_every_worker(serve, fake):  # noqa: F811 -- the fixture
     need_binary("gunicorn")
     fake.set_mode("aliyun", "http_500")
     app = serve(
