@@ -5,7 +5,8 @@ but the fake's own CPU work (signature checks, parsing 1,000-number requests) ru
 in another interpreter: it does not take the benchmark's GIL and is not counted as
 time spent in flask_sms or in the vendor SDKs.
 
-Protocol (one line each way): ``delay <seconds>``, ``reset``, ``stats`` (answers a JSON
+Protocol (one line each way): ``delay <seconds>``, ``mode <vendor> <mode> [<seconds>]``
+(``FakeVendor.set_mode``; the seconds of a ``hang``), ``reset``, ``stats`` (answers a JSON
 object), ``stop``. The child prints ``ready <port>`` once it listens.
 """
 
@@ -64,6 +65,11 @@ class RemoteFake:
         self._ask(f"delay {float(seconds)!r}")
         self._delay = float(seconds)
 
+    def set_mode(self, vendor: str, mode: str, seconds: float | None = None) -> None:
+        answer = self._ask(f"mode {vendor} {mode}" + ("" if seconds is None else f" {float(seconds)!r}"))
+        if answer != "ok":
+            raise RuntimeError(f"fake vendor: {answer}")
+
     def reset(self) -> None:
         self._ask("reset")
         self._delay = 0.0
@@ -99,6 +105,10 @@ def _serve() -> None:
             command, _, argument = line.strip().partition(" ")
             if command == "delay":
                 fake.delay = float(argument)
+                answer = "ok"
+            elif command == "mode":
+                vendor, mode, *seconds = argument.split()
+                fake.set_mode(vendor, mode, **({"seconds": float(seconds[0])} if seconds else {}))
                 answer = "ok"
             elif command == "reset":
                 fake.reset()

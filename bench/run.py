@@ -43,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -61,7 +62,9 @@ from flask import Flask, jsonify, request
 from vendor_config import BAIDU, CREDS, HUAWEI, NETEASE, QINIU, TEMPLATES, VOLCENGINE, YUNPIAN, vendor_config
 
 from bench.fake_server import RemoteFake
-from flask_sms import SmsExtension, send_sms
+from flask_sms import SmsExtension, register_provider, send_sms
+from flask_sms.providers import Reply
+from flask_sms.providers.console import ConsoleProvider
 
 HIGH_LIMIT = "1000000/hour"
 PHONE = "13800138000"  # the one number of the SDK comparison
@@ -224,11 +227,28 @@ def quiet_flask_sms_logger() -> None:
         logger.addHandler(logging.NullHandler())
 
 
-def route_app(storage_url: str = "memory://", high_limits: bool = True) -> tuple[Flask, SmsExtension]:
+class InstantProvider(ConsoleProvider):
+    """The console provider without its made-up delivery reports: a vendor that answers at once.
+
+    The Redis counts measure what a send costs with a real vendor; the console's instant
+    "delivered" reports (two more writes, for the dev inbox) are not part of that."""
+
+    def parse(self, raw: str, phones: Sequence[str]) -> Reply:
+        reply = super().parse(raw, phones)
+        reply.reports = []
+        return reply
+
+
+register_provider("bench_instant", InstantProvider)
+
+
+def route_app(
+    storage_url: str = "memory://", high_limits: bool = True, provider: str = "console"
+) -> tuple[Flask, SmsExtension]:
     app = Flask("bench_routes")
     app.config.update(
         SECRET_KEY="bench-secret-key",
-        SMS_PROVIDERS=["console"],
+        SMS_PROVIDERS=[provider],
         SMS_SUPPRESS_SEND=False,  # the console provider really "sends" (logs) each text
         SMS_STORAGE_URL=storage_url,
     )
@@ -557,7 +577,7 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
     try:
         # The shipped default limits here (one IP limit, two phone limits, one global, one
         # verify-IP limit): only whether a limit is set changes the command count.
-        app, sms = route_app(storage_url=server.url, high_limits=False)
+        app, sms = route_app(storage_url=server.url, high_limits=False, provider="bench_instant")
         client = app.test_client()
 
         def send_one() -> dict[str, str]:
@@ -586,6 +606,8 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
 
         probe = RedisProbe(server.port)
         payloads: list[dict[str, str]] = []
+        # the worst case: the circuit breakers' view is a second old, so this send refreshes it (HGETALL)
+        time.sleep(1.1)
         sent = probe.measure(lambda: payloads.append(send_one()))
         verified = probe.measure(lambda: verify_route(payloads[0]))
         other = send_one()
@@ -614,6 +636,57 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
         if probe is not None:
             probe.close()
         server.stop()
+
+
+# --------------------------------------------------------------------------------- breaker
+
+
+def bench_breaker(rows: list[Row], fake: RemoteFake, pairs: int) -> None:
+    """The first provider hangs, ``SMS_TIMEOUT=1``: a send once its breaker is open, against a
+    send through one healthy provider, alternated in one run (README: "Failover")."""
+    progress("breaker")
+    fake.set_mode("aliyun", "hang", 30)
+    try:
+        failing = vendor_app(fake, "aliyun", SMS_PROVIDERS=["aliyun", "tencent"], SMS_TIMEOUT=1)
+        healthy = vendor_app(fake, "tencent", SMS_TIMEOUT=1)
+        policy = failing.config["SMS_CIRCUIT_BREAKER"]
+
+        def send_through(app: Flask) -> Callable[[], Any]:
+            def call() -> None:
+                with app.app_context():
+                    result = send_sms(fresh_phone(), "captcha", PARAMS)
+                if not (result.ok or result.unknown):
+                    raise RuntimeError(f"breaker bench: nothing sent: {result.attempts}")
+
+            return call
+
+        hanging = []
+        for _ in range(policy["failures"]):  # each waits SMS_TIMEOUT for the hanging vendor, then opens it
+            started = time.perf_counter()
+            send_through(failing)()
+            hanging.append(time.perf_counter() - started)
+        timing = alternate(send_through(failing), send_through(healthy), pairs)
+        rows.append(
+            limit_row(
+                "breaker: a send while the first provider hangs, before its breaker opens (SMS_TIMEOUT=1) "
+                f"vs one healthy provider — info, median of {len(hanging)}",
+                statistics.median(hanging),
+                timing.base,
+                float("inf"),
+                "ms",
+            )
+        )
+        rows[-1].target, rows[-1].met = "—", None
+        rows.append(
+            ratio_row(
+                "breaker: a send once the hanging first provider's breaker is open vs one healthy provider",
+                timing,
+                2.0,
+                "ms",
+            )
+        )
+    finally:
+        fake.set_mode("aliyun", "ok")
 
 
 # --------------------------------------------------------------------------------- 3. SDKs
@@ -1133,7 +1206,7 @@ WORKER_TARGET = 4.0
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, noisier ratios)")
-    parts = ("routes", "redis", "sdks", "bulk", "workers", "receipts")
+    parts = ("routes", "redis", "breaker", "sdks", "bulk", "workers", "receipts")
     parser.add_argument("--only", choices=parts, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
     chosen = set(args.only or parts)
@@ -1154,6 +1227,8 @@ def main(argv: list[str] | None = None) -> int:
             if "redis" in chosen:
                 progress("redis")
                 bench_redis(rows, Path(tmp))
+            if "breaker" in chosen:
+                bench_breaker(rows, fake, sdk_pairs)
             if "sdks" in chosen:
                 bench_sdks(rows, fake, sdk_pairs)
             if "bulk" in chosen:
