@@ -148,7 +148,9 @@ def _send_batch(
         if route.breaker is not None and refusal.outcome in ("failed", "unknown"):
             out.transition(route.breaker.failed(provider.name, probe))
         return dict.fromkeys(shown, refusal)
-    out.attempt(Attempt(provider.name, True, "OK", "", shown))
+    taken = tuple(wire[w] for w in batch if w in reply.accepted)
+    if taken:
+        out.attempt(Attempt(provider.name, True, "OK", "", taken))
     out.delivered(provider.name, {wire[w]: mid for w, mid in reply.accepted.items() if w in wire}, reply.request_id)
     if reply.reports:
         with out.lock:
@@ -373,8 +375,8 @@ class Sender:
         """A plan per kind of number asked for (``True``: outside mainland China); every template is
         rendered, so a missing parameter fails before anything is sent."""
         plans = {kind: self.plan(purpose, params, kind) for kind in sorted(kinds)}
-        if not any(plans.values()):
-            raise UnknownPurpose(purpose)
+        if not plans.get(False) and not any(provider.template_for(purpose) for provider in self.providers):
+            raise UnknownPurpose(purpose)  # no template at all; a missing international one fails its numbers
         return plans
 
     def _ordered(self, plan: list[PlanStep]) -> list[PlanStep]:

@@ -91,11 +91,13 @@ RONGLIAN_MAX_NUMBERS = 200
 _MAX_BODY = 8 * 1024 * 1024
 
 # Default business error per vendor, used for mode "business_error" without kw.
+# Each is an account's error (the balance ran out), which fails over; a number's own errors
+# (blacklist, per-number caps) are chosen with ``code=``.
 _DEFAULT_BUSINESS_ERROR: dict[str, tuple[str, str]] = {
-    "aliyun": ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1"),
+    "aliyun": ("isv.AMOUNT_NOT_ENOUGH", "账户余额不足"),
     "tencent": ("FailedOperation.InsufficientBalanceInSmsPackage", "套餐包余量不足，请购买套餐包。"),
-    "ronglian": ("160038", "短信验证码发送过频繁"),
-    "ihuyi": ("4080", "同一手机号码同一秒钟之内发送频率不能超过1条"),
+    "ronglian": ("160014", "短信通道余额不足"),
+    "ihuyi": ("4051", "剩余条数不足"),
 }
 
 # Ronglian (cloopen) REST status codes used here, from the public cloopen error-code

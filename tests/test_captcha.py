@@ -324,11 +324,11 @@ def test_cooldown_is_per_phone_and_purpose(make_captcha_app):
 def test_phone_quota_counts_only_successful_sends(make_captcha_app, fake, clock):
     app = make_captcha_app(["aliyun"], SMS_SUPPRESS_SEND=False, SMS_PHONE_LIMITS="3/hour")
     client = app.test_client()
-    fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控", times=2)
+    fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足", times=2)
     for _ in range(2):
         response = send(client)
         assert response.status_code == 502 and response.get_json()["error"] == "send_failed"
-        assert "isv.BUSINESS_LIMIT_CONTROL" not in response.get_data(as_text=True)
+        assert "isv.AMOUNT_NOT_ENOUGH" not in response.get_data(as_text=True)
     for _ in range(3):  # the failures burned neither the cool-down nor the quota
         assert send(client).status_code == 200
         clock.advance(61)

@@ -330,13 +330,13 @@ def test_ihuyi_number_checks_and_xml_default(fake: FakeVendor) -> None:
 def test_mode_business_error_and_times(fake: FakeVendor) -> None:
     fake.set_mode("aliyun", "business_error")
     body = json.loads(aliyun_call(fake))
-    assert body["Code"] == "isv.BUSINESS_LIMIT_CONTROL" and body["RequestId"]
-    fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足", times=1)
-    assert json.loads(aliyun_call(fake))["Code"] == "isv.AMOUNT_NOT_ENOUGH"
+    assert body["Code"] == "isv.AMOUNT_NOT_ENOUGH" and body["RequestId"]
+    fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控", times=1)
+    assert json.loads(aliyun_call(fake))["Code"] == "isv.BUSINESS_LIMIT_CONTROL"
     assert json.loads(aliyun_call(fake))["Code"] == "OK"  # times=1 used up
     assert [r.reply for r in fake.received("aliyun")] == [
-        "business_error:isv.BUSINESS_LIMIT_CONTROL",
         "business_error:isv.AMOUNT_NOT_ENOUGH",
+        "business_error:isv.BUSINESS_LIMIT_CONTROL",
         "ok",
     ]
 

@@ -115,7 +115,7 @@ def check_send_sms(ns: dict[str, Any], run: Run) -> None:
 
 
 def setup_send_error(ns: dict[str, Any], run: Run) -> None:
-    run.fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控", times=1)
+    run.fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足", times=1)
     run.fake.set_mode(
         "tencent",
         "business_error",
@@ -126,7 +126,7 @@ def setup_send_error(ns: dict[str, Any], run: Run) -> None:
 
 
 def check_send_error(ns: dict[str, Any], run: Run) -> None:
-    assert "aliyun: isv.BUSINESS_LIMIT_CONTROL 触发分钟级流控" in run.output
+    assert "aliyun: isv.AMOUNT_NOT_ENOUGH 账户余额不足" in run.output
     assert "tencent: FailedOperation.InsufficientBalanceInSmsPackage" in run.output
 
 

@@ -10,7 +10,7 @@ PARAMS = {"code": "483920", "minutes": 5}
 
 
 def test_failover_follows_configured_order(make_app, fake):
-    fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控")
+    fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
     fake.set_mode("tencent", "http_500")
     app = make_app(["aliyun", "tencent", "ronglian", "ihuyi"])
     with app.app_context():
@@ -18,7 +18,7 @@ def test_failover_follows_configured_order(make_app, fake):
 
     assert result.ok and result.provider == "ronglian"
     assert [(a.provider, a.ok, a.code) for a in result.attempts] == [
-        ("aliyun", False, "isv.BUSINESS_LIMIT_CONTROL"),
+        ("aliyun", False, "isv.AMOUNT_NOT_ENOUGH"),
         ("tencent", False, "ServerNetworkError"),
         ("ronglian", True, "OK"),
     ]
@@ -27,7 +27,7 @@ def test_failover_follows_configured_order(make_app, fake):
 
 
 def test_send_error_lists_every_vendor_in_order(make_app, fake):
-    fake.set_mode("aliyun", "business_error", code="isv.BUSINESS_LIMIT_CONTROL", message="触发分钟级流控")
+    fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足")
     fake.set_mode(
         "tencent", "business_error", code="FailedOperation.InsufficientBalanceInSmsPackage", message="余量不足"
     )
@@ -38,20 +38,18 @@ def test_send_error_lists_every_vendor_in_order(make_app, fake):
 
     error = caught.value
     assert [(a.provider, a.code) for a in error.attempts] == [
-        ("aliyun", "isv.BUSINESS_LIMIT_CONTROL"),
+        ("aliyun", "isv.AMOUNT_NOT_ENOUGH"),
         ("tencent", "FailedOperation.InsufficientBalanceInSmsPackage"),
         ("ronglian", "http_500"),
     ]
     assert str(error).startswith(
-        "aliyun: isv.BUSINESS_LIMIT_CONTROL 触发分钟级流控; "
+        "aliyun: isv.AMOUNT_NOT_ENOUGH 账户余额不足; "
         "tencent: FailedOperation.InsufficientBalanceInSmsPackage 余量不足; ronglian: http_500"
     )
 
 
 def test_per_number_refusal_fails_over_only_that_number(make_app, fake):
-    fake.reject_number(
-        "tencent", "+8613900139000", "LimitExceeded.PhoneNumberDailyLimit", "单个手机号日下发条数超过设定的上限"
-    )
+    fake.reject_number("tencent", "+8613900139000", "LimitExceeded.AppDailyLimit", "业务短信日下发条数超过设定的上限")
     app = make_app(["tencent", "aliyun"])
     with app.app_context():
         result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS)
@@ -60,7 +58,30 @@ def test_per_number_refusal_fails_over_only_that_number(make_app, fake):
     assert result.delivered == {"+8613800138000": "tencent", "+8613900139000": "aliyun"}
     assert [r.phones for r in fake.received("aliyun")] == [["13900139000"]]
     refusal = next(a for a in result.attempts if not a.ok)
-    assert (refusal.code, refusal.phones) == ("LimitExceeded.PhoneNumberDailyLimit", ("+8613900139000",))
+    assert (refusal.code, refusal.phones, refusal.outcome) == (
+        "LimitExceeded.AppDailyLimit",
+        ("+8613900139000",),
+        "failed",
+    )
+
+
+def test_a_number_refused_for_good_is_not_failed_over(make_app, fake):
+    """The vendor's own per-number cap: another vendor would defeat it."""
+    fake.reject_number(
+        "tencent", "+8613900139000", "LimitExceeded.PhoneNumberDailyLimit", "单个手机号日下发短信条数超过设定的上限"
+    )
+    app = make_app(["tencent", "aliyun"])
+    with app.app_context():
+        result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS)
+
+    assert not result.ok and result.delivered == {"+8613800138000": "tencent"}
+    assert fake.received("aliyun") == []
+    refusal = result.failed["+8613900139000"]
+    assert (refusal.provider, refusal.code, refusal.outcome) == (
+        "tencent",
+        "LimitExceeded.PhoneNumberDailyLimit",
+        "rejected",
+    )
 
 
 def test_number_refused_by_the_last_provider_is_reported_in_failed(make_app, fake):
@@ -96,7 +117,7 @@ def test_batches_are_split_at_each_vendors_maximum(make_app, fake, vendor, count
 
 def test_a_failed_chunk_fails_over_while_the_others_stay(make_app, fake):
     numbers = _numbers(250)
-    fake.reject_number("tencent", numbers[210], "FailedOperation.PhoneNumberInBlacklist", "黑名单")
+    fake.reject_number("tencent", numbers[210], "LimitExceeded.AppDailyLimit", "业务短信日下发条数超过设定的上限")
     app = make_app(["tencent", "aliyun"])
     with app.app_context():
         result = send_sms(numbers, "captcha", PARAMS)

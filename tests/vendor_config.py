@@ -57,6 +57,15 @@ TEMPLATES: dict[str, Any] = {
     },
 }
 
+#: international templates (a mainland template of theirs cannot text numbers abroad)
+INTL_TEMPLATES: dict[str, Any] = {
+    "aliyun": {"captcha": "SMS_INTL_9001", "notice": {"id": "SMS_INTL_9002", "params": ["name"]}},
+    "tencent": {
+        "captcha": {"id": "9001", "params": ["code", "minutes"]},
+        "notice": {"id": "9002", "params": ["name"]},
+    },
+}
+
 #: every credential value the tests configure; none may ever be printed or logged
 SECRET_VALUES = (
     CREDS.aliyun_key_id,
@@ -88,6 +97,7 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_ALIYUN_ACCESS_KEY_SECRET": creds.aliyun_secret,
         "SMS_ALIYUN_SIGN_NAME": "阿里云短信测试",
         "SMS_ALIYUN_TEMPLATES": TEMPLATES["aliyun"],
+        "SMS_ALIYUN_INTL_TEMPLATES": INTL_TEMPLATES["aliyun"],
         "SMS_ALIYUN_ENDPOINT": host,
         "SMS_ALIYUN_SCHEME": "http",
         "SMS_TENCENT_SECRET_ID": creds.tencent_secret_id,
@@ -95,6 +105,7 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_TENCENT_SDK_APP_ID": creds.tencent_app_id,
         "SMS_TENCENT_SIGN_NAME": "腾讯云测试",
         "SMS_TENCENT_TEMPLATES": TEMPLATES["tencent"],
+        "SMS_TENCENT_INTL_TEMPLATES": INTL_TEMPLATES["tencent"],
         "SMS_TENCENT_ENDPOINT": host,
         "SMS_TENCENT_SCHEME": "http",
         "SMS_RONGLIAN_ACCOUNT_SID": creds.ronglian_sid,

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError, SmsError
 from ..options import Option, host, scheme
-from ..phones import is_mainland, national_or_international_00
-from ..results import DeliveryReport
+from ..phones import is_mainland
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import load_json, short, transport_error
@@ -53,6 +53,25 @@ class AliyunProvider(Provider[Any, bytes]):
         Option("SCHEME", "https", scheme),
     )
     receipt_formats = ("application/json",)
+    # A mainland template cannot text other numbers (国内短信模板和国际短信模板不可以混用).
+    separate_intl_templates = True
+    # Dysmsapi's error codes (help.aliyun.com/document_detail/101346) that are final for the
+    # number; every other code (account, balance, sign, template, throttling) fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "isv.MOBILE_NUMBER_ILLEGAL": "rejected",  # 非法手机号
+        "isv.BUSINESS_LIMIT_CONTROL": "rejected",  # 业务限流: the per-number cap (1/min, 5/h, 10/day)
+        "isv.BLACK_KEY_CONTROL_LIMIT": "rejected",  # 黑名单管控
+        "isv.CUSTOMER_REFUSED": "rejected",  # 用户已退订推广短信
+        "isv.AMOUNT_NOT_ENOUGH": "failed",  # 账户余额不足
+        "isv.OUT_OF_SERVICE": "failed",  # 业务停机
+        "isv.DAY_LIMIT_CONTROL": "failed",  # the account's daily cap
+        "isv.SMS_TEMPLATE_ILLEGAL": "failed",
+        "isv.SMS_SIGNATURE_ILLEGAL": "failed",
+        "isv.DOMESTIC_NUMBER_NOT_SUPPORTED": "failed",  # an international template and a mainland number
+        "SignatureDoesNotMatch": "failed",
+        "InvalidAccessKeyId.NotFound": "failed",
+        "Throttling.User": "failed",
+    }
     sdk_loggers = (
         "aliyunsdkcore.client",
         "aliyunsdkcore.http.http_response",
@@ -76,7 +95,8 @@ class AliyunProvider(Provider[Any, bytes]):
         )
 
     def format_phone(self, number: PhoneNumber) -> str:
-        return national_or_international_00(number)
+        """Mainland: the 11 digits; elsewhere country code + number, no ``00`` or ``+`` (852000012****)."""
+        return _wire(number)
 
     def _common_request(self, action: str) -> Any:
         """A Dysmsapi 2017-05-25 RPC call to our endpoint; the parameters are added by the caller."""
@@ -99,6 +119,8 @@ class AliyunProvider(Provider[Any, bytes]):
         if payload.params:
             param = json.dumps(dict(payload.params), ensure_ascii=False, separators=(",", ":"))
             request.add_query_param("TemplateParam", param)
+        if payload.out_id:
+            request.add_query_param("OutId", payload.out_id)  # echoed as out_id in SmsReport
         return request
 
     def call(self, request: Any) -> bytes:
@@ -113,6 +135,8 @@ class AliyunProvider(Provider[Any, bytes]):
                 raise ProviderError(f"http_{status}", short(exc.get_error_msg())) from None
             raise ProviderError(exc.get_error_code(), short(exc.get_error_msg())) from None
         except ClientException as exc:
+            # SDK.HttpError keeps only the text of the requests error ("Max retries exceeded ..."
+            # when it never connected): the text decides failed or unknown
             raise transport_error(Exception(exc.get_error_msg())) from None
 
     def parse(self, raw: bytes, phones: Sequence[str]) -> Reply:
@@ -163,11 +187,7 @@ class AliyunProvider(Provider[Any, bytes]):
         day = day or today
         if not today - timedelta(days=_QUERY_DAYS - 1) <= day <= today:
             raise SmsError(f"aliyun's QuerySendDetails answers for the last {_QUERY_DAYS} days only (got {day})")
-        wire = (
-            national_or_international_00(phone)
-            if is_mainland(phone)
-            else f"{phone.country_code}{phone.national_number}"
-        )
+        wire = _wire(phone)
         reports: list[DeliveryReport] = []
         for page in range(1, _QUERY_PAGES + 1):
             body = self._query_page(wire, day, page, message_id)
@@ -218,3 +238,10 @@ class AliyunProvider(Provider[Any, bytes]):
             )
         except (BadItem, ValueError, TypeError, AttributeError):
             return None
+
+
+def _wire(number: PhoneNumber) -> str:
+    from phonenumbers import national_significant_number
+
+    national = national_significant_number(number)
+    return national if is_mainland(number) else f"{number.country_code}{national}"

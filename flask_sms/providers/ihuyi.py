@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import ProviderError
 from ..options import Option, url_with_scheme
 from ..phones import is_mainland
+from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, Template, templates, text_payload
 from .replies import load_json, short
@@ -39,6 +40,23 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
         ),
     )
     sdk_loggers = ("urllib3.connectionpool",)
+    # Submit's return codes (no official page reachable; several consistent copies of the
+    # 互亿无线 table) that are final for the number; every other code fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "406": "rejected",  # 手机号码格式不正确
+        "4030": "rejected",  # 手机号码已被列入黑名单
+        "40864": "rejected",  # 发送失败，手机号已被列入黑名单
+        "4080": "rejected",  # 同一手机号码同一秒钟之内发送频率不能超过1条
+        "4081": "rejected",  # 同一手机号码一分钟之内发送频率不能超过1条
+        "4082": "rejected",  # 超出同一手机号一天之内【5】条短信限制
+        "4083": "rejected",  # 同内容每分钟限制
+        "4084": "rejected",  # 同内容每日限制
+        "4085": "rejected",  # 同一手机号验证码短信发送超出【5】条
+        "4086": "rejected",  # 同一个手机号码发送频率太频繁
+        "4010": "rejected",  # 通道限制：每个号码1分钟内只能发1条
+        "4051": "failed",  # 剩余条数不足
+        "405": "failed",  # API ID或API KEY不正确
+    }
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)

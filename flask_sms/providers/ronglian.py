@@ -15,17 +15,18 @@ that uses the SDK directly is unaffected.
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError
 from ..options import Invalid, Option, url_with_scheme
 from ..phones import national_or_international_00
-from ..results import DeliveryReport
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import load_json, short
@@ -34,7 +35,14 @@ from .reports import BadReceipt, ParsedReceipts, beijing, e164_of, each_item, js
 _TIME = "%Y%m%d%H%M%S"
 _XML_ANSWER = b'<?xml version="1.0" encoding="UTF-8"?><Response><statuscode>000000</statuscode></Response>'
 
-RonglianRequest = tuple[str, str, list[str]]  # template id, comma-separated numbers, positional values
+RonglianRequest = tuple[str, str, "Datas"]  # template id, comma-separated numbers, positional values
+
+
+class Datas(list[str]):
+    """The template's values, carrying the send's ``reqId`` to the body builder: ``sendMessage``
+    takes no ``reqId``, and a value on the call itself stays with its thread."""
+
+    req_id = ""
 
 
 def _discard(*args: Any, **kwargs: Any) -> None:
@@ -81,11 +89,22 @@ def contained_sdk_class(timeout: float) -> type[Any]:
 
     sdk_globals = dict(sys.modules[SmsSDK.__module__].__dict__)
     sdk_globals.update(print=_discard, requests=_SessionTransport(timeout), traceback=_ReraisingTraceback)
-    methods = {
+    methods: dict[str, Any] = {
         name: types.FunctionType(value.__code__, sdk_globals, name, value.__defaults__, value.__closure__)
         for name, value in vars(SmsSDK).items()
         if isinstance(value, types.FunctionType)
     }
+    build_body = methods["_SmsSDK__buildSendMessageBody"]
+
+    def body_with_req_id(self: Any, tid: str, mobile: str, datas: Any) -> str:
+        """The SDK's own body, plus ``reqId`` (echoed in the SMSArrived push; a repeat within a day is dropped)."""
+        body: str = build_body(self, tid, mobile, list(datas))
+        req_id = getattr(datas, "req_id", "")
+        if not req_id:
+            return body
+        return json.dumps({**json.loads(body), "reqId": req_id})
+
+    methods["_SmsSDK__buildSendMessageBody"] = body_with_req_id
     return type("ContainedSmsSDK", (SmsSDK,), methods)
 
 
@@ -104,6 +123,33 @@ class RonglianProvider(Provider[RonglianRequest, str]):
     )
     receipt_formats = ("application/json", "application/xml")
     sdk_loggers = ("urllib3.connectionpool",)
+    # statusCode values (doc.yuntongxun.com/p/5a533de33b8496dd00dce07c, through copies of the
+    # table) final for the number; every other code fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "160042": "rejected",  # 号码格式有误
+        "160013": "rejected",  # 号码格式不对，或者该号码不支持
+        "160034": "rejected",  # 号码黑名单
+        "112317": "rejected",  # 号码在黑名单中
+        "160051": "rejected",  # 营销退订号码
+        "160038": "rejected",  # 短信验证码发送过频繁
+        "160039": "rejected",  # 发送数量超出同模板同号天发送次数上限
+        "160040": "rejected",  # 验证码超出同模板同号码天发送上限
+        "160041": "rejected",  # 通知超出同模板同号码天发送上限
+        "160015": "rejected",  # 限制对单号码的发送次数
+        "160021": "rejected",  # 相同的内容发给同一手机一天中只能发一次
+        "160022": "rejected",  # 对同一个手机一天发送的短信超过限制次数
+        "160056": "rejected",  # 同号码请求内容重复
+        "160061": "rejected",  # 暂不支持的国家码号
+        "160054": "unknown",  # 请求重复: a request with this reqId was taken already
+        "160014": "failed",  # 短信通道余额不足
+        "160059": "failed",  # 国际短信暂不支持群发
+    }
+
+    def batches(self, phones: list[str]) -> list[list[str]]:
+        """International numbers one per request: the vendor refuses a group send abroad (160059)."""
+        abroad = [phone for phone in phones if phone.startswith("00")]
+        mainland = [phone for phone in phones if not phone.startswith("00")]
+        return super().batches(mainland) + [[phone] for phone in abroad]
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -115,7 +161,9 @@ class RonglianProvider(Provider[RonglianRequest, str]):
         return national_or_international_00(number)
 
     def build_request(self, phones: Sequence[str], payload: Payload) -> RonglianRequest:
-        return payload.template.id, ",".join(phones), payload.values()
+        datas = Datas(payload.values())
+        datas.req_id = payload.out_id
+        return payload.template.id, ",".join(phones), datas
 
     def call(self, request: RonglianRequest) -> str:
         template_id, to, datas = request

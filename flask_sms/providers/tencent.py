@@ -10,14 +10,14 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError, SmsError
 from ..options import Option, host, scheme
 from ..phones import e164
-from ..results import DeliveryReport
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import short, transport_error
@@ -39,6 +39,9 @@ _PULL_DAYS = 7
 _PULL_ROUNDS = 100  # a stop for a queue or a reply that never runs dry
 
 _TRANSPORT_CODES = {"ClientNetworkError"}
+# The SDK reads the body outside its own try and names what went wrong by the exception's class:
+# the vendor had begun to answer, so the text may be out.
+_BODY_READ_CODES = {"ConnectionError", "ChunkedEncodingError", "SSLError", "ContentDecodingError", "ProtocolError"}
 _SDK_PARSE_CODES = {"JSONDecodeError", "ValueError", "KeyError", "TypeError", "AttributeError"}
 
 
@@ -59,6 +62,26 @@ class TencentProvider(Provider[Any, Any]):
         Option("SCHEME", "https", scheme),
     )
     receipt_formats = ("application/json",)
+    # International numbers need an international template and a request of their own.
+    separate_intl_templates = True
+    # SendSms 2021-01-11 codes (cloud.tencent.com/document/api/382/59177; the SDK's errorcodes.py)
+    # final for the number; every other code fails over.
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "InvalidParameterValue.IncorrectPhoneNumber": "rejected",  # 手机号格式错误
+        "FailedOperation.PhoneNumberParseFail": "rejected",  # 号码解析失败
+        "FailedOperation.PhoneNumberInBlacklist": "rejected",  # 免打扰名单: opted out
+        "LimitExceeded.PhoneNumberThirtySecondLimit": "rejected",
+        "LimitExceeded.PhoneNumberOneHourLimit": "rejected",
+        "LimitExceeded.PhoneNumberDailyLimit": "rejected",
+        "LimitExceeded.PhoneNumberSameContentDailyLimit": "rejected",
+        "LimitExceeded.DeliveryFrequencyLimit": "rejected",  # the console's per-number frequency policy
+        "UnsupportedOperation.UnsupportedRegion": "rejected",  # a region Tencent cannot reach
+        "FailedOperation.InsufficientBalanceInSmsPackage": "failed",
+        "UnauthorizedOperation.ServiceSuspendDueToArrears": "failed",
+        "LimitExceeded.AppDailyLimit": "failed",  # the account's cap, not the number's
+        "ServerNetworkError": "failed",  # any status but 200
+        "AuthFailure.SignatureFailure": "failed",
+    }
     sdk_loggers = ("tencentcloud_sdk_common", "urllib3.connectionpool")
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
@@ -93,6 +116,8 @@ class TencentProvider(Provider[Any, Any]):
         request.SignName = self.sign_name(payload)
         request.TemplateId = payload.template.id
         request.TemplateParamSet = payload.values()
+        if payload.out_id:
+            request.SessionContext = payload.out_id  # echoed in SendStatus and (when enabled) receipts
         return request
 
     def call(self, request: Any) -> Any:
@@ -103,7 +128,9 @@ class TencentProvider(Provider[Any, Any]):
         except TencentCloudSDKException as exc:
             code, message = str(exc.get_code()), str(exc.get_message())
             if code in _TRANSPORT_CODES:
-                raise transport_error(Exception(message)) from None
+                raise transport_error(exc.__context__ or Exception(message)) from None
+            if code in _BODY_READ_CODES:
+                raise ProviderError("connection_error", short(message), "unknown") from None
             if code in _SDK_PARSE_CODES:
                 raise ProviderError("bad_reply", short(message)) from None
             raise ProviderError(code, short(message)) from None
