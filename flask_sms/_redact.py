@@ -1,16 +1,29 @@
-"""Keep credentials out of logs and error messages.
+"""Keep credentials, verification codes and template values out of logs and error messages.
 
-Vendor SDKs log URLs, headers and server replies (Aliyun echoes the string it
-signed, which holds the AccessKeyId). Every credential the extension is
-configured with is registered here, and a logging filter on the SDK loggers
-rewrites any record that contains one.
+Vendor SDKs log URLs, headers, request bodies and server replies (Aliyun echoes
+the string it signed, which holds the AccessKeyId; its transport errors carry the
+signed URL, whose query holds TemplateParam, so the code; Tencent's DEBUG log
+dumps the JSON body). Three things are masked in every record of a guarded
+logger and in every vendor text we keep:
+
+* every credential the extension is configured with (registered once);
+* the template values of the send in progress: a provider call runs inside
+  :func:`sending`, which puts them in a context variable (each chunk's worker
+  thread sets its own), so they are masked wherever the SDK writes them;
+* every URL query string, which is where signed URLs carry all of the above.
+
+Masking happens first; only then is a text shortened, so no part of a secret
+survives a cut.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -52,12 +65,43 @@ def register_url_password(url: str) -> None:
         register(secret, unquote(secret))
 
 
+_in_flight: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("flask_sms_in_flight", default=frozenset())
+
+
+@contextmanager
+def sending(values: Iterable[str]) -> Iterator[None]:
+    """Mask these template values (and their encoded forms) while a vendor call runs in this context."""
+    found: set[str] = set()
+    for value in values:
+        if len(value) >= _MIN_LENGTH:
+            found.update({value, quote(value, safe=""), quote(quote(value, safe=""), safe="")})
+    token = _in_flight.set(_in_flight.get() | found)
+    try:
+        yield
+    finally:
+        _in_flight.reset(token)
+
+
+#: a URL's query string, up to what ends the URL in a log line or an exception text
+_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"()<>]+")
+
+
+def without_queries(text: str) -> str:
+    """Drop every URL query string: a signed URL carries the numbers, the template values and the signature."""
+    return _QUERY.sub("?…", text)
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with every registered credential replaced by ``***``."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    """Return ``text`` with every registered credential and the values being sent masked."""
+    for secret in sorted(_secrets | _in_flight.get(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def redact_vendor_text(text: str) -> str:
+    """What an SDK or a vendor wrote: :func:`redact`, and no URL query strings (signed URLs)."""
+    return without_queries(redact(text))
 
 
 def url_without_password(url: str) -> str:
@@ -78,34 +122,41 @@ def url_without_password(url: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a record's message so no registered credential survives."""
+    """Rewrites a record's message so no registered credential (or value being sent) survives."""
+
+    def __init__(self, clean: Callable[[str], str] = redact) -> None:
+        super().__init__()
+        self.clean = clean
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 -- a broken format string is the SDK's bug, not ours to raise
             message = str(record.msg)
-        cleaned = redact(message)
+        cleaned = self.clean(message)
         if cleaned != message:
             record.msg = cleaned
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-            record.exc_text = redact(exc_text)
+            record.exc_text = self.clean(exc_text)
         return True
 
 
 _filter = RedactingFilter()
+_sdk_filter = RedactingFilter(redact_vendor_text)
 
 
-def guard_loggers(*names: str) -> None:
+def guard_loggers(*names: str, sdk: bool = False) -> None:
     """Attach the redacting filter to these loggers (idempotent).
 
     Handlers that an SDK attached to its own logger see the filtered record,
-    because logger filters run before any handler.
+    because logger filters run before any handler. ``sdk``: a vendor SDK's (or its
+    HTTP stack's) logger, whose URL query strings are dropped too.
     """
+    chosen = _sdk_filter if sdk else _filter
     for name in names:
         logger = logging.getLogger(name)
-        if _filter not in logger.filters:
-            logger.addFilter(_filter)
+        if chosen not in logger.filters:
+            logger.addFilter(chosen)

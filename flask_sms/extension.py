@@ -68,7 +68,7 @@ def _build_providers(settings: Settings) -> list[AnyProvider]:
         cls = provider_class(name)
         options = settings.provider_settings[name]
         _redact.register(*(options.get(key) for key in cls.credentials()))
-        _redact.guard_loggers(*cls.sdk_loggers)
+        _redact.guard_loggers(*cls.sdk_loggers, sdk=True)
         try:
             provider = cls(options, settings.timeout)
             provider.name = name  # "aliyun:backup": its own result name and breaker

@@ -208,6 +208,15 @@ class Received:
     raw: dict  # all parsed fields / JSON body
     headers: dict[str, str] = field(default_factory=dict)  # request headers as received
     client_port: int = 0  # client's source port (same port = same kept-alive connection)
+
+    @property
+    def correlation(self) -> str:
+        """The caller's correlation id as the vendor received it: Aliyun ``OutId``, Tencent
+        ``SessionContext``, Ronglian ``reqId`` (``""`` when absent; the newer vendors' fakes
+        record theirs in ``raw`` under their own field)."""
+        field = {"aliyun": "OutId", "tencent": "SessionContext", "ronglian": "reqId"}.get(self.vendor)
+        return str(self.raw.get(field) or "") if field and isinstance(self.raw, dict) else ""
+
     # What the fake answered: "ok", "business_error:<code>", "http_500",
     # "garbage", "limit:<code>", "rejected_number:<code>", "partial:<codes>",
     # "stopped" (hang ended by stop()). The value is set once the reply is decided.

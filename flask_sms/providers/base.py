@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from phonenumbers import PhoneNumber
 
+from .._redact import sending
 from ..errors import ProviderError, SmsError
 from ..options import REQUIRED, UNSET, Option
 from ..results import DeliveryReport, Outcome
@@ -74,6 +75,9 @@ class Provider(ABC, Generic[RequestT, RawT]):
     #: mainland template cannot text them). Without ``SMS_<NAME>_INTL_TEMPLATES`` such a provider
     #: passes those numbers on; the others then use ``TEMPLATES`` for every number.
     separate_intl_templates: ClassVar[bool] = False
+    #: whether the template's values are masked in logs and errors during a call (only the
+    #: ``console`` provider, whose purpose is to show the text, turns this off)
+    masks_values: ClassVar[bool] = True
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         self.settings = settings
@@ -171,17 +175,18 @@ class Provider(ABC, Generic[RequestT, RawT]):
 
     def send(self, phones: Sequence[str], payload: Payload) -> Reply:
         """One request. A :class:`ProviderError` it raises always carries its outcome."""
-        request = self.build_request(phones, payload)
-        try:
-            raw = self.call(request)
-        except ProviderError as exc:
-            raise self.finish_error(exc, phones) from None
-        except Exception as exc:  # noqa: BLE001 -- SDKs raise their own types for transport faults
-            raise transport_error(exc) from None
-        try:
-            return self.parse(raw, phones)
-        except ProviderError as exc:
-            raise self.finish_error(exc, phones) from None
+        with sending(payload.values() if self.masks_values else ()):  # masked in every SDK log line and vendor text meanwhile
+            request = self.build_request(phones, payload)
+            try:
+                raw = self.call(request)
+            except ProviderError as exc:
+                raise self.finish_error(exc, phones) from None
+            except Exception as exc:  # noqa: BLE001 -- SDKs raise their own types for transport faults
+                raise transport_error(exc) from None
+            try:
+                return self.parse(raw, phones)
+            except ProviderError as exc:
+                raise self.finish_error(exc, phones) from None
 
     # -- delivery receipts ---------------------------------------------------------------
     @classmethod

@@ -29,6 +29,7 @@ class ConsoleProvider(Provider[ConsoleRequest, str]):
     max_per_request = 1000
     options = (Option("TEMPLATES", UNSET, templates),)
     needs_templates = False
+    masks_values = False  # the log line *is* the text
 
     def template_for(self, purpose: str, international: bool = False) -> Template:
         return super().template_for(purpose, international) or Template(purpose)

@@ -171,4 +171,4 @@ def _http_error(exc: Any) -> ProviderError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("code"), str) and body["code"]:
         return ProviderError(body["code"], short(body.get("description") or ""))
-    return ProviderError(f"http_{status}", short(text[:200]))
+    return ProviderError(f"http_{status}", short(text))

@@ -89,7 +89,7 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
     def call(self, request: dict[str, str]) -> bytes:
         response = self.session.post(self.settings["URL"], data=request, timeout=self.timeout)
         if response.status_code != 200:
-            raise ProviderError(f"http_{response.status_code}", short(response.text[:200]))
+            raise ProviderError(f"http_{response.status_code}", short(response.text))
         return response.content
 
     def parse(self, raw: bytes, phones: Sequence[str]) -> Reply:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .._redact import redact
+from .._redact import redact_vendor_text
 from ..errors import ProviderError
 from .payload import Reply
 
@@ -16,18 +15,8 @@ _MAX_MESSAGE = 300
 
 def short(text: object) -> str:
     """Vendor text made safe to show: credentials and query strings masked first, then the length bounded."""
-    value = without_queries(redact(str(text)))
+    value = redact_vendor_text(str(text))
     return value if len(value) <= _MAX_MESSAGE else value[: _MAX_MESSAGE - 1] + "…"
-
-
-#: a URL's query string, up to what ends the URL in an exception text
-_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"()<>]+")
-
-
-def without_queries(text: str) -> str:
-    """Drop every URL query string: an SDK's signed URL carries the numbers, the template's
-    parameters (the verification code) and the signature (Aliyun's transport errors)."""
-    return _QUERY.sub("?…", text)
 
 
 # Class names (anywhere in the cause chain) and texts that mean the connection was never made,
@@ -110,7 +99,7 @@ def http_reply(status: int, content: bytes, provider: str, error: Callable[[Any]
     if found is not None:
         raise ProviderError(found[0], short(found[1]))
     if status != 200:
-        raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
+        raise ProviderError(f"http_{status}", short(content.decode("utf-8", "replace")))
     return body if body is not None else load_json(content, provider)  # not JSON: bad_reply
 
 

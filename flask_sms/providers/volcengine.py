@@ -144,7 +144,7 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
         if isinstance(error, dict) and error.get("Code"):  # SMS codes, and gateway codes with HTTP 4xx/5xx
             raise ProviderError(str(error["Code"]), short(error.get("Message") or ""))
         if status != 200:
-            raise ProviderError(f"http_{status}", short(content[:200].decode("utf-8", "replace")))
+            raise ProviderError(f"http_{status}", short(content.decode("utf-8", "replace")))
         body = load_json(content, self.name)  # not JSON: bad_reply
         result = body.get("Result") if isinstance(body, dict) else None
         ids = result.get("MessageID") if isinstance(result, dict) else None
