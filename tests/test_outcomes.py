@@ -127,7 +127,7 @@ def test_the_correlation_id_reaches_the_vendor(make_app, fake, vendor):
 def _parts(secret: str) -> list[str]:
     """The whole secret and every 8-character piece of it: "even in part" (but not a piece that is
     a plain word, such as a vendor's name in the test credentials: "ronglian")."""
-    pieces = [secret[i : i + 8] for i in range(0, max(1, len(secret) - 7))]
+    pieces = [secret[i : i + 8] for i in range(max(1, len(secret) - 7))]
     return [secret] + [piece for piece in pieces if not piece.isalpha()]
 
 

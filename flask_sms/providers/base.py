@@ -175,7 +175,9 @@ class Provider(ABC, Generic[RequestT, RawT]):
 
     def send(self, phones: Sequence[str], payload: Payload) -> Reply:
         """One request. A :class:`ProviderError` it raises always carries its outcome."""
-        with sending(payload.values() if self.masks_values else ()):  # masked in every SDK log line and vendor text meanwhile
+        with sending(
+            payload.values() if self.masks_values else ()
+        ):  # masked in every SDK log line and vendor text meanwhile
             request = self.build_request(phones, payload)
             try:
                 raw = self.call(request)
