@@ -167,3 +167,18 @@ def test_an_echoing_reply_is_masked_before_it_is_shortened(make_app, fake, caplo
     joined = str(caught.value) + caplog.text
     assert [part for part in _parts(CREDS.ronglian_sid) if part in joined] == []
     assert "***" in joined
+
+
+def test_the_readme_lists_every_code_that_does_not_fail_over():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("**Outcome tables.**") :]
+    table = table[: table.index("\n\n", table.index("| vendor |"))]
+    missing = [
+        (vendor, code)
+        for vendor in VENDORS
+        for code, outcome in provider_class(vendor).error_classes.items()
+        if outcome != "failed" and f"`{code}`" not in table
+    ]
+    assert missing == [], f"README's outcome table misses {missing}"
