@@ -72,7 +72,10 @@ __all__ = [
     "Reply",
     "VendorFake",
     "aliyun_percent_encode",
+    "aliyun_signature",
     "register_fake",
+    "ronglian_sig",
+    "tc3_signature",
     "unused_port",
 ]
 
@@ -264,6 +267,35 @@ def unused_port() -> int:
 def aliyun_percent_encode(value: str) -> str:
     """RFC 3986 percent-encoding as required by Aliyun RPC signatures."""
     return quote(value, safe="-_.~")
+
+
+def aliyun_signature(method: str, params: dict[str, str], secret: str) -> str:
+    """Aliyun RPC signature v1: base64 HMAC-SHA1, keyed with ``secret + "&"``, of the string to sign."""
+    string_to_sign = FakeVendor.aliyun_string_to_sign(method, params)
+    digest = hmac.new((secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def tc3_signature(secret_key: str, timestamp: str, date: str, service: str, canonical_request: str) -> str:
+    """Tencent Cloud TC3-HMAC-SHA256 over a canonical request (method, path, query, headers, signed
+    header names, payload hash, joined by newlines)."""
+    string_to_sign = "\n".join(
+        [
+            "TC3-HMAC-SHA256",
+            timestamp,
+            f"{date}/{service}/tc3_request",
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        ]
+    )
+    k_date = _hmac_sha256(("TC3" + secret_key).encode("utf-8"), date)
+    k_service = _hmac_sha256(k_date, service)
+    k_signing = _hmac_sha256(k_service, "tc3_request")
+    return hmac.new(k_signing, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def ronglian_sig(account_sid: str, auth_token: str, timestamp: str) -> str:
+    """Ronglian's ``sig`` query parameter: upper-case MD5 of account SID + AUTH TOKEN + timestamp."""
+    return _md5_hex(account_sid + auth_token + timestamp).upper()
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -733,10 +765,7 @@ class FakeVendor:
                 f"SignatureVersion {params.get('SignatureVersion')!r} is not 1.0.",
             )
         sts = self.aliyun_string_to_sign(method, params)
-        digest = hmac.new(
-            (self.credentials.aliyun_secret + "&").encode("utf-8"), sts.encode("utf-8"), hashlib.sha1
-        ).digest()
-        expected = base64.b64encode(digest).decode("ascii")
+        expected = aliyun_signature(method, params, self.credentials.aliyun_secret)
         if not hmac.compare_digest(params["Signature"].encode("utf-8"), expected.encode("ascii")):
             raise refuse(
                 400,
@@ -841,18 +870,7 @@ class FakeVendor:
         else:
             payload_hash = hashlib.sha256(body).hexdigest()
         canonical_request = "\n".join([method, path, query, canonical_headers, fields["SignedHeaders"], payload_hash])
-        string_to_sign = "\n".join(
-            [
-                "TC3-HMAC-SHA256",
-                timestamp,
-                f"{date}/{service}/tc3_request",
-                hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-            ]
-        )
-        k_date = _hmac_sha256(("TC3" + self.credentials.tencent_secret_key).encode("utf-8"), date)
-        k_service = _hmac_sha256(k_date, service)
-        k_signing = _hmac_sha256(k_service, "tc3_request")
-        expected = hmac.new(k_signing, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        expected = tc3_signature(self.credentials.tencent_secret_key, timestamp, date, service, canonical_request)
         if not hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii")):
             raise refuse(*_TC_SIG_FAILURE)
 
@@ -967,7 +985,7 @@ class FakeVendor:
             raise refuse(_RL_SIG_EMPTY)
         if path_sid != self.credentials.ronglian_sid:
             raise refuse(_RL_NO_ACCOUNT)
-        expected = _md5_hex(path_sid + self.credentials.ronglian_token + timestamp).upper()
+        expected = ronglian_sig(path_sid, self.credentials.ronglian_token, timestamp)
         if not hmac.compare_digest(sig.encode("utf-8"), expected.encode("ascii")):
             raise refuse(_RL_SIG_BAD)
         if not body.strip():
