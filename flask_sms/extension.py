@@ -9,6 +9,7 @@ instance can serve an app factory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import weakref
@@ -28,7 +29,7 @@ from .config import Registration, Settings, apply_defaults, load_settings, regis
 from .errors import ConfigError, SmsError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
 from .phones import PhoneInput, parse_phone
-from .providers import REGISTRY, AnyProvider, provider_class, split_entry
+from .providers import REGISTRY, AnyProvider, ProviderLoadError, provider_class, split_entry
 from .providers.reports import ParsedReceipts
 from .receipt_views import receipts_blueprint
 from .receipts import ReceiptBook
@@ -408,6 +409,8 @@ class SmsExtension:
         """
         app, _, book = self._receipts()
         parsed = provider_class(provider).parse_receipts(body, content_type)
+        if any(report.provider != provider for report in parsed.reports):  # an account: its own name
+            parsed.reports[:] = [dataclasses.replace(report, provider=provider) for report in parsed.reports]
         return parsed, book.accept(app, parsed.reports)[1]
 
     @staticmethod
@@ -415,10 +418,17 @@ class SmsExtension:
         """What ``provider`` expects back after a push: (body, media type)."""
         return provider_class(provider).receipt_answer(content_type)
 
-    @staticmethod
-    def receipt_providers() -> tuple[str, ...]:
-        """The providers whose receipt push the route reads."""
-        return tuple(name for name in REGISTRY if provider_class(name).receipt_formats)
+    def receipt_providers(self) -> tuple[str, ...]:
+        """The providers whose receipt push the route reads: the built-in vendors that document one,
+        and every entry of this app's ``SMS_PROVIDERS`` that does (``"aliyun:backup"``, your own)."""
+        names = dict.fromkeys(name for name in REGISTRY if provider_class(name).receipt_formats)
+        for entry in self.settings().providers:
+            try:
+                if provider_class(entry).receipt_formats:
+                    names[entry] = None
+            except ProviderLoadError:  # reported by flask sms check
+                continue
+        return tuple(names)
 
     # -- the verification flow -----------------------------------------------------------------
     def send_code(self, phone: str, purpose: str | None = None, *, client_ip: str | None = None) -> CodeSent:

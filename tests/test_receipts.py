@@ -174,6 +174,16 @@ def test_xml_with_a_doctype_is_refused_unread(receipt_app, heard):
     assert answer.status_code == 400 and heard == []
 
 
+def test_a_second_account_takes_pushes_at_its_own_url(receipt_app, heard):
+    app = receipt_app(["aliyun", "aliyun:backup"])
+    body = [{"phone_number": "13811112222", "success": True, "err_code": "DELIVERED", "biz_id": "777^0", "out_id": "b"}]
+    client = app.test_client()
+    assert client.post(f"/sms_receipts/aliyun:backup?token={TOKEN}", json=body).status_code == 200
+    assert [(report.provider, report.message_id) for report in heard] == [("aliyun:backup", "777^0")]
+    # an account that is not configured is unknown
+    assert client.post(f"/sms_receipts/aliyun:other?token={TOKEN}", json=body).status_code == 404
+
+
 def test_vendors_without_a_push_and_unknown_ones_are_404(receipt_app):
     client = receipt_app().test_client()
     assert client.post(f"/sms_receipts/ihuyi?token={TOKEN}", json=[]).status_code == 404
