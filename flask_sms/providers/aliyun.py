@@ -83,7 +83,8 @@ class AliyunProvider(Provider[Any, bytes]):
         super().__init__(settings, timeout)
         from aliyunsdkcore.client import AcsClient
 
-        # auto_retry off: a retried SendSms texts the user twice.
+        # auto_retry off: a retried SendSms texts the user twice. proxy: always a full mapping, None
+        # for direct: given none, the SDK reads HTTP(S)_PROXY itself and ignores NO_PROXY.
         self.client = AcsClient(
             settings["ACCESS_KEY_ID"],
             settings["ACCESS_KEY_SECRET"],
@@ -92,6 +93,7 @@ class AliyunProvider(Provider[Any, bytes]):
             max_retry_time=0,
             timeout=timeout,
             connect_timeout=timeout,
+            proxy=self.proxies_for(f"{settings['SCHEME']}://{settings['ENDPOINT']}/"),
         )
 
     def format_phone(self, number: PhoneNumber) -> str:

@@ -24,10 +24,15 @@ Three SDK defaults are unsafe for sending texts and are overridden here:
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import sys
+import types
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from phonenumbers import PhoneNumber, national_significant_number
 
@@ -101,11 +106,44 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
             connection_timeout_in_mills=int(timeout * 1000),
             retry_policy=NoRetryPolicy(),
         )
-        self.client = SmsClient(config)
+        self.client = _routed_client(SmsClient, self._connector(f"{settings['SCHEME']}://{settings['ENDPOINT']}/"))(
+            config
+        )
         for name in _NOISY:
             logger = logging.getLogger(name)
             if _drop_debug not in logger.filters:
                 logger.addFilter(_drop_debug)
+
+    def _connector(self, url: str) -> Callable[..., Any]:
+        """The SDK's connection factory, routed by ``SMS_PROXY``/``NO_PROXY``.
+
+        The SDK connects with ``http.client`` and never reads the environment. Its own
+        proxy setting sends a relative request line to the proxy for ``http://``
+        endpoints (which proxies refuse) and takes no proxy credentials; here an
+        ``http://`` endpoint gets an absolute request line and ``https://`` a
+        ``CONNECT`` tunnel, both with ``Proxy-Authorization`` from the proxy URL.
+        """
+        proxy = self.proxy_for(url)
+        if proxy is None:
+            return _direct_connection
+        parts = urlsplit(proxy)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError("the Baidu SDK reaches a proxy over plain http:// only (not https:// or socks5://)")
+        proxy_host, proxy_port = parts.hostname, parts.port or 80
+        auth = {}
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            auth["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+
+        def connect(protocol: Any, host: Any, port: int, timeout_ms: int, *unused: Any) -> http.client.HTTPConnection:
+            target = host.decode() if isinstance(host, bytes) else str(host)
+            if protocol.name == "https":
+                tunnel = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=timeout_ms / 1000)
+                tunnel.set_tunnel(target, port, headers=auth)
+                return tunnel
+            return _ProxiedConnection(proxy_host, proxy_port, f"http://{target}:{port}", auth, timeout_ms / 1000)
+
+        return connect
 
     def format_phone(self, number: PhoneNumber) -> str:
         return national_significant_number(number) if is_mainland(number) else e164(number)
@@ -157,6 +195,53 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
         reply = per_number(body.get("data"), phones, _OK, "messageId", lambda item: str(item.get("message") or ""))
         reply.request_id = str(body.get("requestId") or header_id)
         return reply
+
+
+class _ProxiedConnection(http.client.HTTPConnection):
+    """A plain-HTTP connection to a proxy: the request line names the whole target URL."""
+
+    def __init__(self, host: str, port: int, target: str, auth: dict[str, str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.target = target
+        self.auth = auth
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        super().putrequest(method, self.target + url, *args, **kwargs)
+        for name, value in self.auth.items():
+            self.putheader(name, value)
+
+
+def _direct_connection(
+    protocol: Any, host: Any, port: int, timeout_ms: int, *unused: Any
+) -> http.client.HTTPConnection:
+    target = host.decode() if isinstance(host, bytes) else str(host)
+    if protocol.name == "https":
+        return http.client.HTTPSConnection(target, port, timeout=timeout_ms / 1000)
+    return http.client.HTTPConnection(target, port, timeout=timeout_ms / 1000)
+
+
+def _routed_client(client_class: type[Any], connect: Callable[..., Any]) -> type[Any]:
+    """A subclass of the SDK's ``SmsClient`` whose requests open their connections with ``connect``.
+
+    The SDK's ``send_request`` and ``SmsClient._send_request`` run with private copies of
+    their module globals (as for Ronglian): nothing process-wide changes, and other code
+    that uses the SDK directly is unaffected.
+    """
+    from baidubce.http import bce_http_client
+
+    send_globals = dict(vars(bce_http_client))
+    original = bce_http_client.send_request
+    send_request = types.FunctionType(
+        original.__code__, send_globals, original.__name__, original.__defaults__, original.__closure__
+    )
+    send_globals.update(_get_connection=connect, send_request=send_request)
+    client_globals = dict(sys.modules[client_class.__module__].__dict__)
+    client_globals["bce_http_client"] = types.SimpleNamespace(send_request=send_request)
+    method = client_class._send_request
+    routed = types.FunctionType(
+        method.__code__, client_globals, method.__name__, method.__defaults__, method.__closure__
+    )
+    return type("RoutedSmsClient", (client_class,), {"_send_request": routed})
 
 
 def _error(body: Any) -> tuple[str, str] | None:

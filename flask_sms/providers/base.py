@@ -14,7 +14,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from phonenumbers import PhoneNumber
 
@@ -26,6 +26,9 @@ from .payload import Payload, Reply, Template, templates
 from .replies import transport_error
 from .reports import BadReceipt, ParsedReceipts
 
+if TYPE_CHECKING:
+    from .transport import RoutedSession
+
 #: what codes that flask_sms itself gives (not the vendor) mean, for every provider
 GENERIC_CLASSES: Mapping[str, Outcome] = {
     # a 2xx reply that cannot be read: the vendor (or something in front of it) took the
@@ -34,6 +37,46 @@ GENERIC_CLASSES: Mapping[str, Outcome] = {
     # a reply that took the request but did not mention this number
     "no_status": "unknown",
 }
+
+#: the keys of a ``proxies`` mapping that decide a request's route: ``requests`` also reads ``all``
+#: (``ALL_PROXY``), so a direct request sets it to ``None`` too
+_PROXY_KEYS = ("http", "https", "all")
+
+
+def choose_proxy(url: str, setting: str | bool | None) -> str | None:
+    """The proxy a request to ``url`` goes through, decided as ``requests`` decides; ``None``: direct.
+
+    ``setting`` is ``SMS_PROXY``: ``False`` is direct whatever the environment says; a URL
+    takes the place of ``HTTPS_PROXY``/``HTTP_PROXY``, so ``NO_PROXY`` still applies to it;
+    ``None`` reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` (either case).
+    """
+    from requests.utils import get_environ_proxies, select_proxy, should_bypass_proxies
+
+    if setting is False:
+        return None
+    if isinstance(setting, str):
+        return None if should_bypass_proxies(url, no_proxy=None) else setting
+    return select_proxy(url, get_environ_proxies(url))
+
+
+def proxies_mapping(proxy: str | None) -> dict[str, str | None]:
+    """A ``proxies`` argument that routes a request through ``proxy``, or (``None``) straight to the vendor.
+
+    Every key is set, to the proxy or to ``None``: ``requests`` adds the environment's
+    proxies only for keys the caller left out, so ``None`` values stop that.
+    """
+    return dict.fromkeys(_PROXY_KEYS, proxy)
+
+
+def check_proxy_support(proxy: str) -> None:
+    """A SOCKS proxy needs PySocks; say so when the app starts, not on every send."""
+    if not proxy.lower().startswith("socks"):
+        return
+    try:
+        importlib.import_module("socks")
+    except ImportError:
+        raise ValueError("a socks5:// proxy needs PySocks: pip install 'requests[socks]'") from None
+
 
 RequestT = TypeVar("RequestT")
 RawT = TypeVar("RawT")
@@ -87,6 +130,15 @@ class Provider(ABC, Generic[RequestT, RawT]):
         self.intl_templates: Mapping[str, Template] | None = settings.get("INTL_TEMPLATES")
         #: ``SMS_PROXY``: a proxy URL, ``None`` for the standard environment variables, ``False`` for none
         self.proxy: str | bool | None = settings.get("PROXY")
+        self._routes: dict[tuple[str, str], str | None] = {}
+        if isinstance(self.proxy, str):
+            check_proxy_support(self.proxy)
+        elif self.proxy is None:
+            from urllib.request import getproxies
+
+            for name, value in getproxies().items():
+                if name != "no":
+                    check_proxy_support(value)
 
     # -- declared config, checked at init_app --------------------------------------------
     @classmethod
@@ -126,6 +178,41 @@ class Provider(ABC, Generic[RequestT, RawT]):
             outcome = "failed"
         error.outcome = outcome
         return error
+
+    # -- the route to the vendor ---------------------------------------------------------
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy URL a request to ``url`` goes through, or ``None`` for a direct connection.
+
+        Decided as ``requests`` decides (``SMS_PROXY``, else ``HTTPS_PROXY``/``HTTP_PROXY``/
+        ``ALL_PROXY``; ``NO_PROXY`` with its suffix, CIDR and ``*`` rules), once per scheme and
+        host: the environment is read when the app builds its providers (``init_app``) or on
+        the first request to a new host, not on every send.
+        """
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._routes:
+            self._routes[key] = choose_proxy(url, self.proxy)
+        return self._routes[key]
+
+    def proxies_for(self, url: str) -> dict[str, str | None]:
+        """The ``proxies`` argument for a ``requests`` call (or an SDK that takes one) to ``url``.
+
+        Pass it on every request, even a direct one: its ``None`` values keep ``requests``
+        (and SDKs that read ``HTTP_PROXY`` themselves) from adding a proxy ``NO_PROXY`` excludes.
+        """
+        return proxies_mapping(self.proxy_for(url))
+
+    def http_session(self) -> RoutedSession:
+        """A pooled ``requests.Session`` whose every request goes the way :meth:`proxies_for` decides.
+
+        For providers that call the vendor's HTTP API themselves: use it instead of
+        ``requests.Session()`` and ``SMS_PROXY``/``NO_PROXY`` apply with nothing more to do.
+        """
+        from .transport import RoutedSession
+
+        return RoutedSession(self.proxies_for)
 
     # -- per send ------------------------------------------------------------------------
     def template_for(self, purpose: str, international: bool = False) -> Template | None:

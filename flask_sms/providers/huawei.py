@@ -89,12 +89,11 @@ class HuaweiProvider(Provider[Any, Any]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        from huaweicloudsdkcore.http.http_config import HttpConfig
         from huaweicloudsdksmsapi.v1 import SMSApiClient
         from huaweicloudsdksmsapi.v1.smsapi_credentials import SMSApiCredentials
 
         # retry_times=0: a retried send texts the user twice. The default timeout is (60, 120).
-        config = HttpConfig(timeout=(timeout, timeout), retry_times=0)
+        config = _routed_config(self.proxies_for(settings["ENDPOINT"]))(timeout=(timeout, timeout), retry_times=0)
         self.client = (
             SMSApiClient.new_builder()
             .with_credentials(SMSApiCredentials(settings["APP_KEY"], settings["APP_SECRET"]))
@@ -156,6 +155,21 @@ class HuaweiProvider(Provider[Any, Any]):
         if not reply.accepted and not reply.rejected:
             raise ProviderError("bad_reply", "the reply has no result")
         return reply
+
+
+def _routed_config(proxies: Mapping[str, str | None]) -> Any:
+    """An ``HttpConfig`` class whose proxies are the provider's decision.
+
+    The SDK's own setting is one ``https`` proxy from host/port parts, used for
+    ``https://`` endpoints only; with none, ``requests`` applies the environment.
+    """
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+
+    class RoutedHttpConfig(HttpConfig):  # type: ignore[misc]
+        def get_proxy(self) -> dict[str, str | None]:
+            return dict(proxies)
+
+    return RoutedHttpConfig
 
 
 def _http_error(exc: Any) -> ProviderError:

@@ -60,9 +60,7 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        import requests
-
-        self.session = requests.Session()
+        self.session = self.http_session()
 
     def format_phone(self, number: PhoneNumber) -> str | None:
         return national_significant_number(number) if is_mainland(number) else None

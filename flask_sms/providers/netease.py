@@ -66,9 +66,7 @@ class NeteaseProvider(Provider[NeteaseRequest, NeteaseRaw]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        import requests
-
-        self.session = requests.Session()
+        self.session = self.http_session()
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/sms/sendtemplate.action"
 
     def format_phone(self, number: PhoneNumber) -> str:

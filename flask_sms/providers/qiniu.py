@@ -59,11 +59,10 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        import requests
         from qiniu import QiniuMacAuth
         from qiniu.auth import QiniuMacRequestsAuth
 
-        self.session = requests.Session()
+        self.session = self.http_session()
         self.auth = QiniuMacRequestsAuth(QiniuMacAuth(settings["ACCESS_KEY"], settings["SECRET_KEY"]))
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v1/message"
 

@@ -60,13 +60,14 @@ class _ReraisingTraceback:
 
 
 class _SessionTransport:
-    """Stands in for the ``requests`` module inside the SDK: one session, our timeout."""
+    """Stands in for the ``requests`` module inside the SDK: one session (routed by
+    ``SMS_PROXY``/``NO_PROXY`` when the provider gives its own), our timeout."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, session: Any = None) -> None:
         import requests
 
         self.codes = requests.codes
-        self.session = requests.Session()
+        self.session = session if session is not None else requests.Session()
         self.timeout = timeout
 
     def post(self, url: str, **kwargs: Any) -> Any:
@@ -83,12 +84,13 @@ def _base_url(value: Any) -> str:
     return url
 
 
-def contained_sdk_class(timeout: float) -> type[Any]:
+def contained_sdk_class(timeout: float, session: Any = None) -> type[Any]:
     """A subclass of ``SmsSDK`` whose methods run with quiet, session-backed globals."""
     from ronglian_sms_sdk import SmsSDK
 
     sdk_globals = dict(sys.modules[SmsSDK.__module__].__dict__)
-    sdk_globals.update(print=_discard, requests=_SessionTransport(timeout), traceback=_ReraisingTraceback)
+    transport = _SessionTransport(timeout, session)
+    sdk_globals.update(print=_discard, requests=transport, traceback=_ReraisingTraceback)
     methods: dict[str, Any] = {
         name: types.FunctionType(value.__code__, sdk_globals, name, value.__defaults__, value.__closure__)
         for name, value in vars(SmsSDK).items()
@@ -153,7 +155,7 @@ class RonglianProvider(Provider[RonglianRequest, str]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        sdk_class = contained_sdk_class(timeout)
+        sdk_class = contained_sdk_class(timeout, self.http_session())
         self.client = sdk_class(settings["ACCOUNT_SID"], settings["AUTH_TOKEN"], settings["APP_ID"])
         self.client.url = settings["BASE_URL"]
 

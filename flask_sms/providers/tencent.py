@@ -92,17 +92,24 @@ class TencentProvider(Provider[Any, Any]):
         from tencentcloud.sms.v20210111.sms_client import SmsClient
 
         # The SDK's default is a 60 s timeout and a new connection per call.
+        url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/"
         http_profile = HttpProfile(
             protocol=settings["SCHEME"],
             endpoint=settings["ENDPOINT"],
             reqTimeout=timeout,
             keepAlive=True,
+            proxy=self.proxy_for(url),
         )
         self.client = SmsClient(
             Credential(settings["SECRET_ID"], settings["SECRET_KEY"]),
             settings["REGION"],
             ClientProfile(httpProfile=http_profile),
         )
+        # Given no proxy, the SDK reads HTTP(S)_PROXY itself and tests NO_PROXY as a substring
+        # (NO_PROXY=.tencentcloudapi.com does not match): set the decided route on its connection.
+        connection = getattr(self.client.request, "conn", None)
+        if connection is not None and hasattr(connection, "proxy"):
+            connection.proxy = self.proxies_for(url)
 
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)

@@ -1,0 +1,250 @@
+"""``SMS_PROXY`` and the standard proxy variables, for every vendor, through a real HTTP proxy.
+
+The proxy below is a small forwarding HTTP proxy in the test process: it takes
+absolute-URI requests (``POST http://host:port/path``), forwards them to the
+loopback fake vendor and records what went through it. Each vendor's real SDK
+(or our session) is driven against it; ``NO_PROXY`` must be honoured exactly as
+``requests`` honours it, which the Aliyun SDK (ignores it) and the Tencent SDK
+(substring test) get wrong on their own.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fake_vendor import unused_port
+from flask import Flask
+from vendor_config import vendor_config
+
+from flask_sms import SendError, SmsExtension, send_sms
+
+VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease"]
+PARAMS = {"code": "483920", "minutes": 5, "name": "张三"}
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _ProxyServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _forward(self) -> None:
+        target = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if not target.scheme or not target.hostname:  # an origin-form request line: not proxy traffic
+            self.server.refused.append(self.path)
+            self.send_error(400, "proxy needs an absolute URI")
+            return
+        self.server.seen.append((self.command, target.netloc, target.path, self.headers.get("Proxy-Authorization")))
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("proxy-authorization", "proxy-connection")
+        }
+        upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=10)
+        try:
+            path = target.path + (f"?{target.query}" if target.query else "")
+            upstream.request(self.command, path or "/", body=body, headers=headers)
+            reply = upstream.getresponse()
+            content = reply.read()
+        finally:
+            upstream.close()
+        self.send_response(reply.status, reply.reason)
+        for name, value in reply.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(content)
+        self.close_connection = True
+
+    do_GET = do_POST = do_PUT = _forward
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.seen: list[tuple[str, str, str, str | None]] = []  # method, host:port, path, Proxy-Authorization
+        self.refused: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def proxy_server() -> Iterator[_ProxyServer]:
+    server = _ProxyServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def proxy(proxy_server: _ProxyServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[_ProxyServer]:
+    """The recording proxy, with no proxy variable of the host's environment leaking in."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    proxy_server.seen.clear()
+    proxy_server.refused.clear()
+    proxy_server.url = f"http://127.0.0.1:{proxy_server.server_address[1]}"  # type: ignore[attr-defined]
+    yield proxy_server
+
+
+def _app(fake: Any, vendor: str, host: str | None = None, **config: Any) -> Flask:
+    """An app whose one provider talks to the fake at ``host`` (``127.0.0.1:port`` or ``localhost:port``)."""
+    host = host or fake.host
+    app = Flask("flask_sms_proxy_tests")
+    app.config.update(
+        SECRET_KEY="test-secret-key-for-flask-sms",
+        SMS_PROVIDERS=[vendor],
+        SMS_SUPPRESS_SEND=False,
+        SMS_TIMEOUT=2,
+        SMS_CIRCUIT_BREAKER=None,
+        **vendor_config(f"http://{host}", host),
+    )
+    app.config.update(config)
+    SmsExtension(app)
+    return app
+
+
+def _send(app: Flask) -> Any:
+    with app.app_context():
+        return send_sms("13800138000", "captcha", PARAMS)
+
+
+def assert_proxied(proxy: _ProxyServer, fake: Any, vendor: str, host: str, result: Any) -> None:
+    assert result.ok, result.attempts
+    assert len(fake.received(vendor)) == 1
+    assert [seen[1] for seen in proxy.seen] == [host], "the request should have gone through the proxy"
+    assert not proxy.refused
+
+
+def assert_direct(proxy: _ProxyServer, fake: Any, vendor: str, result: Any) -> None:
+    assert result.ok, result.attempts
+    assert len(fake.received(vendor)) == 1
+    assert proxy.seen == [] and proxy.refused == [], "the request should have gone straight to the vendor"
+
+
+def localhost(fake: Any) -> str:
+    return f"localhost:{fake.port}"
+
+
+# -- SMS_PROXY -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_sms_proxy_carries_every_vendor_call(proxy, fake, vendor):
+    result = _send(_app(fake, vendor, SMS_PROXY=proxy.url))
+    assert_proxied(proxy, fake, vendor, fake.host, result)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_sms_proxy_with_credentials_sends_them_to_the_proxy(proxy, fake, vendor):
+    result = _send(_app(fake, vendor, SMS_PROXY=proxy.url.replace("http://", "http://ops:p%40ss@")))
+    assert_proxied(proxy, fake, vendor, fake.host, result)
+    assert proxy.seen[0][3] == "Basic b3BzOnBAc3M="  # ops:p@ss
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "127.0.0.0/8", "*", "example.com, 127.0.0.1"])
+def test_no_proxy_sends_straight_to_the_vendor_even_with_sms_proxy(proxy, fake, monkeypatch, vendor, no_proxy):
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    assert_direct(proxy, fake, vendor, _send(_app(fake, vendor, SMS_PROXY=proxy.url)))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_no_proxy_names_a_host_without_its_port(proxy, fake, monkeypatch, vendor):
+    # requests: "localhost" matches the endpoint localhost:<port>; Tencent's substring test does not
+    monkeypatch.setenv("no_proxy", "localhost")
+    assert_direct(proxy, fake, vendor, _send(_app(fake, vendor, localhost(fake), SMS_PROXY=proxy.url)))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_sms_proxy_false_goes_direct_whatever_the_environment_says(proxy, fake, monkeypatch, vendor):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("ALL_PROXY", proxy.url)
+    assert_direct(proxy, fake, vendor, _send(_app(fake, vendor, SMS_PROXY=False)))
+
+
+# -- the environment (SMS_PROXY unset) -----------------------------------------------------------------------------
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_environment_proxy_carries_every_vendor_call(proxy, fake, monkeypatch, vendor, variable):
+    monkeypatch.setenv(variable, proxy.url)
+    assert_proxied(proxy, fake, vendor, fake.host, _send(_app(fake, vendor)))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    ("no_proxy", "endpoint"),
+    [
+        ("127.0.0.1", "ip"),  # the Aliyun SDK ignores NO_PROXY; Tencent's test misses "127.0.0.1:<port>"
+        ("127.0.0.0/8", "ip"),
+        ("*", "ip"),
+        ("localhost", "localhost"),
+        (".localhost", "localhost"),  # a domain suffix written with its dot
+    ],
+)
+def test_environment_no_proxy_is_honoured_as_requests_honours_it(proxy, fake, monkeypatch, vendor, no_proxy, endpoint):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    host = fake.host if endpoint == "ip" else localhost(fake)
+    assert_direct(proxy, fake, vendor, _send(_app(fake, vendor, host)))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_no_proxy_that_only_contains_the_endpoint_text_does_not_bypass(proxy, fake, monkeypatch, vendor):
+    # "localhost:<port>" is inside "notlocalhost:<port>" but names another host: through the proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", f"notlocalhost:{fake.port}")
+    assert_proxied(proxy, fake, vendor, localhost(fake), _send(_app(fake, vendor, localhost(fake))))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_https_proxy_variable_is_not_used_for_an_http_endpoint(proxy, fake, monkeypatch, vendor):
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    assert_direct(proxy, fake, vendor, _send(_app(fake, vendor)))
+
+
+# -- a proxy that is down -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_dead_proxy_fails_over_as_nothing_was_sent(proxy, fake, vendor):
+    app = _app(fake, vendor, SMS_PROXY=f"http://127.0.0.1:{unused_port()}")
+    with app.app_context(), pytest.raises(SendError) as caught:
+        send_sms("13800138000", "captcha", PARAMS)
+    (attempt,) = caught.value.attempts
+    assert attempt.outcome == "failed", (attempt.code, attempt.message)
+    assert fake.received(vendor) == []
+
+
+def test_socks_proxy_without_pysocks_is_a_config_error(proxy, fake):
+    try:
+        import socks  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("PySocks is installed here")
+    from flask_sms import ConfigError
+
+    app = _app(fake, "netease", SMS_PROXY="socks5h://ops:secret-pass@127.0.0.1:1080")
+    with pytest.raises(ConfigError, match="PySocks") as caught:
+        app.extensions["sms"].check(app)
+    assert "secret-pass" not in str(caught.value)
+
+
+@pytest.mark.parametrize("proxy_url", ["https://127.0.0.1:3129", "socks5://127.0.0.1:1080"])
+def test_baidu_refuses_a_proxy_its_sdk_cannot_reach_at_startup(proxy, fake, proxy_url):
+    from flask_sms import ConfigError
+
+    app = _app(fake, "baidu", SMS_PROXY=proxy_url)
+    with pytest.raises(ConfigError, match=r"http:// only|PySocks"):
+        app.extensions["sms"].check(app)
