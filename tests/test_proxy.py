@@ -11,6 +11,10 @@ loopback fake vendor and records what went through it. Each vendor's real SDK
 from __future__ import annotations
 
 import http.client
+import select
+import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,11 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import need_binary
 from fake_vendor import unused_port
 from flask import Flask
 from vendor_config import vendor_config
 
 from flask_sms import SendError, SmsExtension, send_sms
+
+# the Aliyun SDK's vendored urllib3 uses deprecated ssl calls on https
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aliyunsdkcore")
 
 VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease"]
 PARAMS = {"code": "483920", "minutes": 5, "name": "张三"}
@@ -67,6 +75,35 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _forward
 
+    def do_CONNECT(self) -> None:
+        """A tunnel for an https:// endpoint: the proxy sees only the host and port."""
+        self.server.seen.append(("CONNECT", self.path, "", self.headers.get("Proxy-Authorization")))
+        host, _, port = self.path.rpartition(":")
+        upstream = socket.create_connection((host, int(port)), timeout=10)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        _relay(self.connection, upstream)
+        self.close_connection = True
+
+
+def _relay(one: socket.socket, other: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    try:
+        while True:
+            ready, _, _ = select.select([one, other], [], [], 10)
+            if not ready:
+                return
+            for source in ready:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (other if source is one else one).sendall(data)
+    except OSError:
+        return
+    finally:
+        other.close()
+
 
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -100,6 +137,70 @@ def proxy(proxy_server: _ProxyServer, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield proxy_server
 
 
+class _TlsFront:
+    """TLS in front of the fake vendor, with a throw-away certificate for 127.0.0.1."""
+
+    def __init__(self, fake: Any, cert: str, key: str) -> None:
+        self.fake = fake
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        _relay(tls, socket.create_connection(("127.0.0.1", self.fake.port)))
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    openssl = need_binary("openssl")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    request = ("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1")
+    names = ("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    subprocess.run([openssl, *request, *names], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def tls_front(fake: Any, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[_TlsFront]:
+    """The fake vendor behind TLS, its certificate trusted the way each SDK looks for one."""
+    cert, key = tls_files
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # http.client's default context (Baidu)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # requests with trust_env (our sessions, Huawei, Ronglian)
+    monkeypatch.setenv("ALIBABA_CLOUD_CA_BUNDLE", cert)  # the Aliyun SDK
+    front = _TlsFront(fake, cert, key)
+    yield front
+    front.close()
+
+
+def _https(config: dict[str, Any]) -> dict[str, Any]:
+    """Every endpoint on https://."""
+    for name, value in list(config.items()):
+        if name.endswith("_SCHEME"):
+            config[name] = "https"
+        elif isinstance(value, str) and value.startswith("http://"):
+            config[name] = "https://" + value.removeprefix("http://")
+    return config
+
+
 def _app(fake: Any, vendor: str, host: str | None = None, **config: Any) -> Flask:
     """An app whose one provider talks to the fake at ``host`` (``127.0.0.1:port`` or ``localhost:port``)."""
     host = host or fake.host
@@ -110,7 +211,7 @@ def _app(fake: Any, vendor: str, host: str | None = None, **config: Any) -> Flas
         SMS_SUPPRESS_SEND=False,
         SMS_TIMEOUT=2,
         SMS_CIRCUIT_BREAKER=None,
-        **vendor_config(f"http://{host}", host),
+        **(_https if config.pop("https", False) else dict)(vendor_config(f"http://{host}", host)),
     )
     app.config.update(config)
     SmsExtension(app)
@@ -210,9 +311,38 @@ def test_no_proxy_that_only_contains_the_endpoint_text_does_not_bypass(proxy, fa
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
+def test_the_route_is_decided_when_the_app_starts(proxy, fake, monkeypatch, vendor):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    app = _app(fake, vendor)
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.setenv("NO_PROXY", "*")
+    assert_proxied(proxy, fake, vendor, fake.host, _send(app))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_https_proxy_variable_is_not_used_for_an_http_endpoint(proxy, fake, monkeypatch, vendor):
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     assert_direct(proxy, fake, vendor, _send(_app(fake, vendor)))
+
+
+# -- https endpoints: a CONNECT tunnel ------------------------------------------------------------------------------
+# Tencent is left out: its SDK always verifies against certifi's bundle, which cannot trust a test certificate.
+@pytest.mark.parametrize("vendor", [name for name in VENDORS if name != "tencent"])
+def test_https_endpoint_goes_through_a_connect_tunnel(proxy, fake, tls_front, vendor):
+    result = _send(
+        _app(fake, vendor, tls_front.host, https=True, SMS_PROXY=proxy.url.replace("http://", "http://ops:pw@"))
+    )
+    assert result.ok, result.attempts
+    assert len(fake.received(vendor)) == 1
+    assert [(seen[0], seen[1], seen[3]) for seen in proxy.seen] == [("CONNECT", tls_front.host, "Basic b3BzOnB3")]
+
+
+@pytest.mark.parametrize("vendor", [name for name in VENDORS if name != "tencent"])
+def test_https_endpoint_with_no_proxy_goes_direct(proxy, fake, tls_front, monkeypatch, vendor):
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    result = _send(_app(fake, vendor, tls_front.host, https=True))
+    assert_direct(proxy, fake, vendor, result)
 
 
 # -- a proxy that is down -------------------------------------------------------------------------------------------

@@ -185,8 +185,8 @@ class Provider(ABC, Generic[RequestT, RawT]):
 
         Decided as ``requests`` decides (``SMS_PROXY``, else ``HTTPS_PROXY``/``HTTP_PROXY``/
         ``ALL_PROXY``; ``NO_PROXY`` with its suffix, CIDR and ``*`` rules), once per scheme and
-        host: the environment is read when the app builds its providers (``init_app``) or on
-        the first request to a new host, not on every send.
+        host and kept: the environment is read when the app builds its providers (``init_app``)
+        for the endpoints they name, or on the first request to any other host, never per send.
         """
         from urllib.parse import urlsplit
 
@@ -204,14 +204,17 @@ class Provider(ABC, Generic[RequestT, RawT]):
         """
         return proxies_mapping(self.proxy_for(url))
 
-    def http_session(self) -> RoutedSession:
+    def http_session(self, *urls: str) -> RoutedSession:
         """A pooled ``requests.Session`` whose every request goes the way :meth:`proxies_for` decides.
 
         For providers that call the vendor's HTTP API themselves: use it instead of
         ``requests.Session()`` and ``SMS_PROXY``/``NO_PROXY`` apply with nothing more to do.
+        ``urls`` (the vendor's endpoints) have their routes decided now, when the app starts.
         """
         from .transport import RoutedSession
 
+        for url in urls:
+            self.proxy_for(url)
         return RoutedSession(self.proxies_for)
 
     # -- per send ------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        self.session = self.http_session()
+        self.session = self.http_session(settings["URL"])
 
     def format_phone(self, number: PhoneNumber) -> str | None:
         return national_significant_number(number) if is_mainland(number) else None

@@ -66,7 +66,7 @@ class NeteaseProvider(Provider[NeteaseRequest, NeteaseRaw]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        self.session = self.http_session()
+        self.session = self.http_session(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/sms/sendtemplate.action"
 
     def format_phone(self, number: PhoneNumber) -> str:

@@ -62,7 +62,7 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
         from qiniu import QiniuMacAuth
         from qiniu.auth import QiniuMacRequestsAuth
 
-        self.session = self.http_session()
+        self.session = self.http_session(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         self.auth = QiniuMacRequestsAuth(QiniuMacAuth(settings["ACCESS_KEY"], settings["SECRET_KEY"]))
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v1/message"
 

@@ -155,7 +155,7 @@ class RonglianProvider(Provider[RonglianRequest, str]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        sdk_class = contained_sdk_class(timeout, self.http_session())
+        sdk_class = contained_sdk_class(timeout, self.http_session(settings["BASE_URL"]))
         self.client = sdk_class(settings["ACCOUNT_SID"], settings["AUTH_TOKEN"], settings["APP_ID"])
         self.client.url = settings["BASE_URL"]
 

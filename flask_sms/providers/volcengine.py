@@ -97,7 +97,7 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        self.session = self.http_session()
+        self.session = self.http_session(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/?{_QUERY}"
 
     def format_phone(self, number: PhoneNumber) -> str:

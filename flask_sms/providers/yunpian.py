@@ -58,7 +58,7 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        self.session = self.http_session()
+        self.session = self.http_session(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         self.session.headers["Accept"] = "application/json;charset=utf-8"
         self.base = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v2/sms"
 
