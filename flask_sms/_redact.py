@@ -22,8 +22,7 @@ import contextvars
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -68,18 +67,29 @@ def register_url_password(url: str) -> None:
 _in_flight: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("flask_sms_in_flight", default=frozenset())
 
 
-@contextmanager
-def sending(values: Iterable[str]) -> Iterator[None]:
+class sending:
     """Mask these template values (and their encoded forms) while a vendor call runs in this context."""
-    found: set[str] = set()
-    for value in values:
-        if len(value) >= _MIN_LENGTH:
-            found.update({value, quote(value, safe=""), quote(quote(value, safe=""), safe="")})
-    token = _in_flight.set(_in_flight.get() | found)
-    try:
-        yield
-    finally:
-        _in_flight.reset(token)
+
+    __slots__ = ("found", "token")
+
+    def __init__(self, values: Iterable[str]) -> None:
+        found: set[str] = set()
+        for value in values:
+            if len(value) >= _MIN_LENGTH:
+                found.add(value)
+                encoded = quote(value, safe="")
+                if encoded != value:  # digits, the usual code, encode to themselves
+                    found.update({encoded, quote(encoded, safe="")})
+        self.found = found
+        self.token: contextvars.Token[frozenset[str]] | None = None
+
+    def __enter__(self) -> None:
+        if self.found:
+            self.token = _in_flight.set(_in_flight.get() | self.found)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.token is not None:
+            _in_flight.reset(self.token)
 
 
 #: a URL's query string, up to what ends the URL in a log line or an exception text

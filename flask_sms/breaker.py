@@ -63,6 +63,9 @@ class Breaker:
     def _open_view(self) -> dict[str, OpenBreaker]:
         """The open breakers as this process knows them, refreshed once a second at most."""
         now = self.clock()
+        synced_at = self._synced_at
+        if synced_at is not None and 0 <= now - synced_at < SYNC_SECONDS:
+            return self._view  # the common case: no lock, no storage
         with self._lock:
             if self._synced_at is not None and 0 <= now - self._synced_at < SYNC_SECONDS:
                 return self._view

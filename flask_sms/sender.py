@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import secrets
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,8 +49,8 @@ class PlanStep:
 
 
 def new_out_id() -> str:
-    """A correlation id for a send the caller gave none: 32 hex characters."""
-    return uuid.uuid4().hex
+    """A correlation id for a send the caller gave none: 32 hex characters (128 random bits)."""
+    return secrets.token_hex(16)
 
 
 def chunked(items: Sequence[T], size: int) -> list[list[T]]:
@@ -296,13 +295,7 @@ class Sender:
         values = {str(name): value for name, value in (params or {}).items()}
         correlation = out_id or new_out_id()
         groups = _by_kind(numbers)
-        plans = {
-            kind: [
-                dataclasses.replace(step, payload=dataclasses.replace(step.payload, out_id=correlation))
-                for step in steps
-            ]
-            for kind, steps in self.plans(purpose, values, set(groups)).items()
-        }
+        plans = self.plans(purpose, values, set(groups), correlation)
         message = SmsMessage(
             tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
         )
@@ -361,20 +354,27 @@ class Sender:
         ):
             raise SmsError(f"out_id must be 1-{MAX_OUT_ID} printable ASCII characters")
 
-    def plan(self, purpose: str, params: Mapping[str, Any], international: bool = False) -> list[PlanStep]:
+    def plan(
+        self, purpose: str, params: Mapping[str, Any], international: bool = False, out_id: str = ""
+    ) -> list[PlanStep]:
         """The providers with a template for ``purpose`` (the international one for numbers outside
         mainland China), in order, each with its payload rendered. May be empty."""
         plan = []
         for provider in self.providers:
             template = provider.template_for(purpose, international)
             if template is not None:
-                plan.append(PlanStep(provider, provider.render(purpose, template, params)))
+                payload = provider.render(purpose, template, params)
+                if out_id:
+                    payload = Payload(payload.template, payload.params, payload.text, out_id)
+                plan.append(PlanStep(provider, payload))
         return self._ordered(plan)
 
-    def plans(self, purpose: str, params: Mapping[str, Any], kinds: set[bool]) -> dict[bool, list[PlanStep]]:
+    def plans(
+        self, purpose: str, params: Mapping[str, Any], kinds: set[bool], out_id: str = ""
+    ) -> dict[bool, list[PlanStep]]:
         """A plan per kind of number asked for (``True``: outside mainland China); every template is
         rendered, so a missing parameter fails before anything is sent."""
-        plans = {kind: self.plan(purpose, params, kind) for kind in sorted(kinds)}
+        plans = {kind: self.plan(purpose, params, kind, out_id) for kind in sorted(kinds)}
         if not plans.get(False) and not any(provider.template_for(purpose) for provider in self.providers):
             raise UnknownPurpose(purpose)  # no template at all; a missing international one fails its numbers
         return plans

@@ -110,6 +110,11 @@ class TencentProvider(Provider[Any, Any]):
         connection = getattr(self.client.request, "conn", None)
         if connection is not None and hasattr(connection, "proxy"):
             connection.proxy = self.proxies_for(url)
+            session = getattr(connection, "_session", None)
+            if session is not None:
+                # the route is decided; the SDK passes its own CA bundle: nothing is left for
+                # requests to read from the environment on every send
+                session.trust_env = False
 
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +12,20 @@ import requests
 class RoutedSession(requests.Session):
     """One pooled session whose every request takes the ``proxies`` the provider decided for its URL.
 
-    ``trust_env`` stays on, so ``REQUESTS_CA_BUNDLE`` and friends still apply; the
-    explicit ``proxies`` (``None`` values for a direct request) keep ``requests`` from
-    adding the environment's proxies on top of that decision.
+    The environment is read once, here, when the app starts, as the routes are: the CA
+    bundle ``requests`` would take from ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` is set on
+    the session, and ``trust_env`` is off, so ``requests`` does not scan the whole
+    environment for proxies on every send (a tenth of a bare call's time) only to be
+    overridden by the route.
     """
 
     def __init__(self, route: Callable[[str], dict[str, str | None]]) -> None:
         super().__init__()
         self.route = route
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self.verify = bundle
+        self.trust_env = False
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         text = url.decode() if isinstance(url, bytes) else url
