@@ -644,3 +644,18 @@ def test_receipts_on_memory_outside_debug_warn_once(make_app, caplog):
     from flask_sms import backends
 
     assert any("delivery-report marks" in said for said in backends._warned)
+
+
+def test_an_aliyun_push_and_a_later_poll_of_the_same_text_announce_it_once(receipt_app, receipts, heard, serve):
+    """The poll (QuerySendDetails by phone and day) carries no BizId, only the OutId the send now
+    sends: the status store maps (out_id, phone) to the BizId, so both read as the same report."""
+    app = receipt_app(["aliyun"])
+    with app.app_context():
+        result = send_sms(PHONE, "captcha", {"code": "123456", "minutes": 5}, out_id="login-7")
+    served = serve(app)
+    (push,) = receipts.push_all("aliyun", served.receipt_url("aliyun"))
+    assert push.statuses == [200] and len(heard) == 1
+    with app.app_context():
+        polled = app.extensions["sms"].fetch_reports("aliyun", phone=PHONE)
+    assert [(r.out_id, r.message_id) for r in polled] == [("login-7", result.messages[0].message_id)]
+    assert len(heard) == 1  # the poll found nothing new
