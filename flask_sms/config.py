@@ -367,6 +367,14 @@ def _flow_problems(
         problems.append(f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}")
     for purpose in _uncovered(purposes or (), provider_settings):
         problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
+    regions = flow["allowed_regions"]
+    if regions is None or regions - {"CN"}:  # numbers abroad may ask for a code
+        for purpose in _uncovered(purposes or (), provider_settings, international=True):
+            problems.append(
+                f"SMS_ALLOWED_REGIONS lets numbers outside mainland China ask for a code, but no provider can text "
+                f"them for captcha purpose {purpose!r}: add it to SMS_<PROVIDER>_INTL_TEMPLATES (Aliyun and Tencent "
+                "need international templates of their own)"
+            )
     return problems
 
 
@@ -439,15 +447,34 @@ def secret_key_weakness(secret: Any) -> str | None:
     return None
 
 
-def _uncovered(purposes: tuple[str, ...], provider_settings: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Purposes no provider can send; judged only when every provider's templates parsed."""
+def _uncovered(
+    purposes: tuple[str, ...], provider_settings: Mapping[str, Mapping[str, Any]], international: bool = False
+) -> list[str]:
+    """Purposes no provider can send (to numbers abroad, with ``international``); judged only when
+    every provider's templates parsed."""
     templates: list[Mapping[str, Any] | None] = [
-        settings.get("TEMPLATES") if provider_class(name).needs_templates else _EVERY_PURPOSE
+        _EVERY_PURPOSE
+        if not provider_class(name).needs_templates
+        else _templates_for(provider_class(name), settings, international)
         for name, settings in provider_settings.items()
     ]
     if not templates or any(known is None for known in templates):
         return []
     return [purpose for purpose in purposes if not any(purpose in known for known in templates if known is not None)]
+
+
+def _templates_for(
+    cls: type[AnyProvider], settings: Mapping[str, Any], international: bool
+) -> Mapping[str, Any] | None:
+    """The templates a provider uses for mainland numbers, or for numbers abroad (see ``Provider.template_for``);
+    ``None`` when they did not parse."""
+    if international and settings.get("INTL_TEMPLATES") is not None:
+        intl: Mapping[str, Any] = settings["INTL_TEMPLATES"]
+        return intl
+    if international and cls.separate_intl_templates:
+        return {}
+    mainland: Mapping[str, Any] | None = settings.get("TEMPLATES")
+    return mainland
 
 
 class _EveryPurpose(dict[str, Any]):

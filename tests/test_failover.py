@@ -321,3 +321,19 @@ def test_send_sms_raises_phone_rejected_with_the_vendors_words(make_app, fake):
     (attempt,) = caught.value.attempts
     assert (attempt.provider, attempt.code, attempt.outcome) == ("tencent", BLACKLIST[0], "rejected")
     assert caught.value.result is not None and caught.value.result.failed["+8613800138000"] is attempt
+
+
+def test_codes_abroad_with_no_international_template_are_a_config_problem(make_app):
+    with pytest.raises(ConfigError) as caught:
+        make_app(
+            ["aliyun", "tencent"],
+            SMS_ALLOWED_REGIONS=["CN", "HK"],
+            SMS_ALIYUN_INTL_TEMPLATES=None,
+            SMS_TENCENT_INTL_TEMPLATES=None,
+        )
+    assert any("SMS_<PROVIDER>_INTL_TEMPLATES" in line and "'captcha'" in line for line in caught.value.problems)
+    # one provider that can text them is enough: Tencent's international template, or a vendor that
+    # uses its mainland templates abroad (Ronglian)
+    make_app(["aliyun", "tencent"], SMS_ALLOWED_REGIONS=["CN", "HK"], SMS_ALIYUN_INTL_TEMPLATES=None)
+    make_app(["aliyun", "ronglian"], SMS_ALLOWED_REGIONS=["*"], SMS_ALIYUN_INTL_TEMPLATES=None)
+    make_app(["aliyun"], SMS_ALIYUN_INTL_TEMPLATES=None)  # mainland only (the default): nothing to check
