@@ -3,27 +3,39 @@
 Vendor SDKs log URLs, headers, request bodies and server replies (Aliyun echoes
 the string it signed, which holds the AccessKeyId; its transport errors carry the
 signed URL, whose query holds TemplateParam, so the code; Tencent's DEBUG log
-dumps the JSON body). Three things are masked in every record of a guarded
-logger and in every vendor text we keep:
+dumps the JSON body, TemplateParamSet included). Four things are masked in every
+record of a guarded logger and in every vendor text we keep:
 
 * every credential the extension is configured with (registered once);
-* the template values of the send in progress: a provider call runs inside
-  :func:`sending`, which puts them in a context variable (each chunk's worker
-  thread sets its own), so they are masked wherever the SDK writes them;
+* the template values of the send in progress, in every encoding an SDK writes
+  them (raw, JSON-escaped as ``json.dumps`` does by default, percent-encoded
+  either way, twice): a provider call runs inside :func:`sending`, which puts
+  them in a context variable for that call. A context variable rather than a
+  global list, because values are per send and sends run side by side: each
+  chunk's worker thread runs ``Provider.send`` and so sets its own;
+* the value of each vendor's template-parameter field (``TemplateParam``,
+  ``TemplateParamSet``, ``datas``, ``content``, ``templateParas``,
+  ``contentVar``, ``parameters``, ``params``, ``text``: the wire names of the
+  ten vendors) wherever an SDK line or a vendor text writes one, whatever it
+  holds. This also covers values too short to mask by themselves (``"5"``
+  minutes) and any encoding the list above misses;
 * every URL query string, which is where signed URLs carry all of the above.
 
-Masking happens first; only then is a text shortened, so no part of a secret
-survives a cut.
+The two value rules back each other up: the context variable finds a code
+anywhere (a reply that echoes it, an exception text), the field rule finds
+whatever sits in a parameter field. Masking happens first; only then is a text
+shortened, so no part of a secret survives a cut.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -67,6 +79,18 @@ def register_url_password(url: str) -> None:
 _in_flight: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("flask_sms_in_flight", default=frozenset())
 
 
+def _encodings(value: str) -> set[str]:
+    """``value`` as SDKs write it: raw, JSON-escaped (``\\u674e``), and each of those percent-encoded (twice)."""
+    if value.isascii() and value.isalnum():  # the usual code: every encoding is the value itself
+        return {value}
+    bases = (value, json.dumps(value)[1:-1])
+    forms = set(bases)
+    for form in bases:
+        once = quote(form, safe="")
+        forms.update({once, quote_plus(form), quote(form), quote(once, safe="")})
+    return forms
+
+
 class sending:
     """Mask these template values (and their encoded forms) while a vendor call runs in this context."""
 
@@ -76,10 +100,8 @@ class sending:
         found: set[str] = set()
         for value in values:
             if len(value) >= _MIN_LENGTH:
-                found.add(value)
-                encoded = quote(value, safe="")
-                if encoded != value:  # digits, the usual code, encode to themselves
-                    found.update({encoded, quote(encoded, safe="")})
+                found.update(_encodings(value))
+        self.found = found
         self.found = found
         self.token: contextvars.Token[frozenset[str]] | None = None
 
@@ -101,6 +123,64 @@ def without_queries(text: str) -> str:
     return _QUERY.sub("?…", text)
 
 
+#: a vendor's template-parameter field: quoted (JSON, a Python repr) before ``:`` or ``=``, bare before ``=`` (a form)
+_PARAMETER_FIELD = re.compile(
+    r"""(?:(?P<quote>["'])(?:TemplateParamSet|TemplateParam|templateParas|template_paras|datas|contentVar|content"""
+    r"""|parameters|params|text)(?P=quote)\s*[:=]|(?<![\w-])(?:TemplateParamSet|TemplateParam|templateParas"""
+    r"""|template_paras|datas|contentVar|content|parameters|params|text)=)\s*""",
+    re.IGNORECASE,
+)
+_BARE_VALUE = re.compile(r"[^&\s,;)}\]]*")
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the value starting at ``start`` ends: a quoted string, a bracketed JSON/repr value or a bare word."""
+    if start >= len(text):
+        return start
+    first = text[start]
+    if first not in "\"'[{":
+        match = _BARE_VALUE.match(text, start)
+        return match.end() if match else start
+    depth, quoted, index = 0, "", start
+    while index < len(text):
+        char = text[index]
+        if quoted:
+            if char == "\\":
+                index += 1
+            elif char == quoted:
+                quoted = ""
+                if depth == 0:
+                    return index + 1
+        elif char in "\"'":
+            quoted = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return len(text)  # cut short: mask to the end
+
+
+def without_parameters(text: str) -> str:
+    """Mask the value of every template-parameter field, whatever it holds."""
+    position, parts = 0, []
+    while True:
+        match = _PARAMETER_FIELD.search(text, position)
+        if match is None:
+            break
+        end = _value_end(text, match.end())
+        if end > match.end():
+            parts += [text[position : match.end()], MASK]
+        else:
+            parts.append(text[position : match.end()])
+        position = end
+    if not parts:
+        return text
+    return "".join(parts) + text[position:]
+
+
 def redact(text: str) -> str:
     """Return ``text`` with every registered credential and the values being sent masked."""
     for secret in sorted(_secrets | _in_flight.get(), key=len, reverse=True):
@@ -110,8 +190,8 @@ def redact(text: str) -> str:
 
 
 def redact_vendor_text(text: str) -> str:
-    """What an SDK or a vendor wrote: :func:`redact`, and no URL query strings (signed URLs)."""
-    return without_queries(redact(text))
+    """What an SDK or a vendor wrote: :func:`redact`, no template-parameter values and no URL query strings."""
+    return without_queries(without_parameters(redact(text)))
 
 
 def url_without_password(url: str) -> str:

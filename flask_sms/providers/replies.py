@@ -13,10 +13,10 @@ from .payload import Reply
 _MAX_MESSAGE = 300
 
 
-def short(text: object) -> str:
-    """Vendor text made safe to show: credentials and query strings masked first, then the length bounded."""
+def short(text: object, limit: int = _MAX_MESSAGE) -> str:
+    """Vendor text made safe to show: credentials, values and query strings masked first, then cut to ``limit``."""
     value = redact_vendor_text(str(text))
-    return value if len(value) <= _MAX_MESSAGE else value[: _MAX_MESSAGE - 1] + "…"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 # Class names (anywhere in the cause chain) and texts that mean the connection was never made,
@@ -80,7 +80,7 @@ def load_json(body: bytes | str, provider: str) -> Any:
     try:
         return json.loads(body)
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise ProviderError("bad_reply", f"{provider} sent a reply that is not JSON: {short(body)[:120]!r}") from None
+        raise ProviderError("bad_reply", f"{provider} sent a reply that is not JSON: {short(body, 120)!r}") from None
 
 
 def http_reply(status: int, content: bytes, provider: str, error: Callable[[Any], tuple[str, str] | None]) -> Any:

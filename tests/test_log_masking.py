@@ -1,0 +1,222 @@
+"""No verification code, template value or credential reaches a log, an exception or the terminal.
+
+Every logger in the process is turned up to its lowest level and given a
+capturing handler of its own, as a user debugging a vendor would (and the
+Aliyun SDK's ``DEBUG=sdk`` switch is on), and a code is sent through the real
+extension and the real SDK for each of the ten vendors in each fault the fake
+vendor can play: a reply, a business error, a 500, an unreadable 200, a hang
+past ``SMS_TIMEOUT`` and a refused connection. Nothing the user could see may
+hold the code (whole, or a 4-digit piece of it standing alone, as a cut would
+leave it), a template value (raw, URL- or JSON-encoded), a credential or any
+8-character piece of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from fake_vendor import unused_port
+from vendor_config import CREDS, SECRET_VALUES
+
+from flask_sms import SendError, _redact, send_sms
+from flask_sms.errors import ProviderError
+from flask_sms.providers.replies import load_json, short
+
+CODE = "483920"
+NAME = "李雷 Lilei-Han"  # a template value with a space, non-ASCII and ASCII: every encoding differs
+SHORT = "五分钟"  # three characters: too short to mask wherever it appears, so its field is masked
+PHONE = "13800138000"
+
+# how each vendor is pointed at a port nothing listens on
+CLOSED = {
+    "aliyun": lambda port: {"SMS_ALIYUN_ENDPOINT": f"127.0.0.1:{port}"},
+    "tencent": lambda port: {"SMS_TENCENT_ENDPOINT": f"127.0.0.1:{port}"},
+    "ronglian": lambda port: {"SMS_RONGLIAN_BASE_URL": f"http://127.0.0.1:{port}"},
+    "ihuyi": lambda port: {"SMS_IHUYI_URL": f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"},
+    "huawei": lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
+    "volcengine": lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
+    "baidu": lambda port: {"SMS_BAIDU_ENDPOINT": f"127.0.0.1:{port}"},
+    "qiniu": lambda port: {"SMS_QINIU_ENDPOINT": f"127.0.0.1:{port}"},
+    "yunpian": lambda port: {"SMS_YUNPIAN_ENDPOINT": f"127.0.0.1:{port}"},
+    "netease": lambda port: {"SMS_NETEASE_ENDPOINT": f"127.0.0.1:{port}"},
+}
+VENDORS = list(CLOSED)
+FAULTS = ["ok", "business_error", "http_500", "garbage", "hang", "connection_refused"]
+
+
+class _Capture(logging.Handler):
+    """Keeps every record as a handler of the user's would print it (with the traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
+
+
+@pytest.fixture
+def every_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Capture]:
+    """A capturing handler on the root and on every logger there is, each at level 1; ``DEBUG=sdk`` set."""
+    monkeypatch.setenv("DEBUG", "sdk")  # aliyunsdkcore's switch: dump each request and reply
+    capture = _Capture()
+    saved: list[tuple[logging.Logger, int, bool]] = []
+
+    def turn_up() -> None:
+        loggers = [logging.getLogger()] + [
+            item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)
+        ]
+        for logger in loggers:
+            if capture not in logger.handlers:
+                saved.append((logger, logger.level, logger.disabled))
+                logger.setLevel(1)
+                logger.disabled = False
+                logger.addHandler(capture)
+
+    capture.turn_up = turn_up  # type: ignore[attr-defined]
+    turn_up()
+    yield capture
+    for logger, level, disabled in saved:
+        logger.removeHandler(capture)
+        logger.setLevel(level)
+        logger.disabled = disabled
+
+
+def _code_parts(code: str) -> list[re.Pattern[str]]:
+    """The code anywhere, and each 4-digit piece of it standing alone (what a cut or a partial mask leaves)."""
+    pieces = {code[i : i + 4] for i in range(len(code) - 3)}
+    return [re.compile(re.escape(code))] + [
+        re.compile(rf"(?<![0-9A-Za-z]){piece}(?![0-9A-Za-z])") for piece in sorted(pieces)
+    ]
+
+
+def _value_forms(value: str) -> list[str]:
+    """A template value as an SDK may write it: raw, URL-encoded (both ways), JSON-escaped."""
+    return sorted(
+        {
+            value,
+            quote(value, safe=""),
+            quote_plus(value),
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False),
+        }
+    )
+
+
+def _credential_parts(secret: str) -> list[str]:
+    """The whole credential and every 8-character piece of it (a plain word such as "ronglian" excepted)."""
+    pieces = [secret[i : i + 8] for i in range(max(1, len(secret) - 7))]
+    return [secret] + [piece for piece in pieces if not piece.isalpha()]
+
+
+def _leaks(text: str, code: str = CODE, values: tuple[str, ...] = ()) -> list[str]:
+    found = [pattern.pattern for pattern in _code_parts(code) if pattern.search(text)]
+    found += [form for value in values for form in _value_forms(value) if form in text]
+    found += [part for secret in SECRET_VALUES for part in _credential_parts(secret) if part in text]
+    return found
+
+
+def _seen(
+    capture: _Capture, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, more: list[str]
+) -> str:
+    out, err = capfd.readouterr()
+    records = [r.getMessage() + "\n" + (r.exc_text or "") for r in caplog.records]
+    return "\n".join([*capture.texts, *records, caplog.text, out, err, *more])
+
+
+def _set_fault(fake: Any, vendor: str, fault: str) -> dict[str, Any]:
+    if fault == "connection_refused":
+        return CLOSED[vendor](unused_port())
+    if fault == "hang":
+        fake.set_mode(vendor, "hang", seconds=2)
+    elif fault != "ok":
+        fake.set_mode(vendor, fault)
+    return {}
+
+
+def _send(app: Any, capture: _Capture, purpose: str, params: dict[str, Any]) -> list[str]:
+    """Send once; the texts of the result or the error, as the user's code would print them."""
+    with app.app_context():
+        capture.turn_up()  # loggers the SDK made while the app was built
+        try:
+            result = send_sms(PHONE, purpose, params)
+        except SendError as exc:
+            return [str(exc), repr(exc), repr(exc.attempts)]
+        return [repr(result), str(SendError(result.attempts, result)), repr(result.attempts)]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("fault", FAULTS)
+def test_the_code_and_credentials_reach_no_log_and_no_error(make_app, fake, caplog, capfd, every_logger, vendor, fault):
+    overrides = _set_fault(fake, vendor, fault)
+    app = make_app([vendor], SMS_TIMEOUT=0.5, **overrides)
+    caplog.set_level(0)
+    texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
+    seen = _seen(every_logger, capfd, caplog, texts)
+    assert every_logger.texts, "nothing was logged: the capture is not working"
+    assert _leaks(seen) == [], seen
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("fault", ["ok", "business_error", "garbage", "connection_refused"])
+@pytest.mark.parametrize(
+    ("purpose", "params", "value"),
+    [("notice", {"name": NAME}, NAME), ("captcha", {"code": CODE, "minutes": SHORT}, SHORT)],
+    ids=["name", "short"],
+)
+def test_a_template_value_reaches_no_log_and_no_error(
+    make_app, fake, caplog, capfd, every_logger, vendor, fault, purpose, params, value
+):
+    """Any template value, not only a code: raw, URL-encoded or JSON-escaped as the SDKs write bodies, and
+    one too short to mask by itself (it still sits in the vendor's parameter field)."""
+    overrides = _set_fault(fake, vendor, fault)
+    app = make_app([vendor], SMS_TIMEOUT=0.5, **overrides)
+    caplog.set_level(0)
+    texts = _send(app, every_logger, purpose, params)
+    seen = _seen(every_logger, capfd, caplog, texts)
+    assert _leaks(seen, values=(value,)) == [], seen
+
+
+def test_aliyun_unreachable_leaks_no_signed_url(make_app, caplog, capfd, every_logger):
+    """The reported leak: 4 lines per failed send carried the signed URL (TemplateParam, Signature, AccessKeyId)."""
+    app = make_app(["aliyun"], SMS_TIMEOUT=0.5, **CLOSED["aliyun"](unused_port()))
+    caplog.set_level(0)
+    texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
+    seen = _seen(every_logger, capfd, caplog, texts)
+    aliyun_lines = [t for t in every_logger.texts if t.startswith("aliyunsdkcore")]
+    assert any("HttpError" in line for line in aliyun_lines), every_logger.texts  # the SDK did log the failure
+    for marker in ("Signature=", "AccessKeyId=", "SignatureNonce=", "TemplateParam=", '"minutes":"5"', "%22minutes%22"):
+        assert marker not in seen, marker  # the signed URL's query, and the short value the code travels with
+    assert _leaks(seen) == [], seen
+
+
+def test_an_echoing_reply_longer_than_a_cut_is_masked_before_it_is_shortened(
+    make_app, fake, caplog, capfd, every_logger
+):
+    """A reply that starts with the Ronglian account SID and runs past 120 characters: none of the SID survives."""
+    echo = f"{CREDS.ronglian_sid} is not allowed to send with token {CREDS.ronglian_token}; " + "x" * 400
+    fake.set_mode("ronglian", "business_error", code="160014", message=echo)
+    app = make_app(["ronglian"])
+    caplog.set_level(0)
+    texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
+    seen = _seen(every_logger, capfd, caplog, texts)
+    assert "160014" in seen and "***" in seen  # the vendor's code kept, its echo masked
+    assert _leaks(seen) == [], seen
+
+
+@pytest.mark.parametrize("cut", [8, 60, 119, 120, 121, 299, 300])
+def test_a_reply_that_is_not_json_is_masked_before_any_cut(cut):
+    """``load_json``'s error text: a secret straddling any length limit leaves no piece behind."""
+    _redact.register(CREDS.ronglian_sid, CREDS.ronglian_token)  # as init_app does
+    body = "x" * (cut - 4) + CREDS.ronglian_sid + "&sig=" + CREDS.ronglian_token + " tail " + "y" * 500
+    with pytest.raises(ProviderError) as caught:
+        load_json(body, "ronglian")
+    assert _leaks(str(caught.value)) == []
+    assert _leaks(short(body)) == []
