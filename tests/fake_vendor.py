@@ -579,9 +579,9 @@ class FakeVendor:
     def set_mode(self, vendor: str, mode: str, **kw: Any) -> None:
         """Set how ``vendor`` answers signature-valid requests.
 
-        Modes: "ok"; "business_error" (kw ``code``, ``message``); "http_500";
-        "hang" (kw ``seconds``, default 30, then replies as "ok" would);
-        "garbage". The extra kw ``times=N`` applies the mode to the next N
+        Modes: "ok"; "business_error" (kw ``code``, ``message``); "http_500"
+        (kw ``body``); "hang" (kw ``seconds``, default 30, then replies as "ok"
+        would); "garbage" (kw ``body``: what the unreadable 200 says). The extra kw ``times=N`` applies the mode to the next N
         requests only, then the vendor goes back to "ok".
         """
         self._check_vendor(vendor)
@@ -706,9 +706,10 @@ class FakeVendor:
         ok: Callable[[Received, dict[str, Any]], _Reply] = plugin.ok if plugin else getattr(self, f"_{vendor}_ok")
         mode, kw = self._take_mode(vendor)
         if mode == "http_500":
-            return _Reply(500, b"500 Internal Server Error", "text/plain; charset=utf-8", "http_500")
+            body = str(kw.get("body", "500 Internal Server Error")).encode("utf-8")
+            return _Reply(500, body, "text/plain; charset=utf-8", "http_500")
         if mode == "garbage":
-            return _Reply(200, b"<html>not json", "text/html", "garbage")
+            return _Reply(200, str(kw.get("body", "<html>not json")).encode("utf-8"), "text/html", "garbage")
         if mode == "business_error":
             dcode, dmsg = plugin.business_error if plugin else _DEFAULT_BUSINESS_ERROR[vendor]
             code = str(kw.get("code") or dcode)

@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -197,18 +202,84 @@ def test_aliyun_unreachable_leaks_no_signed_url(make_app, caplog, capfd, every_l
     assert _leaks(seen) == [], seen
 
 
+@pytest.mark.parametrize("offset", [0, 112, 116, 292, 296])
 def test_an_echoing_reply_longer_than_a_cut_is_masked_before_it_is_shortened(
-    make_app, fake, caplog, capfd, every_logger
+    make_app, fake, caplog, capfd, every_logger, offset
 ):
-    """A reply that starts with the Ronglian account SID and runs past 120 characters: none of the SID survives."""
-    echo = f"{CREDS.ronglian_sid} is not allowed to send with token {CREDS.ronglian_token}; " + "x" * 400
+    """A reply that echoes the Ronglian account SID (first, or across the 120- and 300-character cuts) and
+    the token: none of either survives, in the log, the error or the terminal."""
+    echo = "x" * offset + f"{CREDS.ronglian_sid} may not send with {CREDS.ronglian_token}; " + "y" * 400
     fake.set_mode("ronglian", "business_error", code="160014", message=echo)
     app = make_app(["ronglian"])
     caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
-    assert "160014" in seen and "***" in seen  # the vendor's code kept, its echo masked
+    assert "160014" in seen  # the vendor's code kept
     assert _leaks(seen) == [], seen
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("fault", ["http_500", "garbage"])
+@pytest.mark.parametrize("offset", [0, 116, 196, 296])
+def test_an_unreadable_reply_that_echoes_credentials_is_masked_before_any_cut(
+    make_app, fake, caplog, capfd, every_logger, vendor, fault, offset
+):
+    """A 500 or an unreadable 200 whose body echoes every credential, placed across each length limit a
+    vendor text has been cut at (120, 200, 300): masking comes first, so no piece survives."""
+    echo = "x" * offset + " ".join(SECRET_VALUES) + f" code={CODE} " + "y" * 400
+    fake.set_mode(vendor, fault, body=echo)
+    app = make_app([vendor])
+    caplog.set_level(0)
+    texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
+    seen = _seen(every_logger, capfd, caplog, texts)
+    assert _leaks(seen) == [], seen
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["reply", "refused"])
+def test_aliyun_debug_sdk_prints_through_its_own_handler_without_a_secret(fake, reachable):
+    """``DEBUG=sdk`` makes aliyunsdkcore dump each request and reply to stderr through the StreamHandler it
+    adds to its own logger at import; in a process of its own (the real stderr), with the app's logging on
+    at DEBUG as a user chasing a vendor problem would, that printout keeps no secret."""
+    port = fake.url.rsplit(":", 1)[1] if reachable else str(unused_port())
+    program = f"""
+        import logging, sys
+        sys.path.insert(0, "tests")
+        from flask import Flask
+        from vendor_config import vendor_config
+        from flask_sms import SmsExtension, SendError, send_sms
+        logging.basicConfig(level=logging.DEBUG)
+        app = Flask("app")
+        app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["aliyun"],
+                          SMS_SUPPRESS_SEND=False, SMS_TIMEOUT=2,
+                          **vendor_config("http://127.0.0.1:{port}", "127.0.0.1:{port}"))
+        SmsExtension(app)
+        with app.app_context():
+            try:
+                print(send_sms("{PHONE}", "captcha", {{"code": "{CODE}", "minutes": 5}}))
+            except SendError as exc:
+                print(exc, repr(exc.attempts))
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(program)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DEBUG": "sdk"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    if reachable:
+        assert "> POST /?… HTTP/1.1" in result.stderr, output  # the SDK's own handler printed the request
+    else:
+        assert "HttpError occurred" in result.stderr, output
+    assert _leaks(output) == [], output
+    for marker in ("Signature=", "AccessKeyId=", "TemplateParam=", '"minutes":"5"'):
+        assert marker not in output, marker
 
 
 @pytest.mark.parametrize("cut", [8, 60, 119, 120, 121, 299, 300])
