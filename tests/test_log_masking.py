@@ -52,6 +52,8 @@ CLOSED = {
     "netease": lambda port: {"SMS_NETEASE_ENDPOINT": f"127.0.0.1:{port}"},
 }
 VENDORS = list(CLOSED)
+#: an account error each vendor may answer with a message of its own
+CLOSED_CODES = {"ihuyi": "4051", "yunpian": "3"}
 FAULTS = ["ok", "business_error", "http_500", "garbage", "hang", "connection_refused"]
 
 
@@ -232,6 +234,25 @@ def test_an_unreadable_reply_that_echoes_credentials_is_masked_before_any_cut(
     caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
+    assert _leaks(seen) == [], seen
+
+
+@pytest.mark.parametrize("vendor", ["ihuyi", "yunpian"])
+def test_a_reply_that_echoes_the_code_is_masked_in_every_worker_thread(
+    make_app, fake, caplog, capfd, every_logger, vendor
+):
+    """Numbers sent as separate requests run on the sender's thread pool: each request masks its own values,
+    so a vendor message that repeats the code (no parameter field around it) is masked in every thread."""
+    fake.set_mode(vendor, "business_error", code=CLOSED_CODES[vendor], message=f"模板内容 {CODE} 不合法")
+    app = make_app([vendor], SMS_MAX_CONCURRENCY=4)
+    caplog.set_level(0)
+    phones = ["13800138000", "13900139000", "13700137000", "13600136000"]
+    with app.app_context():
+        every_logger.turn_up()  # type: ignore[attr-defined]
+        with pytest.raises(SendError) as caught:
+            send_sms(phones, "captcha", {"code": CODE, "minutes": 5})
+    seen = _seen(every_logger, capfd, caplog, [str(caught.value), repr(caught.value.attempts)])
+    assert "不合法" in seen  # the vendor's message is kept, the code in it masked
     assert _leaks(seen) == [], seen
 
 
