@@ -65,6 +65,7 @@ __all__ = [
     "RONGLIAN_MAX_NUMBERS",
     "TENCENT_MAX_NUMBERS",
     "VENDORS",
+    "AuthRefusal",
     "Credentials",
     "FakeVendor",
     "Received",
@@ -72,10 +73,15 @@ __all__ = [
     "Reply",
     "VendorFake",
     "aliyun_percent_encode",
+    "aliyun_request_params",
     "aliyun_signature",
     "register_fake",
+    "ronglian_authorization",
     "ronglian_sig",
+    "tc3_authorization_fields",
+    "tc3_canonical_request",
     "tc3_signature",
+    "tc3_signature_matches",
     "unused_port",
 ]
 
@@ -296,6 +302,105 @@ def tc3_signature(secret_key: str, timestamp: str, date: str, service: str, cano
 def ronglian_sig(account_sid: str, auth_token: str, timestamp: str) -> str:
     """Ronglian's ``sig`` query parameter: upper-case MD5 of account SID + AUTH TOKEN + timestamp."""
     return _md5_hex(account_sid + auth_token + timestamp).upper()
+
+
+def aliyun_request_params(query: str, content_type: str, body: bytes) -> dict[str, str]:
+    """Every parameter of an Aliyun RPC request: the query string, plus a form-encoded body (both are signed)."""
+    params = _parse_form(query)
+    ctype = content_type.lower()
+    if body and (not ctype or "application/x-www-form-urlencoded" in ctype):
+        params.update(_parse_form(body.decode("utf-8", "replace")))
+    return params
+
+
+def tc3_authorization_fields(header: str) -> dict[str, str] | None:
+    """The fields of a TC3 ``Authorization`` header (plus its scope's SecretId, Date, Service), or ``None``."""
+    algorithm, _, rest = header.strip().partition(" ")
+    if algorithm != "TC3-HMAC-SHA256":
+        return None
+    fields: dict[str, str] = {}
+    for item in rest.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            fields[key] = value
+    if not {"Credential", "SignedHeaders", "Signature"} <= fields.keys():
+        return None
+    scope = fields["Credential"].split("/")
+    if len(scope) != 4 or scope[3] != "tc3_request":
+        return None
+    fields["SecretId"], fields["Date"], fields["Service"] = scope[:3]
+    return fields
+
+
+def tc3_canonical_request(
+    method: str, path: str, query: str, headers: Message | dict[str, str], signed_headers: str, body: bytes
+) -> str:
+    """The TC3 canonical request rebuilt from what arrived: the signed headers' names and values lower-cased
+    and trimmed (per the TC3 doc), the body's SHA-256 (or that of ``UNSIGNED-PAYLOAD`` when so declared)."""
+    canonical_headers = "".join(
+        f"{name}:{(headers.get(name) or '').strip().lower()}\n" for name in signed_headers.split(";")
+    )
+    if (headers.get("X-TC-Content-SHA256") or "") == "UNSIGNED-PAYLOAD":
+        payload_hash = hashlib.sha256(b"UNSIGNED-PAYLOAD").hexdigest()
+    else:
+        payload_hash = hashlib.sha256(body).hexdigest()
+    return f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
+
+
+def tc3_signature_matches(
+    method: str,
+    path: str,
+    query: str,
+    headers: Message | dict[str, str],
+    body: bytes,
+    fields: dict[str, str],
+    secret_key: str,
+    service: str,
+) -> bool:
+    """The fake's TC3 check of one request whose Authorization header gave ``fields``: the scope's service and
+    date (the UTC date of ``X-TC-Timestamp``), content-type and host signed, and the signature itself."""
+    timestamp = (headers.get("X-TC-Timestamp") or "").strip()
+    if not timestamp.isdigit():
+        return False
+    ts_date = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d")
+    signed = fields["SignedHeaders"]
+    if (
+        fields["Service"] != service
+        or fields["Date"] != ts_date
+        or not {"content-type", "host"} <= set(signed.split(";"))
+    ):
+        return False
+    canonical_request = tc3_canonical_request(method, path, query, headers, signed, body)
+    expected = tc3_signature(secret_key, timestamp, fields["Date"], fields["Service"], canonical_request)
+    return hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii"))
+
+
+@dataclass(frozen=True)
+class AuthRefusal:
+    """Why a Ronglian Authorization header was refused: the vendor's (code, message)."""
+
+    pair: tuple[str, str]
+
+
+def ronglian_authorization(header: str) -> tuple[str, str] | AuthRefusal:
+    """Ronglian's ``Authorization`` header read back: base64 of ``account SID:yyyyMMddHHmmss``."""
+    auth = header.strip()
+    if not auth:
+        return AuthRefusal(_RL_AUTH_EMPTY)
+    try:
+        decoded = base64.b64decode(auth, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return AuthRefusal(_RL_AUTH_B64)
+    if ":" not in decoded:
+        return AuthRefusal(_RL_AUTH_FORMAT)
+    sid, _, timestamp = decoded.partition(":")
+    if not sid:
+        return AuthRefusal(_RL_AUTH_NO_SID)
+    if not timestamp:
+        return AuthRefusal(_RL_AUTH_NO_TS)
+    if not re.fullmatch(r"\d{14}", timestamp):
+        return AuthRefusal(_RL_TS_FORMAT)
+    return sid, timestamp
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -736,10 +841,7 @@ class FakeVendor:
         return f"{method.upper()}&{pe('/')}&{pe(canonical)}"
 
     def _aliyun_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        params = _parse_form(query)
-        ctype = (headers.get("Content-Type") or "").lower()
-        if body and (not ctype or "application/x-www-form-urlencoded" in ctype):
-            params.update(_parse_form(body.decode("utf-8", "replace")))
+        params = aliyun_request_params(query, headers.get("Content-Type") or "", body)
 
         def refuse(status: int, code: str, message: str) -> _Refuse:
             return _Refuse(
@@ -839,40 +941,18 @@ class FakeVendor:
                 self._tencent_reply({"Error": {"Code": code, "Message": message}}, f"refused:{code}"),
             )
 
-        auth = (headers.get("Authorization") or "").strip()
-        algorithm, _, rest = auth.partition(" ")
-        if algorithm != "TC3-HMAC-SHA256":
+        fields = tc3_authorization_fields(headers.get("Authorization") or "")
+        if fields is None:
             raise refuse(*_TC_BAD_AUTHZ)
-        fields: dict[str, str] = {}
-        for item in rest.split(","):
-            key, sep, value = item.strip().partition("=")
-            if sep:
-                fields[key] = value
-        if not {"Credential", "SignedHeaders", "Signature"} <= fields.keys():
-            raise refuse(*_TC_BAD_AUTHZ)
-        scope = fields["Credential"].split("/")
-        if len(scope) != 4 or scope[3] != "tc3_request":
-            raise refuse(*_TC_BAD_AUTHZ)
-        secret_id, date, service, _ = scope
+        secret_id = fields["SecretId"]
         if secret_id != self.credentials.tencent_secret_id:
             raise refuse(*_TC_SECRET_ID)
         timestamp = (headers.get("X-TC-Timestamp") or "").strip()
         if not timestamp.isdigit():
             raise refuse("MissingParameter", "The request is missing a required parameter `Timestamp`.")
-        signed_headers = fields["SignedHeaders"].split(";")
-        ts_date = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d")
-        if service != "sms" or date != ts_date or not {"content-type", "host"} <= set(signed_headers):
-            raise refuse(*_TC_SIG_FAILURE)
-        # Canonical request rebuilt from what arrived. Header names and values
-        # are lower-cased and trimmed, per the TC3 doc.
-        canonical_headers = "".join(f"{name}:{(headers.get(name) or '').strip().lower()}\n" for name in signed_headers)
-        if (headers.get("X-TC-Content-SHA256") or "") == "UNSIGNED-PAYLOAD":
-            payload_hash = hashlib.sha256(b"UNSIGNED-PAYLOAD").hexdigest()
-        else:
-            payload_hash = hashlib.sha256(body).hexdigest()
-        canonical_request = "\n".join([method, path, query, canonical_headers, fields["SignedHeaders"], payload_hash])
-        expected = tc3_signature(self.credentials.tencent_secret_key, timestamp, date, service, canonical_request)
-        if not hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii")):
+        if not tc3_signature_matches(
+            method, path, query, headers, body, fields, self.credentials.tencent_secret_key, service="sms"
+        ):
             raise refuse(*_TC_SIG_FAILURE)
 
         action = headers.get("X-TC-Action") or ""
@@ -963,22 +1043,10 @@ class FakeVendor:
                 self._ronglian_reply({"statusCode": "404", "statusMsg": "not found"}, "refused:404", status=404),
             )
         path_sid = segments[3]
-        auth = (headers.get("Authorization") or "").strip()
-        if not auth:
-            raise refuse(_RL_AUTH_EMPTY)
-        try:
-            decoded = base64.b64decode(auth, validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise refuse(_RL_AUTH_B64) from None
-        if ":" not in decoded:
-            raise refuse(_RL_AUTH_FORMAT)
-        header_sid, _, timestamp = decoded.partition(":")
-        if not header_sid:
-            raise refuse(_RL_AUTH_NO_SID)
-        if not timestamp:
-            raise refuse(_RL_AUTH_NO_TS)
-        if not re.fullmatch(r"\d{14}", timestamp):
-            raise refuse(_RL_TS_FORMAT)
+        read = ronglian_authorization(headers.get("Authorization") or "")
+        if isinstance(read, AuthRefusal):
+            raise refuse(read.pair)
+        header_sid, timestamp = read
         if header_sid != path_sid:
             raise refuse(_RL_SID_MISMATCH)
         sig = _parse_form(query).get("sig", "")

@@ -10,8 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from email.message import Message
 
-from fake_vendor import aliyun_signature, ronglian_sig, tc3_signature
+import pytest
+from fake_vendor import (
+    AuthRefusal,
+    Credentials,
+    FakeVendor,
+    aliyun_request_params,
+    aliyun_signature,
+    ronglian_authorization,
+    ronglian_sig,
+    tc3_authorization_fields,
+    tc3_canonical_request,
+    tc3_signature,
+    tc3_signature_matches,
+)
 
 
 def test_aliyun_sendsms_example():
@@ -89,3 +103,118 @@ def test_ronglian_authorization_example():
     # sig is upper-case MD5(SID + token + timestamp); the published token is masked, so check the form
     sig = ronglian_sig("2c94811c87fb7ec601881e50a8ed0b39", "token", "20230524140059")
     assert sig == hashlib.md5(b"2c94811c87fb7ec601881e50a8ed0b39token20230524140059").hexdigest().upper()
+
+
+# -- whole published requests through the fake's own request checks --------------------------------------
+
+#: the signed URL of the SendSms doc's 签名示例 (its query string), and the StringToSign the doc prints
+ALIYUN_SENDSMS_QUERY = (
+    "Signature=zJDF%2BLrzhj%2FThnlvIToysFRq6t4%3D&AccessKeyId=testId&Action=SendSms&Format=XML&OutId=123"
+    "&PhoneNumbers=15300000001&RegionId=cn-hangzhou"
+    "&SignName=%E9%98%BF%E9%87%8C%E4%BA%91%E7%9F%AD%E4%BF%A1%E6%B5%8B%E8%AF%95%E4%B8%93%E7%94%A8"
+    "&SignatureMethod=HMAC-SHA1&SignatureNonce=45e25e9b-0a6f-4070-8c85-2956eda1b466&SignatureVersion=1.0"
+    "&TemplateCode=SMS_71390007&TemplateParam=%7B%22customer%22%3A%22test%22%7D"
+    "&Timestamp=2017-07-12T02%3A42%3A19Z&Version=2017-05-25"
+)
+ALIYUN_SENDSMS_STRING_TO_SIGN = (
+    "GET&%2F&AccessKeyId%3DtestId%26Action%3DSendSms%26Format%3DXML%26OutId%3D123%26PhoneNumbers%3D15300000001"
+    "%26RegionId%3Dcn-hangzhou%26SignName%3D%25E9%2598%25BF%25E9%2587%258C%25E4%25BA%2591%25E7%259F%25AD%25E4"
+    "%25BF%25A1%25E6%25B5%258B%25E8%25AF%2595%25E4%25B8%2593%25E7%2594%25A8%26SignatureMethod%3DHMAC-SHA1"
+    "%26SignatureNonce%3D45e25e9b-0a6f-4070-8c85-2956eda1b466%26SignatureVersion%3D1.0%26TemplateCode"
+    "%3DSMS_71390007%26TemplateParam%3D%257B%2522customer%2522%253A%2522test%2522%257D%26Timestamp"
+    "%3D2017-07-12T02%253A42%253A19Z%26Version%3D2017-05-25"
+)
+
+
+def test_aliyun_published_signed_url_reads_back_to_the_docs_string_to_sign():
+    """The fake's own reading of a request (query parameters decoded) and its string to sign, against the doc's."""
+    params = aliyun_request_params(ALIYUN_SENDSMS_QUERY, "", b"")
+    assert params["SignName"] == "阿里云短信测试专用" and params["TemplateParam"] == '{"customer":"test"}'
+    assert FakeVendor.aliyun_string_to_sign("GET", params) == ALIYUN_SENDSMS_STRING_TO_SIGN
+    assert aliyun_signature("GET", params, "testSecret") == params["Signature"] == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+
+
+def test_aliyun_published_request_passes_the_fake_and_a_changed_one_does_not():
+    """The whole check the fake runs on every request (key, method, version, signature, nonce), fed the doc's
+    request: accepted as the doc's account; one changed parameter is SignatureDoesNotMatch."""
+    fake = FakeVendor(Credentials(aliyun_key_id="testId", aliyun_secret="testSecret"))
+    reply = fake._handle("GET", "/?" + ALIYUN_SENDSMS_QUERY, Message(), b"")
+    assert reply is not None and json.loads(reply.body)["Code"] == "OK", reply
+    (received,) = fake.received("aliyun")
+    assert received.phones == ["15300000001"] and received.params == {"customer": "test"}
+    tampered = ALIYUN_SENDSMS_QUERY.replace("OutId=123", "OutId=124").replace("45e25e9b", "55e25e9b")
+    reply = fake._handle("GET", "/?" + tampered, Message(), b"")
+    assert reply is not None and json.loads(reply.body)["Code"] == "SignatureDoesNotMatch"
+
+
+TENCENT_BODY = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+
+
+def _headers(items: dict[str, str]) -> Message:
+    """Headers as the fake's HTTP handler hands them over (looked up case-insensitively)."""
+    message = Message()
+    for name, value in items.items():
+        message[name] = value
+    return message
+
+
+# (SignedHeaders, Signature, SecretKey, hash of the canonical request): the TC3 doc's example as first
+# published (api/362/4208: content-type;host) and as published now (api/213/30654: x-tc-action signed too,
+# its value lower-cased in the canonical request; the doc's SecretKey is 32 asterisks there)
+TENCENT_EXAMPLES = [
+    (
+        "content-type;host",
+        "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168",
+        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
+    ),
+    (
+        "content-type;host;x-tc-action",
+        "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f",
+        "*" * 32,
+        "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
+    ),
+]
+
+
+@pytest.mark.parametrize(("signed", "signature", "secret_key", "canonical_hash"), TENCENT_EXAMPLES, ids=["v1", "v2"])
+def test_tencent_published_request_passes_the_fakes_tc3_check(signed, signature, secret_key, canonical_hash):
+    """The doc's whole curl request (headers, body, Authorization) through the fake's own header parsing,
+    canonical request and check; the fake pins the service to ``sms``, the example is ``cvm``."""
+    headers = _headers(
+        {
+            "Authorization": "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
+            f"tc3_request, SignedHeaders={signed}, Signature={signature}",
+            "Content-Type": "application/json; charset=utf-8",
+            "Host": "cvm.tencentcloudapi.com",
+            "X-TC-Action": "DescribeInstances",
+            "X-TC-Timestamp": "1551113065",
+            "X-TC-Version": "2017-03-12",
+            "X-TC-Region": "ap-guangzhou",
+        }
+    )
+    fields = tc3_authorization_fields(headers["Authorization"])
+    assert fields is not None
+    assert (fields["SecretId"], fields["Date"], fields["Service"]) == (
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        "2019-02-25",
+        "cvm",
+    )
+    canonical = tc3_canonical_request("POST", "/", "", headers, signed, TENCENT_BODY)
+    # HashedRequestPayload and HashedCanonicalRequest as the doc prints them
+    assert canonical.endswith("\n35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064")
+    assert hashlib.sha256(canonical.encode()).hexdigest() == canonical_hash
+    assert tc3_signature_matches("POST", "/", "", headers, TENCENT_BODY, fields, secret_key, service="cvm")
+    # the same request is refused by the fake as an SMS request, with another body, or another key
+    assert not tc3_signature_matches("POST", "/", "", headers, TENCENT_BODY, fields, secret_key, service="sms")
+    assert not tc3_signature_matches("POST", "/", "", headers, TENCENT_BODY[:-1] + b" }", fields, secret_key, "cvm")
+    assert not tc3_signature_matches("POST", "/", "", headers, TENCENT_BODY, fields, secret_key + "x", "cvm")
+
+
+def test_ronglian_published_authorization_reads_back_through_the_fake():
+    """The seed's Authorization header, read by the fake's own parser: account SID and timestamp."""
+    header = "MmM5NDgxMWM4N2ZiN2VjNjAxODgxZTUwYThlZDBiMzk6MjAyMzA1MjQxNDAwNTk="
+    assert ronglian_authorization(header) == ("2c94811c87fb7ec601881e50a8ed0b39", "20230524140059")
+    assert ronglian_authorization("not base64!") == AuthRefusal(("111102", "请求包头Authorization参数Base64解码失败"))
+    short_stamp = base64.b64encode(b"2c94811c87fb7ec601881e50a8ed0b39:202305241400").decode()
+    assert isinstance(ronglian_authorization(short_stamp), AuthRefusal)
