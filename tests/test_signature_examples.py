@@ -2,7 +2,10 @@
 
 The fake and an SDK could share a mistake and still agree with each other; a
 vendor's published example (inputs and the expected signature, from its docs)
-cannot. Each check below is the function the fake vendor verifies requests with.
+cannot. Each check below is the function the fake vendor verifies requests with: first the
+signature primitives, then whole published requests through the fake's own request reading
+(the Aliyun signed URL, the Tencent curl request with its Authorization header, the Ronglian
+header). The six newer vendors' examples are in tests/test_new_vendors.py.
 """
 
 from __future__ import annotations
