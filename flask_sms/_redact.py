@@ -102,7 +102,6 @@ class sending:
             if len(value) >= _MIN_LENGTH:
                 found.update(_encodings(value))
         self.found = found
-        self.found = found
         self.token: contextvars.Token[frozenset[str]] | None = None
 
     def __enter__(self) -> None:

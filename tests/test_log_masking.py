@@ -27,7 +27,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from fake_vendor import unused_port
-from vendor_config import CREDS, SECRET_VALUES
+from vendor_config import CLOSED, CREDS, SECRET_VALUES
 
 from flask_sms import SendError, _redact, send_sms
 from flask_sms.errors import ProviderError
@@ -38,19 +38,6 @@ NAME = "李雷 Lilei-Han"  # a template value with a space, non-ASCII and ASCII:
 SHORT = "五分钟"  # three characters: too short to mask wherever it appears, so its field is masked
 PHONE = "13800138000"
 
-# how each vendor is pointed at a port nothing listens on
-CLOSED = {
-    "aliyun": lambda port: {"SMS_ALIYUN_ENDPOINT": f"127.0.0.1:{port}"},
-    "tencent": lambda port: {"SMS_TENCENT_ENDPOINT": f"127.0.0.1:{port}"},
-    "ronglian": lambda port: {"SMS_RONGLIAN_BASE_URL": f"http://127.0.0.1:{port}"},
-    "ihuyi": lambda port: {"SMS_IHUYI_URL": f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"},
-    "huawei": lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
-    "volcengine": lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
-    "baidu": lambda port: {"SMS_BAIDU_ENDPOINT": f"127.0.0.1:{port}"},
-    "qiniu": lambda port: {"SMS_QINIU_ENDPOINT": f"127.0.0.1:{port}"},
-    "yunpian": lambda port: {"SMS_YUNPIAN_ENDPOINT": f"127.0.0.1:{port}"},
-    "netease": lambda port: {"SMS_NETEASE_ENDPOINT": f"127.0.0.1:{port}"},
-}
 VENDORS = list(CLOSED)
 #: an account error each vendor may answer with a message of its own
 CLOSED_CODES = {"ihuyi": "4051", "yunpian": "3"}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fake_vendor import unused_port
-from vendor_config import CREDS, SECRET_VALUES
+from vendor_config import CLOSED, CREDS, SECRET_VALUES
 
 from flask_sms import PhoneRejected, SendError, send_sms
 from flask_sms.providers import provider_class
@@ -35,18 +35,6 @@ CODES = {
     "qiniu": (None, "AccountBalanceNotEnough"),  # Qiniu publishes no code final for a number
     "yunpian": ("10", "3"),
     "netease": ("416", "418"),
-}
-CLOSED = {
-    "aliyun": lambda port: {"SMS_ALIYUN_ENDPOINT": f"127.0.0.1:{port}"},
-    "tencent": lambda port: {"SMS_TENCENT_ENDPOINT": f"127.0.0.1:{port}"},
-    "ronglian": lambda port: {"SMS_RONGLIAN_BASE_URL": f"http://127.0.0.1:{port}"},
-    "ihuyi": lambda port: {"SMS_IHUYI_URL": f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"},
-    "huawei": lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
-    "volcengine": lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
-    "baidu": lambda port: {"SMS_BAIDU_ENDPOINT": f"127.0.0.1:{port}"},
-    "qiniu": lambda port: {"SMS_QINIU_ENDPOINT": f"127.0.0.1:{port}"},
-    "yunpian": lambda port: {"SMS_YUNPIAN_ENDPOINT": f"127.0.0.1:{port}"},
-    "netease": lambda port: {"SMS_NETEASE_ENDPOINT": f"127.0.0.1:{port}"},
 }
 VENDORS = list(CODES)
 SECOND = {vendor: ("tencent" if vendor != "tencent" else "aliyun") for vendor in VENDORS}

@@ -90,6 +90,21 @@ SECRET_VALUES = (
 )
 
 
+#: how each vendor is pointed at a port nothing listens on
+CLOSED = {
+    "aliyun": lambda port: {"SMS_ALIYUN_ENDPOINT": f"127.0.0.1:{port}"},
+    "tencent": lambda port: {"SMS_TENCENT_ENDPOINT": f"127.0.0.1:{port}"},
+    "ronglian": lambda port: {"SMS_RONGLIAN_BASE_URL": f"http://127.0.0.1:{port}"},
+    "ihuyi": lambda port: {"SMS_IHUYI_URL": f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"},
+    "huawei": lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
+    "volcengine": lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
+    "baidu": lambda port: {"SMS_BAIDU_ENDPOINT": f"127.0.0.1:{port}"},
+    "qiniu": lambda port: {"SMS_QINIU_ENDPOINT": f"127.0.0.1:{port}"},
+    "yunpian": lambda port: {"SMS_YUNPIAN_ENDPOINT": f"127.0.0.1:{port}"},
+    "netease": lambda port: {"SMS_NETEASE_ENDPOINT": f"127.0.0.1:{port}"},
+}
+
+
 def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[str, Any]:
     """``SMS_*`` keys for every vendor, every endpoint on the loopback fake."""
     return {
