@@ -565,6 +565,19 @@ class Measured:
         return ", ".join(f"{name}×{count}" if count > 1 else name for name, count in sorted(commands.items()))
 
 
+def redis_rows(label: str, measured: Measured, limit: int) -> list[Row]:
+    """The round trips (held to ``limit``), then every command counted, incl. inside scripts (informational)."""
+    round_trips = count_row(
+        f"{label} — round trips", len(measured.round_trips), limit, Measured.summary(measured.round_trips)
+    )
+    total = sum(measured.stats.values())
+    detail = Measured.summary(measured.stats)
+    if total != len(measured.round_trips) + len(measured.in_scripts):
+        detail += f"; MONITOR saw {len(measured.round_trips) + len(measured.in_scripts)}"
+    commands = count_row(f"info: {label} — all commands, incl. inside scripts (INFO commandstats)", total, None, detail)
+    return [round_trips, commands]
+
+
 def bench_redis(rows: list[Row], workdir: Path) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -618,20 +631,7 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
             ("redis: one verify through the route", verified, 1),
             ("redis: `sms.verify_code()` alone", direct, 1),
         ):
-            rows.append(
-                count_row(
-                    f"{label} — round trips", len(measured.round_trips), limit, Measured.summary(measured.round_trips)
-                )
-            )
-            total = sum(measured.stats.values())
-            detail = Measured.summary(measured.stats)
-            if total != len(measured.round_trips) + len(measured.in_scripts):
-                detail += f"; MONITOR saw {len(measured.round_trips) + len(measured.in_scripts)}"
-            rows.append(
-                count_row(
-                    f"info: {label} — all commands, incl. inside scripts (INFO commandstats)", total, None, detail
-                )
-            )
+            rows += redis_rows(label, measured, limit)
     finally:
         if probe is not None:
             probe.close()
@@ -709,278 +709,339 @@ def vendor_app(fake: RemoteFake, vendor: str, **overrides: Any) -> Flask:
 def bare_sdk_sender(fake: RemoteFake, vendor: str, timeout: float) -> Callable[[list[str]], Any]:
     """A bare official-SDK send of the captcha template to numbers already written as the
     vendor wants them, with a client built once. Raises unless the vendor accepted them all."""
+    build = _BARE_SENDERS.get(vendor)
+    if build is None:
+        raise ValueError(vendor)
+    return build(fake, timeout)
+
+
+def _bare_values() -> tuple[str, str]:
+    """The captcha template's values as every bare send writes them (strings, like ours)."""
+    return str(PARAMS["code"]), str(PARAMS["minutes"])
+
+
+def _bare_aliyun(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Aliyun's core SDK: a ``CommonRequest`` per send through one ``AcsClient``, no retries."""
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkcore.request import CommonRequest
+
     creds: Credentials = CREDS
-    code, minutes = str(PARAMS["code"]), str(PARAMS["minutes"])
-    if vendor == "aliyun":
-        from aliyunsdkcore.client import AcsClient
-        from aliyunsdkcore.request import CommonRequest
+    code, minutes = _bare_values()
 
-        acs = AcsClient(
-            creds.aliyun_key_id,
-            creds.aliyun_secret,
-            "cn-hangzhou",
-            auto_retry=False,
-            max_retry_time=0,
-            timeout=timeout,
-            connect_timeout=timeout,
+    acs = AcsClient(
+        creds.aliyun_key_id,
+        creds.aliyun_secret,
+        "cn-hangzhou",
+        auto_retry=False,
+        max_retry_time=0,
+        timeout=timeout,
+        connect_timeout=timeout,
+    )
+    template_param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
+
+    def aliyun(phones: list[str]) -> Any:
+        req = CommonRequest()
+        req.set_domain(fake.host)
+        req.set_protocol_type("http")
+        req.set_version("2017-05-25")
+        req.set_action_name("SendSms")
+        req.set_method("POST")
+        req.set_accept_format("json")
+        req.add_query_param("PhoneNumbers", ",".join(phones))
+        req.add_query_param("SignName", "阿里云短信测试")
+        req.add_query_param("TemplateCode", "SMS_153055065")
+        req.add_query_param("TemplateParam", template_param)
+        body = json.loads(acs.do_action_with_exception(req))
+        if body.get("Code") != "OK":
+            raise RuntimeError(f"bare aliyun: {body}")
+        return body
+
+    return aliyun
+
+
+def _bare_tencent(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Tencent's SMS SDK: one ``SmsClient`` with keep-alive, a ``SendSmsRequest`` per send."""
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.sms.v20210111.models import SendSmsRequest
+    from tencentcloud.sms.v20210111.sms_client import SmsClient
+
+    creds: Credentials = CREDS
+    code, minutes = _bare_values()
+
+    profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
+    sms_client = SmsClient(
+        Credential(creds.tencent_secret_id, creds.tencent_secret_key),
+        "ap-guangzhou",
+        ClientProfile(httpProfile=profile),
+    )
+
+    def tencent(phones: list[str]) -> Any:
+        req = SendSmsRequest()
+        req.PhoneNumberSet = list(phones)
+        req.SmsSdkAppId = creds.tencent_app_id
+        req.SignName = "腾讯云测试"
+        req.TemplateId = "5750123"
+        req.TemplateParamSet = [code, minutes]
+        reply = sms_client.SendSms(req)
+        if any(status.Code != "Ok" for status in reply.SendStatusSet):
+            raise RuntimeError(f"bare tencent: {reply}")
+        return reply
+
+    return tencent
+
+
+def _bare_ronglian(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Ronglian's SDK, its stdout print silenced (it posts with a new connection per call)."""
+    from ronglian_sms_sdk import SmsSDK
+
+    creds: Credentials = CREDS
+    code, minutes = _bare_values()
+
+    sdk = SmsSDK(creds.ronglian_sid, creds.ronglian_token, creds.ronglian_app_id)
+    sdk.url = fake.url
+
+    def ronglian(phones: list[str]) -> Any:
+        # The SDK prints the request (and its AUTH TOKEN) on every call; only this bare
+        # side silences that. It calls requests.post: a new connection per call.
+        with contextlib.redirect_stdout(io.StringIO()):
+            raw = sdk.sendMessage("1", ",".join(phones), [code, minutes])
+        body = json.loads(raw)
+        if body.get("statusCode") != "000000":
+            raise RuntimeError(f"bare ronglian: {body}")
+        return body
+
+    return ronglian
+
+
+def _bare_ihuyi(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Ihuyi's documented form API by hand: an MD5-signed form per number, one pooled session."""
+    import requests
+
+    creds: Credentials = CREDS
+    code, minutes = _bare_values()
+
+    session = requests.Session()
+    url = f"{fake.url}/webservice/sms.php?method=Submit"
+    content = TEMPLATES["ihuyi"]["captcha"].format(code=code, minutes=minutes)
+
+    def ihuyi(phones: list[str]) -> Any:
+        (mobile,) = phones
+        now = str(int(time.time()))
+        digest = hashlib.md5(f"{creds.ihuyi_account}{creds.ihuyi_api_key}{mobile}{content}{now}".encode())
+        form = {
+            "account": creds.ihuyi_account,
+            "password": digest.hexdigest(),
+            "mobile": mobile,
+            "content": content,
+            "time": now,
+            "format": "json",
+        }
+        body = json.loads(session.post(url, data=form, timeout=timeout).content)
+        if str(body.get("code")) != "2":
+            raise RuntimeError(f"bare ihuyi: {body}")
+        return body
+
+    return ihuyi
+
+
+def _bare_huawei(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Huawei's SMS API SDK: one client, a ``BatchSendSmsRequest`` per send, no retries."""
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+    from huaweicloudsdksmsapi.v1 import BatchSendSmsRequest, BatchSendSmsRequestBody, SMSApiClient
+    from huaweicloudsdksmsapi.v1.smsapi_credentials import SMSApiCredentials
+
+    code, minutes = _bare_values()
+
+    client = (
+        SMSApiClient.new_builder()
+        .with_credentials(SMSApiCredentials(HUAWEI.app_key, HUAWEI.app_secret))
+        .with_endpoints([fake.url])
+        .with_http_config(HttpConfig(timeout=(timeout, timeout), retry_times=0))
+        .build()
+    )
+    huawei_template = TEMPLATES["huawei"]["captcha"]["id"]
+
+    def huawei(phones: list[str]) -> Any:
+        body = BatchSendSmsRequestBody(
+            _from=HUAWEI.sender,
+            to=",".join(phones),
+            template_id=huawei_template,
+            template_paras=json.dumps([code, minutes]),
         )
-        template_param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
+        reply = client.batch_send_sms(BatchSendSmsRequest(body=body))
+        if reply.code != "000000" or any(status.status != "000000" for status in reply.result):
+            raise RuntimeError(f"bare huawei: {reply}")
+        return reply
 
-        def aliyun(phones: list[str]) -> Any:
-            req = CommonRequest()
-            req.set_domain(fake.host)
-            req.set_protocol_type("http")
-            req.set_version("2017-05-25")
-            req.set_action_name("SendSms")
-            req.set_method("POST")
-            req.set_accept_format("json")
-            req.add_query_param("PhoneNumbers", ",".join(phones))
-            req.add_query_param("SignName", "阿里云短信测试")
-            req.add_query_param("TemplateCode", "SMS_153055065")
-            req.add_query_param("TemplateParam", template_param)
-            body = json.loads(acs.do_action_with_exception(req))
-            if body.get("Code") != "OK":
-                raise RuntimeError(f"bare aliyun: {body}")
-            return body
+    return huawei
 
-        return aliyun
 
-    if vendor == "tencent":
-        from tencentcloud.common.credential import Credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
-        from tencentcloud.sms.v20210111.models import SendSmsRequest
-        from tencentcloud.sms.v20210111.sms_client import SmsClient
+def _bare_volcengine(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Volcengine's documented API by hand: a JSON body with HMAC-SHA256 headers, one pooled session."""
+    import requests
+    from fakes.volcengine import canonical_request, signature
 
-        profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
-        sms_client = SmsClient(
-            Credential(creds.tencent_secret_id, creds.tencent_secret_key),
-            "ap-guangzhou",
-            ClientProfile(httpProfile=profile),
+    code, minutes = _bare_values()
+
+    session = requests.Session()
+    query = "Action=SendSms&Version=2020-01-01"
+    volc_template = TEMPLATES["volcengine"]["captcha"]["id"]
+    param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
+
+    def volcengine(phones: list[str]) -> Any:
+        # the documented API by hand: JSON body, HMAC-SHA256 headers, one pooled session
+        fields = {
+            "SmsAccount": VOLCENGINE.sms_account,
+            "Sign": "火山引擎测试",
+            "TemplateID": volc_template,
+            "TemplateParam": param,
+            "PhoneNumbers": ",".join(phones),
+        }
+        body = json.dumps(fields, ensure_ascii=False).encode()
+        x_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        headers = {
+            "content-type": "application/json",
+            "host": fake.host,
+            "x-content-sha256": hashlib.sha256(body).hexdigest(),
+            "x-date": x_date,
+        }
+        canonical = canonical_request("POST", "/", query, headers, body, list(headers))
+        sig = signature(VOLCENGINE.secret_access_key, x_date, "cn-north-1", "volcSMS", canonical)
+        headers["authorization"] = (
+            f"HMAC-SHA256 Credential={VOLCENGINE.access_key_id}/{x_date[:8]}/cn-north-1/volcSMS/request, "
+            f"SignedHeaders={';'.join(sorted(headers))}, Signature={sig}"
         )
+        reply = json.loads(session.post(f"{fake.url}/?{query}", data=body, headers=headers, timeout=timeout).content)
+        if "Result" not in reply:
+            raise RuntimeError(f"bare volcengine: {reply}")
+        return reply
 
-        def tencent(phones: list[str]) -> Any:
-            req = SendSmsRequest()
-            req.PhoneNumberSet = list(phones)
-            req.SmsSdkAppId = creds.tencent_app_id
-            req.SignName = "腾讯云测试"
-            req.TemplateId = "5750123"
-            req.TemplateParamSet = [code, minutes]
-            reply = sms_client.SendSms(req)
-            if any(status.Code != "Ok" for status in reply.SendStatusSet):
-                raise RuntimeError(f"bare tencent: {reply}")
-            return reply
+    return volcengine
 
-        return tencent
 
-    if vendor == "ronglian":
-        from ronglian_sms_sdk import SmsSDK
+def _bare_baidu(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Baidu's BCE SDK: one ``SmsClient`` with no retries; every number's own code is checked."""
+    import baidubce.protocol
+    from baidubce.auth.bce_credentials import BceCredentials
+    from baidubce.bce_client_configuration import BceClientConfiguration
+    from baidubce.retry.retry_policy import NoRetryPolicy
+    from baidubce.services.sms.sms_client import SmsClient
 
-        sdk = SmsSDK(creds.ronglian_sid, creds.ronglian_token, creds.ronglian_app_id)
-        sdk.url = fake.url
+    code, minutes = _bare_values()
 
-        def ronglian(phones: list[str]) -> Any:
-            # The SDK prints the request (and its AUTH TOKEN) on every call; only this bare
-            # side silences that. It calls requests.post: a new connection per call.
-            with contextlib.redirect_stdout(io.StringIO()):
-                raw = sdk.sendMessage("1", ",".join(phones), [code, minutes])
-            body = json.loads(raw)
-            if body.get("statusCode") != "000000":
-                raise RuntimeError(f"bare ronglian: {body}")
-            return body
-
-        return ronglian
-
-    if vendor == "ihuyi":
-        import requests
-
-        session = requests.Session()
-        url = f"{fake.url}/webservice/sms.php?method=Submit"
-        content = TEMPLATES["ihuyi"]["captcha"].format(code=code, minutes=minutes)
-
-        def ihuyi(phones: list[str]) -> Any:
-            (mobile,) = phones
-            now = str(int(time.time()))
-            digest = hashlib.md5(f"{creds.ihuyi_account}{creds.ihuyi_api_key}{mobile}{content}{now}".encode())
-            form = {
-                "account": creds.ihuyi_account,
-                "password": digest.hexdigest(),
-                "mobile": mobile,
-                "content": content,
-                "time": now,
-                "format": "json",
-            }
-            body = json.loads(session.post(url, data=form, timeout=timeout).content)
-            if str(body.get("code")) != "2":
-                raise RuntimeError(f"bare ihuyi: {body}")
-            return body
-
-        return ihuyi
-
-    if vendor == "huawei":
-        from huaweicloudsdkcore.http.http_config import HttpConfig
-        from huaweicloudsdksmsapi.v1 import BatchSendSmsRequest, BatchSendSmsRequestBody, SMSApiClient
-        from huaweicloudsdksmsapi.v1.smsapi_credentials import SMSApiCredentials
-
-        client = (
-            SMSApiClient.new_builder()
-            .with_credentials(SMSApiCredentials(HUAWEI.app_key, HUAWEI.app_secret))
-            .with_endpoints([fake.url])
-            .with_http_config(HttpConfig(timeout=(timeout, timeout), retry_times=0))
-            .build()
+    baidu_client = SmsClient(
+        BceClientConfiguration(
+            credentials=BceCredentials(BAIDU.access_key_id, BAIDU.secret_access_key),
+            endpoint=fake.host,
+            protocol=baidubce.protocol.HTTP,
+            connection_timeout_in_mills=int(timeout * 1000),
+            retry_policy=NoRetryPolicy(),
         )
-        huawei_template = TEMPLATES["huawei"]["captcha"]["id"]
+    )
+    baidu_template = TEMPLATES["baidu"]["captcha"]["id"]
 
-        def huawei(phones: list[str]) -> Any:
-            body = BatchSendSmsRequestBody(
-                _from=HUAWEI.sender,
-                to=",".join(phones),
-                template_id=huawei_template,
-                template_paras=json.dumps([code, minutes]),
-            )
-            reply = client.batch_send_sms(BatchSendSmsRequest(body=body))
-            if reply.code != "000000" or any(status.status != "000000" for status in reply.result):
-                raise RuntimeError(f"bare huawei: {reply}")
-            return reply
-
-        return huawei
-
-    if vendor == "volcengine":
-        import requests
-        from fakes.volcengine import canonical_request, signature
-
-        session = requests.Session()
-        query = "Action=SendSms&Version=2020-01-01"
-        volc_template = TEMPLATES["volcengine"]["captcha"]["id"]
-        param = json.dumps({"code": code, "minutes": minutes}, separators=(",", ":"))
-
-        def volcengine(phones: list[str]) -> Any:
-            # the documented API by hand: JSON body, HMAC-SHA256 headers, one pooled session
-            fields = {
-                "SmsAccount": VOLCENGINE.sms_account,
-                "Sign": "火山引擎测试",
-                "TemplateID": volc_template,
-                "TemplateParam": param,
-                "PhoneNumbers": ",".join(phones),
-            }
-            body = json.dumps(fields, ensure_ascii=False).encode()
-            x_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            headers = {
-                "content-type": "application/json",
-                "host": fake.host,
-                "x-content-sha256": hashlib.sha256(body).hexdigest(),
-                "x-date": x_date,
-            }
-            canonical = canonical_request("POST", "/", query, headers, body, list(headers))
-            sig = signature(VOLCENGINE.secret_access_key, x_date, "cn-north-1", "volcSMS", canonical)
-            headers["authorization"] = (
-                f"HMAC-SHA256 Credential={VOLCENGINE.access_key_id}/{x_date[:8]}/cn-north-1/volcSMS/request, "
-                f"SignedHeaders={';'.join(sorted(headers))}, Signature={sig}"
-            )
-            reply = json.loads(
-                session.post(f"{fake.url}/?{query}", data=body, headers=headers, timeout=timeout).content
-            )
-            if "Result" not in reply:
-                raise RuntimeError(f"bare volcengine: {reply}")
-            return reply
-
-        return volcengine
-
-    if vendor == "baidu":
-        import baidubce.protocol
-        from baidubce.auth.bce_credentials import BceCredentials
-        from baidubce.bce_client_configuration import BceClientConfiguration
-        from baidubce.retry.retry_policy import NoRetryPolicy
-        from baidubce.services.sms.sms_client import SmsClient
-
-        baidu_client = SmsClient(
-            BceClientConfiguration(
-                credentials=BceCredentials(BAIDU.access_key_id, BAIDU.secret_access_key),
-                endpoint=fake.host,
-                protocol=baidubce.protocol.HTTP,
-                connection_timeout_in_mills=int(timeout * 1000),
-                retry_policy=NoRetryPolicy(),
-            )
+    def baidu(phones: list[str]) -> Any:
+        # send_message raises on any code but "1000"; check every number's own code too
+        reply = baidu_client.send_message(
+            BAIDU.signature_id, baidu_template, ",".join(phones), {"code": code, "minutes": minutes}
         )
-        baidu_template = TEMPLATES["baidu"]["captcha"]["id"]
+        if any(item.code != "1000" for item in reply.data):
+            raise RuntimeError(f"bare baidu: {reply.__dict__}")
+        return reply
 
-        def baidu(phones: list[str]) -> Any:
-            # send_message raises on any code but "1000"; check every number's own code too
-            reply = baidu_client.send_message(
-                BAIDU.signature_id, baidu_template, ",".join(phones), {"code": code, "minutes": minutes}
-            )
-            if any(item.code != "1000" for item in reply.data):
-                raise RuntimeError(f"bare baidu: {reply.__dict__}")
-            return reply
+    return baidu
 
-        return baidu
 
-    if vendor == "qiniu":
-        from qiniu import QiniuMacAuth, Sms
+def _bare_qiniu(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Qiniu's SDK: ``Sms.sendMessage`` against the fake's server."""
+    from qiniu import QiniuMacAuth, Sms
 
-        qiniu_sms = Sms(QiniuMacAuth(QINIU.access_key, QINIU.secret_key))
-        qiniu_sms.server = fake.url
-        qiniu_template = TEMPLATES["qiniu"]["captcha"]["id"]
+    code, minutes = _bare_values()
 
-        def qiniu(phones: list[str]) -> Any:
-            ret, info = qiniu_sms.sendMessage(qiniu_template, phones, {"code": code, "minutes": minutes})
-            if not ret or "job_id" not in ret:
-                raise RuntimeError(f"bare qiniu: {info}")
-            return ret
+    qiniu_sms = Sms(QiniuMacAuth(QINIU.access_key, QINIU.secret_key))
+    qiniu_sms.server = fake.url
+    qiniu_template = TEMPLATES["qiniu"]["captcha"]["id"]
 
-        return qiniu
+    def qiniu(phones: list[str]) -> Any:
+        ret, info = qiniu_sms.sendMessage(qiniu_template, phones, {"code": code, "minutes": minutes})
+        if not ret or "job_id" not in ret:
+            raise RuntimeError(f"bare qiniu: {info}")
+        return ret
 
-    if vendor == "yunpian":
-        import requests
+    return qiniu
 
-        yunpian_session = requests.Session()
-        text = TEMPLATES["yunpian"]["captcha"].format(code=code, minutes=minutes)
 
-        def yunpian(phones: list[str]) -> Any:
-            # the documented form API by hand: single_send for one number, batch_send for several
-            endpoint = "single_send.json" if len(phones) == 1 else "batch_send.json"
-            form = {"apikey": YUNPIAN.api_key, "mobile": ",".join(phones), "text": text}
-            reply = json.loads(
-                yunpian_session.post(f"{fake.url}/v2/sms/{endpoint}", data=form, timeout=timeout).content
-            )
-            if reply.get("code", 0) != 0 or any(item["code"] != 0 for item in reply.get("data", [])):
-                raise RuntimeError(f"bare yunpian: {reply}")
-            return reply
+def _bare_yunpian(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Yunpian's documented form API by hand, one pooled session."""
+    import requests
 
-        return yunpian
+    code, minutes = _bare_values()
 
-    if vendor == "netease":
-        import secrets
+    yunpian_session = requests.Session()
+    text = TEMPLATES["yunpian"]["captcha"].format(code=code, minutes=minutes)
 
-        import requests
-        from fakes.netease import checksum
+    def yunpian(phones: list[str]) -> Any:
+        # the documented form API by hand: single_send for one number, batch_send for several
+        endpoint = "single_send.json" if len(phones) == 1 else "batch_send.json"
+        form = {"apikey": YUNPIAN.api_key, "mobile": ",".join(phones), "text": text}
+        reply = json.loads(yunpian_session.post(f"{fake.url}/v2/sms/{endpoint}", data=form, timeout=timeout).content)
+        if reply.get("code", 0) != 0 or any(item["code"] != 0 for item in reply.get("data", [])):
+            raise RuntimeError(f"bare yunpian: {reply}")
+        return reply
 
-        netease_session = requests.Session()
-        netease_template = TEMPLATES["netease"]["captcha"]["id"]
-        values = json.dumps([code, minutes])
+    return yunpian
 
-        def netease(phones: list[str]) -> Any:
-            # the documented form API by hand, with the fake's own CheckSum helper
-            nonce, now = secrets.token_hex(16), str(int(time.time()))
-            headers = {
-                "AppKey": NETEASE.app_key,
-                "Nonce": nonce,
-                "CurTime": now,
-                "CheckSum": checksum(NETEASE.app_secret, nonce, now),
-            }
-            form = {"templateid": netease_template, "mobiles": json.dumps(phones), "params": values}
-            reply = json.loads(
-                netease_session.post(
-                    f"{fake.url}/sms/sendtemplate.action", data=form, headers=headers, timeout=timeout
-                ).content
-            )
-            if reply.get("code") != 200:
-                raise RuntimeError(f"bare netease: {reply}")
-            return reply
 
-        return netease
+def _bare_netease(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
+    """Netease's documented form API by hand, signed with the fake's own CheckSum helper."""
+    import secrets
 
-    raise ValueError(vendor)
+    import requests
+    from fakes.netease import checksum
+
+    code, minutes = _bare_values()
+
+    netease_session = requests.Session()
+    netease_template = TEMPLATES["netease"]["captcha"]["id"]
+    values = json.dumps([code, minutes])
+
+    def netease(phones: list[str]) -> Any:
+        # the documented form API by hand, with the fake's own CheckSum helper
+        nonce, now = secrets.token_hex(16), str(int(time.time()))
+        headers = {
+            "AppKey": NETEASE.app_key,
+            "Nonce": nonce,
+            "CurTime": now,
+            "CheckSum": checksum(NETEASE.app_secret, nonce, now),
+        }
+        form = {"templateid": netease_template, "mobiles": json.dumps(phones), "params": values}
+        reply = json.loads(
+            netease_session.post(
+                f"{fake.url}/sms/sendtemplate.action", data=form, headers=headers, timeout=timeout
+            ).content
+        )
+        if reply.get("code") != 200:
+            raise RuntimeError(f"bare netease: {reply}")
+        return reply
+
+    return netease
+
+
+#: vendor -> the builder of its bare send (each one the vendor's documented way, set up once)
+_BARE_SENDERS: dict[str, Callable[[RemoteFake, float], Callable[[list[str]], Any]]] = {
+    "aliyun": _bare_aliyun,
+    "tencent": _bare_tencent,
+    "ronglian": _bare_ronglian,
+    "ihuyi": _bare_ihuyi,
+    "huawei": _bare_huawei,
+    "volcengine": _bare_volcengine,
+    "baidu": _bare_baidu,
+    "qiniu": _bare_qiniu,
+    "yunpian": _bare_yunpian,
+    "netease": _bare_netease,
+}
 
 
 def check_fake(fake: RemoteFake, vendor: str, expected: int) -> dict[str, Any]:
@@ -1029,16 +1090,21 @@ def bench_sdks(rows: list[Row], fake: RemoteFake, pairs: int, segments: int = 5)
     for vendor, *_ in cases:
         check_fake(fake, vendor, 2 * (warm + per_segment * segments))
 
-    cpu_rows = []
-    for vendor, _, _, _, samples in cases:
-        timing = samples.timing()
+    rows += sdk_rows([(vendor, samples.timing()) for vendor, _, _, _, samples in cases])
+    fake.reset()
+
+
+def sdk_rows(timings: list[tuple[str, Timing]]) -> list[Row]:
+    """A held ratio row per vendor, then every vendor's CPU row together (informational)."""
+    ratio_rows, cpu_rows = [], []
+    for vendor, timing in timings:
         note = " (bare SDK: new connection per call)" if vendor == "ronglian" else ""
         bare = {
             "volcengine": "bare signed HTTP call",
             "yunpian": "bare HTTP call",
             "netease": "bare signed HTTP call",
         }.get(vendor, "bare SDK")
-        rows.append(ratio_row(f"sdk: {vendor} `send_sms` vs {bare}, per message{note}", timing, 1.10))
+        ratio_rows.append(ratio_row(f"sdk: {vendor} `send_sms` vs {bare}, per message{note}", timing, 1.10))
         cpu_rows.append(
             Row(
                 f"info: sdk: {vendor}, this process's CPU per message (thread time)",
@@ -1047,8 +1113,7 @@ def bench_sdks(rows: list[Row], fake: RemoteFake, pairs: int, segments: int = 5)
                 timing.cpu_ratio,
             )
         )
-    rows.extend(cpu_rows)
-    fake.reset()
+    return ratio_rows + cpu_rows
 
 
 # --------------------------------------------------------------------------------- 4. bulk

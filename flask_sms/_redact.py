@@ -137,22 +137,37 @@ def _value_end(text: str, start: int) -> int:
     if start >= len(text):
         return start
     first = text[start]
-    if first not in "\"'[{":
-        match = _BARE_VALUE.match(text, start)
-        return match.end() if match else start
-    depth, quoted, index = 0, "", start
+    if first in "\"'":
+        return _quoted_end(text, start)
+    if first in "[{":
+        return _bracketed_end(text, start)
+    match = _BARE_VALUE.match(text, start)
+    return match.end() if match else start
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """Just past the string whose quote is at ``start`` (escapes skipped); the text's end when it is cut short."""
+    quote_char, index = text[start], start + 1
     while index < len(text):
         char = text[index]
-        if quoted:
-            if char == "\\":
-                index += 1
-            elif char == quoted:
-                quoted = ""
-                if depth == 0:
-                    return index + 1
-        elif char in "\"'":
-            quoted = char
-        elif char in "[{":
+        if char == "\\":
+            index += 2
+            continue
+        if char == quote_char:
+            return index + 1
+        index += 1
+    return len(text)  # cut short: mask to the end
+
+
+def _bracketed_end(text: str, start: int) -> int:
+    """Just past the bracket that closes the one at ``start``; brackets inside strings do not count."""
+    depth, index = 0, start
+    while index < len(text):
+        char = text[index]
+        if char in "\"'":
+            index = _quoted_end(text, index)
+            continue
+        if char in "[{":
             depth += 1
         elif char in "]}":
             depth -= 1

@@ -72,17 +72,25 @@ def _provider_names(value: Any) -> tuple[str, ...]:
         raise Invalid("must be a non-empty list of provider names") from None
     available = provider_names()
     unknown = [name for name in chosen if split_entry(name)[0] not in available]
+    problems = _provider_name_problems(chosen, unknown, available)
+    if problems:
+        raise Invalid(*problems, show_value=False, usable=_usable_entries(chosen, unknown))
+    return chosen
+
+
+def _provider_name_problems(chosen: tuple[str, ...], unknown: list[str], available: tuple[str, ...]) -> list[str]:
+    """Every fault of an ``SMS_PROVIDERS`` list at once: unknown vendors, bad account labels, repeats."""
+    problems = [f"has unknown providers {unknown}; choices: {', '.join(available)}"] if unknown else []
     labels = [problem for name in chosen if name not in unknown for problem in [entry_problem(name)] if problem]
-    known = tuple(name for name in dict.fromkeys(chosen) if name not in unknown and entry_problem(name) is None)
-    problems = []
-    if unknown:
-        problems.append(f"has unknown providers {unknown}; choices: {', '.join(available)}")
     problems += [f"has an {problem}" for problem in labels]
     if len(set(chosen)) != len(chosen):
         problems.append(f"lists a provider twice: {list(chosen)}")
-    if problems:
-        raise Invalid(*problems, show_value=False, usable=known)  # the known ones are still checked
-    return chosen
+    return problems
+
+
+def _usable_entries(chosen: tuple[str, ...], unknown: list[str]) -> tuple[str, ...]:
+    """The entries that can still be checked (once each) when the list as a whole is refused."""
+    return tuple(name for name in dict.fromkeys(chosen) if name not in unknown and entry_problem(name) is None)
 
 
 def _console_in_development(app: Flask) -> Any:
@@ -318,64 +326,98 @@ def _account_key(entry: str, suffix: str, config: Mapping[str, Any]) -> tuple[st
 def _provider_settings(
     name: str, cls: type[AnyProvider], config: Mapping[str, Any], problems: list[str]
 ) -> dict[str, Any]:
-    vendor, label = split_entry(name)
+    problems += _label_clashes(name, cls)
     settings = {}
-    if label is not None:
-        suffixes = {option.name for option in cls.options}
-        clashes = [s for s in suffixes if f"{label.upper()}_{s}" in suffixes]
-        if clashes:
-            problems.append(
-                f"SMS_PROVIDERS entry {name!r}: SMS_{vendor.upper()}_{label.upper()}_{clashes[0]} would read like "
-                f"{vendor}'s own key; choose another account label"
-            )
     for option in cls.options + cls.common_options:
         key, raw = _account_key(name, option.name, config)
         value, found = option.problems(key, raw)
         problems.extend(found)
         settings[option.name] = value
-    templates = settings.get("TEMPLATES")
-    if not cls.takes_sign and isinstance(templates, Mapping):
-        key, _ = _account_key(name, "TEMPLATES", config)
-        problems += [
-            f"{key}[{purpose!r}] has a 'sign', but {vendor} takes no sign name per request"
-            for purpose, template in templates.items()
-            if getattr(template, "sign", None)
-        ]
+    problems += _sign_problems(name, cls, settings.get("TEMPLATES"), config)
     sdk_problem = cls.sdk_problem()
     if sdk_problem:
         problems.append(sdk_problem)
     return settings
 
 
+def _label_clashes(name: str, cls: type[AnyProvider]) -> list[str]:
+    """An account label that makes one of its keys read like another key of the vendor's own."""
+    vendor, label = split_entry(name)
+    if label is None:
+        return []
+    suffixes = {option.name for option in cls.options}
+    clashes = [s for s in suffixes if f"{label.upper()}_{s}" in suffixes]
+    if not clashes:
+        return []
+    key = f"SMS_{vendor.upper()}_{label.upper()}_{clashes[0]}"
+    return [f"SMS_PROVIDERS entry {name!r}: {key} would read like {vendor}'s own key; choose another account label"]
+
+
+def _sign_problems(name: str, cls: type[AnyProvider], templates: Any, config: Mapping[str, Any]) -> list[str]:
+    """Templates that name a sign for a vendor that takes none per request (it would be silently dropped)."""
+    if cls.takes_sign or not isinstance(templates, Mapping):
+        return []
+    vendor, _ = split_entry(name)
+    key, _ = _account_key(name, "TEMPLATES", config)
+    return [
+        f"{key}[{purpose!r}] has a 'sign', but {vendor} takes no sign name per request"
+        for purpose, template in templates.items()
+        if getattr(template, "sign", None)
+    ]
+
+
 def _flow_problems(
     flow: Mapping[str, Any], config: Mapping[str, Any], provider_settings: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """The checks that span keys: they run only on values that parsed."""
-    problems = []
+    purposes = flow["captcha_purposes"] or ()
+    return (
+        _secret_key_problems(config)
+        + _default_purpose_problems(flow["captcha_purposes"], flow["default_purpose"])
+        + [
+            f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES"
+            for purpose in _uncovered(purposes, provider_settings)
+        ]
+        + _international_problems(flow["allowed_regions"], purposes, provider_settings)
+    )
+
+
+def _secret_key_problems(config: Mapping[str, Any]) -> list[str]:
+    """``SECRET_KEY`` keys the code HMACs: it must be set, and outside debug and testing not guessable."""
     if not config.get("SECRET_KEY"):
-        problems.append("SECRET_KEY must be set: codes are stored as an HMAC keyed with it")
-    elif not (config.get("DEBUG") or config.get("TESTING")):
-        weakness = secret_key_weakness(config["SECRET_KEY"])
-        if weakness:
-            problems.append(
-                f"SECRET_KEY is {weakness}: codes are stored as an HMAC keyed with it, and with a guessable key "
-                "anyone who can read the storage recovers live codes. Generate one with "
-                "python -c 'import secrets; print(secrets.token_hex(32))' (allowed in debug and testing only)"
-            )
-    purposes, default = flow["captcha_purposes"], flow["default_purpose"]
+        return ["SECRET_KEY must be set: codes are stored as an HMAC keyed with it"]
+    if config.get("DEBUG") or config.get("TESTING"):
+        return []
+    weakness = secret_key_weakness(config["SECRET_KEY"])
+    if not weakness:
+        return []
+    problem = (
+        f"SECRET_KEY is {weakness}: codes are stored as an HMAC keyed with it, and with a guessable key "
+        "anyone who can read the storage recovers live codes. Generate one with "
+        "python -c 'import secrets; print(secrets.token_hex(32))' (allowed in debug and testing only)"
+    )
+    return [problem]
+
+
+def _default_purpose_problems(purposes: Any, default: Any) -> list[str]:
+    """The default purpose must be one the captcha endpoints accept, or a bare request is always refused."""
     if purposes and default is not None and default not in purposes:
-        problems.append(f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}")
-    for purpose in _uncovered(purposes or (), provider_settings):
-        problems.append(f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES")
-    regions = flow["allowed_regions"]
-    if regions is None or regions - {"CN"}:  # numbers abroad may ask for a code
-        for purpose in _uncovered(purposes or (), provider_settings, international=True):
-            problems.append(
-                f"SMS_ALLOWED_REGIONS lets numbers outside mainland China ask for a code, but no provider can text "
-                f"them for captcha purpose {purpose!r}: add it to SMS_<PROVIDER>_INTL_TEMPLATES (Aliyun and Tencent "
-                "need international templates of their own)"
-            )
-    return problems
+        return [f"SMS_DEFAULT_PURPOSE {default!r} must be one of SMS_CAPTCHA_PURPOSES {list(purposes)}"]
+    return []
+
+
+def _international_problems(
+    regions: Any, purposes: Any, provider_settings: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """When numbers abroad may ask for a code, each purpose needs a provider with an international template."""
+    if regions is not None and not regions - {"CN"}:
+        return []
+    return [
+        f"SMS_ALLOWED_REGIONS lets numbers outside mainland China ask for a code, but no provider can text "
+        f"them for captcha purpose {purpose!r}: add it to SMS_<PROVIDER>_INTL_TEMPLATES (Aliyun and Tencent "
+        "need international templates of their own)"
+        for purpose in _uncovered(purposes, provider_settings, international=True)
+    ]
 
 
 def _strategy_problems(sending: Mapping[str, Any]) -> list[str]:

@@ -507,19 +507,10 @@ class SmsExtension:
         when your own CSRF check already ran.
         """
         phone, code = forms.field_value(form_phone), forms.field_value(form_code)
-        settings = self._flow()[1].settings
-        chosen = purpose or settings.default_purpose
-        failure = None
-        if check_csrf and not forms.csrf_passed(form_code):
-            failure = codes.CSRF_FAILED
-        elif not phone:
-            forms.add_error(form_phone, messages.ui_texts()["phone_required"])
-            return Verification(False, codes.INVALID_PHONE, None, chosen)
-        elif not code:
-            failure = codes.INVALID_CODE
-        if failure is not None:
-            forms.add_error(form_code, messages.message_for(failure))
-            return Verification(False, failure, None, chosen)
+        chosen = purpose or self._flow()[1].settings.default_purpose
+        refused = _form_refusal(form_phone, form_code, phone, code, chosen, check_csrf=check_csrf)
+        if refused is not None:
+            return refused
         try:
             result = self.verify_code(phone, code, chosen)
         except SmsHTTPError as exc:  # rate_limited, unavailable: said on the form, not as an HTTP error
@@ -579,6 +570,27 @@ class SmsExtension:
             yield outbox
         finally:
             sms_sent.disconnect(record)
+
+
+def _form_refusal(
+    form_phone: Any, form_code: Any, phone: str, code: str, purpose: str, *, check_csrf: bool
+) -> Verification | None:
+    """The failed result for a form that must not reach the code check (bad CSRF, blank field), else ``None``.
+
+    CSRF comes first so a forged post never uses up a code; the reason goes on the field at fault.
+    """
+    failure = None
+    if check_csrf and not forms.csrf_passed(form_code):
+        failure = codes.CSRF_FAILED
+    elif not phone:
+        forms.add_error(form_phone, messages.ui_texts()["phone_required"])
+        return Verification(False, codes.INVALID_PHONE, None, purpose)
+    elif not code:
+        failure = codes.INVALID_CODE
+    if failure is None:
+        return None
+    forms.add_error(form_code, messages.message_for(failure))
+    return Verification(False, failure, None, purpose)
 
 
 def _exempt_from_csrf(app: Flask) -> None:

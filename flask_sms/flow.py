@@ -158,17 +158,8 @@ class CodeFlow:
             if site == "cross-site":
                 raise CrossSiteRequest()
             return
-        normalised = normalise_origin(origin)  # None for "null" (sandboxed frames, file: pages) and garbage
-        if normalised is not None and normalised in allowed:
-            return
-        if site == "cross-site":
+        if not _origin_passes(origin, site, host, allowed):
             raise CrossSiteRequest(origin)
-        if site == "same-origin":
-            return  # the browser vouches that Origin is the URL's own, whatever Host a proxy passed on
-        own = _host_without_default_port(host or "")
-        if normalised is not None and own and _host_without_default_port(normalised.split("://", 1)[1]) == own:
-            return
-        raise CrossSiteRequest(origin)
 
     # -- the flow --------------------------------------------------------------------------
     def send_code(
@@ -314,6 +305,29 @@ def normalise_code(code: str) -> str:
     if text.isascii():
         return text
     return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char for char in text)
+
+
+def _origin_passes(origin: str, site: str, host: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a request that carries ``Origin`` may go on: a listed origin, else what the browser vouches for.
+
+    ``Sec-Fetch-Site: cross-site`` refuses any origin not listed; ``same-origin`` passes
+    (the browser vouches that Origin is the URL's own, whatever Host a proxy passed on);
+    without either, the origin must be the app's own host.
+    """
+    normalised = normalise_origin(origin)  # None for "null" (sandboxed frames, file: pages) and garbage
+    if normalised is not None and normalised in allowed:
+        return True
+    if site == "cross-site":
+        return False
+    if site == "same-origin":
+        return True
+    return normalised is not None and _is_own_host(normalised, host)
+
+
+def _is_own_host(normalised_origin: str, host: str | None) -> bool:
+    """Whether an origin names the Host the request came to (any scheme: a TLS proxy may hide the scheme)."""
+    own = _host_without_default_port(host or "")
+    return bool(own) and _host_without_default_port(normalised_origin.split("://", 1)[1]) == own
 
 
 def _host_without_default_port(host: str) -> str:

@@ -34,25 +34,38 @@ def csrf_passed(field: Any) -> bool:
     caller's own CSRF check is trusted (README: call this after it).
     """
     meta = getattr(field, "meta", None)
-    app_protects = "csrf" in current_app.extensions
-    form_wants = bool(getattr(meta, "csrf", False))
-    if not (app_protects or form_wants) or not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return True
-    if g.get("csrf_valid", False):  # CSRFProtect checked this request already
+    if not _csrf_applies(meta) or g.get("csrf_valid", False):  # csrf_valid: CSRFProtect checked this request
         return True
     if not has_request_context():
         return False
+    return _posted_token_valid(meta)
+
+
+def _csrf_applies(meta: Any) -> bool:
+    """Whether Flask-WTF's CSRF covers this form: the app's ``CSRFProtect`` or the form's ``meta.csrf``, not disabled."""
+    app_protects = "csrf" in current_app.extensions
+    form_wants = bool(getattr(meta, "csrf", False))
+    return (app_protects or form_wants) and bool(current_app.config.get("WTF_CSRF_ENABLED", True))
+
+
+def _posted_token_valid(meta: Any) -> bool:
+    """Flask-WTF's own check of the token this request posted, so its rules (expiry, session binding) apply."""
     try:
         from flask_wtf.csrf import validate_csrf
         from wtforms import ValidationError
     except ImportError:  # pragma: no cover - "csrf" in app.extensions means Flask-WTF is there
         return False
+    try:
+        validate_csrf(_posted_token(meta))
+    except ValidationError:
+        return False
+    return True
+
+
+def _posted_token(meta: Any) -> Any:
+    """The CSRF token from the form field, else from the first CSRF header that carries one."""
     name = getattr(meta, "csrf_field_name", None) or current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     token = request.form.get(name)
     for header in current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"]):
         token = token or request.headers.get(header)
-    try:
-        validate_csrf(token)
-    except ValidationError:
-        return False
-    return True
+    return token

@@ -165,16 +165,32 @@ def match_locale(tag: object, available: Iterable[str]) -> str | None:
     parts = [part for part in _TAG.split(str(tag or "").strip()) if part]
     if not parts:
         return None
+    found = set(available)
+    return next((candidate for candidate in _candidates(parts) if candidate in found), None)
+
+
+def _subtag(parts: list[str], length: int) -> str | None:
+    """The first alphabetic subtag of ``length`` after the language (4: a script, 2: a region)."""
+    return next((part for part in parts[1:] if len(part) == length and part.isalpha()), None)
+
+
+def _candidates(parts: list[str]) -> list[str]:
+    """Catalogue folders for a split tag, most specific first: the exact region, the Chinese script, the language."""
     language = parts[0].lower()
-    script = next((part.title() for part in parts[1:] if len(part) == 4 and part.isalpha()), None)
-    region = next((part.upper() for part in parts[1:] if len(part) == 2 and part.isalpha()), None)
+    script = _subtag(parts, 4)
+    region = _subtag(parts, 2)
+    region = region.upper() if region else None
     candidates = [f"{language}_{region}"] if region else []
     if language == "zh":
-        traditional = script == "Hant" or (script is None and region in _TRADITIONAL_REGIONS)
-        candidates.append("zh_TW" if traditional else "zh_CN")
+        candidates.append(_chinese_folder(script.title() if script else None, region))
     candidates.append(language)
-    found = set(available)
-    return next((candidate for candidate in candidates if candidate in found), None)
+    return candidates
+
+
+def _chinese_folder(script: str | None, region: str | None) -> str:
+    """zh_TW for Traditional (``Hant``, or a Traditional region with no script), else zh_CN."""
+    traditional = script == "Hant" or (script is None and region in _TRADITIONAL_REGIONS)
+    return "zh_TW" if traditional else "zh_CN"
 
 
 def _requested(app: Flask) -> list[str]:

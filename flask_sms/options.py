@@ -376,6 +376,11 @@ def host(example: str) -> Parser:
 scheme = choice("http", "https", describe="'http' or 'https'")
 
 
+def _blank(value: Any) -> bool:
+    """Nothing there: ``None`` or a string of only spaces (a key left empty in an env file)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 @dataclass(frozen=True)
 class Option:
     """One config key: its name (a suffix after ``SMS_<PROVIDER>_`` for provider keys),
@@ -395,17 +400,18 @@ class Option:
 
     def problems(self, key: str, value: Any) -> tuple[Any, list[str]]:
         """The parsed value and the problems with it, each a whole sentence naming ``key``."""
-        if value is None and self.default is not REQUIRED and self.default is not UNSET:
+        if value is None and not self._without_default():
             value = self.default  # not in app.config at all (``""`` is a value: it turns a limit off)
-        blank = value is None or (isinstance(value, str) and not value.strip())
-        if blank and self.default is REQUIRED:
-            return None, [f"{key} is required{self.hint}"]
-        if blank and self.default is UNSET:
-            return None, []
+        if _blank(value) and self._without_default():
+            return None, [f"{key} is required{self.hint}"] if self.default is REQUIRED else []
         try:
             return self.parse(value), []
         except Invalid as exc:
             return exc.usable, [self._sentence(key, problem, value, exc.show_value) for problem in exc.problems]
+
+    def _without_default(self) -> bool:
+        """Whether the key has no value of its own to fall back on: it must be set (REQUIRED) or may stay unset."""
+        return self.default is REQUIRED or self.default is UNSET
 
     def _sentence(self, key: str, problem: str, value: Any, show_value: bool) -> str:
         joined = f"{key}{problem}" if problem.startswith("[") else f"{key} {problem}"

@@ -26,6 +26,7 @@ from .messages import detail_for, json_error
 from .providers.reports import BadReceipt
 
 if TYPE_CHECKING:
+    from .config import ReceiptSettings
     from .extension import SmsExtension
 
 logger = logging.getLogger("flask_sms")
@@ -66,6 +67,22 @@ def receive(provider: str) -> Response:
     receipts = sms.settings().receipts
     if receipts is None:  # registered for a token that is no longer set: treat as unknown
         return json_error(codes.INVALID_REQUEST, 404)
+    refused = _refused(sms, provider, receipts)
+    if refused is not None:
+        return refused
+    body = _read_body(receipts.receipt_max_bytes)
+    if body is None:
+        return json_error(
+            codes.INVALID_REQUEST, 413, message=detail_for("body_too_large", max_bytes=receipts.receipt_max_bytes)
+        )
+    return _read_push(sms, provider, body)
+
+
+def _refused(sms: SmsExtension, provider: str, receipts: ReceiptSettings) -> Response | None:
+    """The answer to a push that may not be read at all (wrong source, wrong token, unknown vendor), else ``None``.
+
+    These run before the body is read, so an outsider's push costs no parsing.
+    """
     if not _source_allowed(receipts.receipt_allowed_ips):
         logger.warning("flask_sms refused a receipt push from %s: not in SMS_RECEIPT_ALLOWED_IPS", request.remote_addr)
         return json_error(codes.FORBIDDEN, 403, message="This address may not push delivery receipts.")
@@ -75,11 +92,11 @@ def receive(provider: str) -> Response:
         return json_error(codes.FORBIDDEN, 403, message="The receipt token is missing or wrong.")
     if provider not in sms.receipt_providers():
         return json_error(codes.INVALID_REQUEST, 404, message=f"No receipt push is read for {provider!r}.")
-    body = _read_body(receipts.receipt_max_bytes)
-    if body is None:
-        return json_error(
-            codes.INVALID_REQUEST, 413, message=detail_for("body_too_large", max_bytes=receipts.receipt_max_bytes)
-        )
+    return None
+
+
+def _read_push(sms: SmsExtension, provider: str, body: bytes) -> Response:
+    """Hand the body to the extension and answer the vendor: 400 for a body that is not its format, 503 to retry."""
     content_type = request.mimetype or ""
     try:
         parsed, fresh = sms.receive_receipts(provider, body, content_type)

@@ -81,6 +81,24 @@ def load(values: Any) -> DeliveryReport | None:
         return None
 
 
+def _missing_id_key(report: DeliveryReport) -> str | None:
+    """The recorded key that holds the id a report lacks: it carries one of its two ids, not both."""
+    if not report.out_id and report.message_id:
+        return _id_key(report.provider, report.message_id)
+    if not report.message_id and report.out_id:
+        return _out_key(report.provider, report.out_id, report.phone)
+    return None
+
+
+def _with_recorded_id(report: DeliveryReport, value: Any) -> DeliveryReport:
+    """The report with the id it lacked, when the sends recorded one; as it was otherwise."""
+    if not isinstance(value, str) or not value:
+        return report
+    if report.message_id:
+        return dataclasses.replace(report, out_id=value)
+    return dataclasses.replace(report, message_id=value)
+
+
 class ReceiptBook:
     """De-duplicates reports, fires ``delivery_reported`` once per new report and keeps the latest status."""
 
@@ -106,23 +124,13 @@ class ReceiptBook:
         """Fill in the out_id (or the message id) each report lacks from what the sends recorded (one call)."""
         wanted: dict[int, str] = {}
         for index, report in enumerate(reports):
-            if not report.out_id and report.message_id:
-                wanted[index] = _id_key(report.provider, report.message_id)
-            elif not report.message_id and report.out_id:
-                wanted[index] = _out_key(report.provider, report.out_id, report.phone)
+            key = _missing_id_key(report)
+            if key is not None:
+                wanted[index] = key
         if not wanted:
             return reports
         found = dict(zip(wanted, self.cache.get_many(*wanted.values())))
-        completed = []
-        for index, report in enumerate(reports):
-            value = found.get(index)
-            if isinstance(value, str) and value:
-                if report.message_id:
-                    report = dataclasses.replace(report, out_id=value)
-                else:
-                    report = dataclasses.replace(report, message_id=value)
-            completed.append(report)
-        return completed
+        return [_with_recorded_id(report, found.get(index)) for index, report in enumerate(reports)]
 
     def accept(self, app: object, reports: Iterable[DeliveryReport]) -> tuple[list[DeliveryReport], int]:
         """Keep and announce the reports not seen before: (every report, completed with its ids; how many were new).

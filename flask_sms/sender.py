@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phonenumbers import PhoneNumber
@@ -23,7 +23,7 @@ from phonenumbers import PhoneNumber
 from .breaker import CIRCUIT_OPEN, Breaker, Transition
 from .errors import PhoneRejected, ProviderError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, is_mainland, parse_phones
-from .providers import AnyProvider, Payload
+from .providers import AnyProvider, Payload, Reply
 from .results import Attempt, SendResult, SentMessage, SmsMessage
 from .signals import provider_down, provider_up, sms_failed, sms_sent
 
@@ -129,24 +129,46 @@ def _send_batch(
     step: PlanStep, batch: list[str], wire: dict[str, str], route: _Route, probe: bool
 ) -> dict[str, Attempt]:
     """One request; returns how it ended for each number it did not send (E.164 -> attempt)."""
-    provider, out = step.provider, route.out
-    shown = tuple(wire[w] for w in batch)
     try:
-        reply = provider.send(batch, step.payload)
+        reply = step.provider.send(batch, step.payload)
     except ProviderError as exc:
-        refusal = Attempt(provider.name, False, exc.code, exc.message, shown, exc.outcome or "failed")
-        out.attempt(refusal)
-        logger.warning(
-            "SMS via %s %s for %d number(s): %s",
-            provider.name,
-            _VERB[refusal.outcome],
-            len(batch),
-            refusal,
-            extra=FAILURE_RECORD,
-        )
-        if route.breaker is not None and refusal.outcome in ("failed", "unknown"):
-            out.transition(route.breaker.failed(provider.name, probe))
-        return dict.fromkeys(shown, refusal)
+        return _batch_refused(step.provider, batch, wire, route, probe, exc)
+    _note_accepted(step.provider, batch, wire, route.out, reply)
+    ended = _numbers_refused(step.provider, batch, wire, route.out, reply)
+    if route.breaker is not None:
+        vendor_down = not reply.accepted and any(a.outcome != "rejected" for a in ended.values())
+        if vendor_down:
+            route.out.transition(route.breaker.failed(step.provider.name, probe))
+        else:
+            route.out.transition(route.breaker.succeeded(step.provider.name))
+    return ended
+
+
+def _batch_refused(
+    provider: AnyProvider, batch: list[str], wire: dict[str, str], route: _Route, probe: bool, exc: ProviderError
+) -> dict[str, Attempt]:
+    """A request that failed as a whole: every number in it ends with the same attempt; the breaker counts a
+    failure or a timeout (a refusal for good says nothing about the vendor's health)."""
+    shown = tuple(wire[w] for w in batch)
+    refusal = Attempt(provider.name, False, exc.code, exc.message, shown, exc.outcome or "failed")
+    route.out.attempt(refusal)
+    logger.warning(
+        "SMS via %s %s for %d number(s): %s",
+        provider.name,
+        _VERB[refusal.outcome],
+        len(batch),
+        refusal,
+        extra=FAILURE_RECORD,
+    )
+    if route.breaker is not None and refusal.outcome in ("failed", "unknown"):
+        route.out.transition(route.breaker.failed(provider.name, probe))
+    return dict.fromkeys(shown, refusal)
+
+
+def _note_accepted(
+    provider: AnyProvider, batch: list[str], wire: dict[str, str], out: _Collector, reply: Reply
+) -> None:
+    """Collect what the vendor took: one ``OK`` attempt, the message ids, and any report it knew at once."""
     taken = tuple(wire[w] for w in batch if w in reply.accepted)
     if taken:
         out.attempt(Attempt(provider.name, True, "OK", "", taken))
@@ -154,6 +176,12 @@ def _send_batch(
     if reply.reports:
         with out.lock:
             out.reports.extend(reply.reports)
+
+
+def _numbers_refused(
+    provider: AnyProvider, batch: list[str], wire: dict[str, str], out: _Collector, reply: Reply
+) -> dict[str, Attempt]:
+    """An attempt for each number the reply did not accept; one it does not mention counts as ``no_status``."""
     ended = {}
     for written in batch:
         if written not in reply.accepted:
@@ -162,12 +190,6 @@ def _send_batch(
             out.attempt(refusal)
             logger.warning("SMS via %s %s %s", provider.name, _VERB[refusal.outcome], refusal, extra=FAILURE_RECORD)
             ended[wire[written]] = refusal
-    if route.breaker is not None:
-        vendor_down = not reply.accepted and any(a.outcome != "rejected" for a in ended.values())
-        if vendor_down:
-            out.transition(route.breaker.failed(provider.name, probe))
-        else:
-            out.transition(route.breaker.succeeded(provider.name))
     return ended
 
 
@@ -183,38 +205,59 @@ def _through(step: PlanStep, numbers: Numbers, route: _Route, probe: bool) -> di
     return ended
 
 
+@dataclass
+class _Chunk:
+    """One chunk's way through the plan: the numbers still to send and how the others ended so far."""
+
+    remaining: Numbers
+    #: E.164 -> how it ended at the last provider that had it
+    last: dict[str, Attempt] = field(default_factory=dict)
+    #: E.164 -> the first attempt that may have texted it
+    maybe_sent: dict[str, Attempt] = field(default_factory=dict)
+    skipped: list[PlanStep] = field(default_factory=list)
+    called: bool = False
+
+    def skip(self, step: PlanStep, route: _Route) -> None:
+        """Pass a provider whose breaker is open, without a call; it stays in reserve (see :func:`_send_chunk`)."""
+        name = step.provider.name
+        skip = Attempt(name, False, CIRCUIT_OPEN, "skipped: its circuit breaker is open", tuple(self.remaining))
+        route.out.attempt(skip)
+        self.last.update(dict.fromkeys(self.remaining, skip))
+        self.skipped.append(step)
+
+    def through(self, step: PlanStep, route: _Route, probe: bool) -> None:
+        """Send the remaining numbers through one provider; keep those that move on."""
+        ended = _through(step, self.remaining, route, probe)
+        self.remaining = _pass_on(ended, self.remaining, self.last, self.maybe_sent, route)
+
+
 def _send_chunk(plan: Sequence[PlanStep], numbers: Numbers, route: _Route) -> None:
     """Fail over through the plan: only ``failed`` numbers (and ``unknown`` ones, when asked) move on.
 
     An open breaker skips its provider without a call; when every provider was
     skipped, the one whose breaker opened first is tried anyway.
     """
-    remaining = dict(numbers)
-    last: dict[str, Attempt] = {}  # E.164 -> how it ended at the last provider that had it
-    maybe_sent: dict[str, Attempt] = {}  # E.164 -> the first attempt that may have texted it
-    skipped: list[PlanStep] = []
-    called = False
+    chunk = _Chunk(dict(numbers))
     for step in plan:
-        if not remaining:
+        if not chunk.remaining:
             break
-        name = step.provider.name
-        gate = route.breaker.gate(name) if route.breaker is not None else "go"
+        gate = route.breaker.gate(step.provider.name) if route.breaker is not None else "go"
         if gate == "skip":
-            skip = Attempt(name, False, CIRCUIT_OPEN, "skipped: its circuit breaker is open", tuple(remaining))
-            route.out.attempt(skip)
-            last.update(dict.fromkeys(remaining, skip))
-            skipped.append(step)
+            chunk.skip(step, route)
             continue
-        called = True
-        ended = _through(step, remaining, route, probe=gate == "probe")
-        remaining = _pass_on(ended, remaining, last, maybe_sent, route)
-    if remaining and not called and route.breaker is not None:
+        chunk.called = True
+        chunk.through(step, route, probe=gate == "probe")
+    if chunk.remaining and not chunk.called and route.breaker is not None:
         # the breaker alone never refuses a send
-        earliest = route.breaker.earliest([step.provider.name for step in skipped])
-        chosen = next((step for step in skipped if step.provider.name == earliest), skipped[0])
-        remaining = _pass_on(_through(chosen, remaining, route, probe=False), remaining, last, maybe_sent, route)
-    for phone in remaining:
-        route.out.ended(phone, maybe_sent.get(phone) or last[phone])
+        chunk.through(_first_opened(chunk.skipped, route.breaker), route, probe=False)
+    for phone in chunk.remaining:
+        route.out.ended(phone, chunk.maybe_sent.get(phone) or chunk.last[phone])
+
+
+def _first_opened(skipped: list[PlanStep], breaker: Breaker) -> PlanStep:
+    """Of the skipped providers, the one whose breaker opened first: the likeliest to be back."""
+    earliest = breaker.earliest([step.provider.name for step in skipped])
+    return next((step for step in skipped if step.provider.name == earliest), skipped[0])
 
 
 def _pass_on(
@@ -300,42 +343,51 @@ class Sender:
             tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
         )
         if self.suppress:
-            first = next(steps[0].provider.name for steps in plans.values() if steps)
-            result = SendResult(
-                ok=True,
-                provider=first,
-                delivered=dict.fromkeys(message.phones, first),
-                suppressed=True,
-                out_id=correlation,
-            )
+            result = _suppressed(plans, message, correlation)
         else:
-            out = self._deliver(plans, groups, correlation)
-            result = out.finish()
-            self._note_receipts(app, result, out.reports)
-            for change in out.transitions:
-                (provider_down if change.down else provider_up).send(app, provider=change.provider)
-            if result.unknown:
-                logger.warning(
-                    "SMS %r: %d number(s) got no answer from the vendor and may have been sent (not sent again): %s",
-                    purpose,
-                    len(result.unknown),
-                    "; ".join(dict.fromkeys(str(attempt) for attempt in result.unknown.values())),
-                    extra=FAILURE_RECORD,
-                )
-            if not result.delivered and not result.unknown:
-                error = self._error(result)
-                logger.error(
-                    "SMS %r to %d number(s) %s: %s",
-                    purpose,
-                    len(numbers),
-                    "refused for good" if isinstance(error, PhoneRejected) else "failed on every provider",
-                    error,
-                    extra=FAILURE_RECORD,
-                )
-                sms_failed.send(app, message=message, error=error)
-                raise error
+            result = self._delivered(app, plans, groups, correlation, message)
         sms_sent.send(app, message=message, result=result)
         return result
+
+    def _delivered(
+        self,
+        app: object,
+        plans: Mapping[bool, Sequence[PlanStep]],
+        groups: Mapping[bool, Numbers],
+        correlation: str,
+        message: SmsMessage,
+    ) -> SendResult:
+        """Deliver, then record and announce how it went; raises when nothing was sent and nothing may have been."""
+        out = self._deliver(plans, groups, correlation)
+        result = out.finish()
+        self._note_receipts(app, result, out.reports)
+        for change in out.transitions:
+            (provider_down if change.down else provider_up).send(app, provider=change.provider)
+        if result.unknown:
+            logger.warning(
+                "SMS %r: %d number(s) got no answer from the vendor and may have been sent (not sent again): %s",
+                message.purpose,
+                len(result.unknown),
+                "; ".join(dict.fromkeys(str(attempt) for attempt in result.unknown.values())),
+                extra=FAILURE_RECORD,
+            )
+        if not result.delivered and not result.unknown:
+            raise self._failed(app, message, result)
+        return result
+
+    def _failed(self, app: object, message: SmsMessage, result: SendResult) -> SendError:
+        """Log and announce a send that reached no number, and return the error to raise."""
+        error = self._error(result)
+        logger.error(
+            "SMS %r to %d number(s) %s: %s",
+            message.purpose,
+            len(message.phones),
+            "refused for good" if isinstance(error, PhoneRejected) else "failed on every provider",
+            error,
+            extra=FAILURE_RECORD,
+        )
+        sms_failed.send(app, message=message, error=error)
+        return error
 
     @staticmethod
     def _error(result: SendResult) -> SendError:
@@ -437,6 +489,18 @@ class Sender:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="flask_sms")
             return self._pool
+
+
+def _suppressed(plans: Mapping[bool, Sequence[PlanStep]], message: SmsMessage, out_id: str) -> SendResult:
+    """``SMS_SUPPRESS_SEND``: every number counts as delivered by the first planned provider, none is called."""
+    first = next(steps[0].provider.name for steps in plans.values() if steps)
+    return SendResult(
+        ok=True,
+        provider=first,
+        delivered=dict.fromkeys(message.phones, first),
+        suppressed=True,
+        out_id=out_id,
+    )
 
 
 def _by_kind(numbers: Numbers) -> dict[bool, Numbers]:

@@ -48,18 +48,26 @@ class TokenSigner:
 
     def loads(self, token: object) -> TokenClaim | None:
         """The claim of a token signed by us, or ``None`` (forged, altered, malformed, not a string)."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not isinstance(token, str) or not _plausible_length(token):
             return None
         try:
             payload: Any = self._serializer.loads(token)
         except (BadData, ValueError, TypeError, RecursionError):
             return None
-        if not (
-            isinstance(payload, list)
-            and len(payload) == 4
-            and all(isinstance(item, str) for item in (payload[0], payload[1], payload[3]))
-            and isinstance(payload[2], (int, float))
-            and not isinstance(payload[2], bool)
-        ):
+        if not _well_formed(payload):
             return None
         return TokenClaim(payload[0], payload[1], float(payload[2]), payload[3])
+
+
+def _plausible_length(token: str) -> bool:
+    """Non-empty and no longer than any token we issue, so oversized input costs no HMAC work."""
+    return 0 < len(token) <= MAX_TOKEN_LENGTH
+
+
+def _well_formed(payload: Any) -> bool:
+    """``[phone, purpose, expires, id]`` with the types we signed, so a claim is never built from odd data."""
+    if not isinstance(payload, list) or len(payload) != 4:
+        return False
+    phone, purpose, expires, token_id = payload
+    texts_ok = all(isinstance(item, str) for item in (phone, purpose, token_id))
+    return texts_ok and isinstance(expires, (int, float)) and not isinstance(expires, bool)

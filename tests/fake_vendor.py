@@ -241,6 +241,34 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)  # more response headers (Qiniu's X-Reqid)
 
 
+def _aliyun_template_params(raw: str | None) -> tuple[object, tuple[str, str] | None]:
+    """TemplateParam as read, and the error it earns: Aliyun takes a JSON object of strings only."""
+    if not raw:
+        return {}, None
+    try:
+        template_params = json.loads(raw)
+    except ValueError:
+        return raw, _AL_BAD_JSON
+    if not isinstance(template_params, dict) or not all(isinstance(v, str) for v in template_params.values()):
+        return template_params, _AL_BAD_JSON
+    return template_params, None
+
+
+def _ronglian_pending(phones: list[str], template: str) -> tuple[str, str] | None:
+    """The error a well-signed Ronglian send still earns: no number, too many, a bad number, a bad template id."""
+    if not phones:
+        return _RL_NO_NUMBER
+    if len(phones) > RONGLIAN_MAX_NUMBERS:
+        return _RL_TOO_MANY
+    if not all(re.fullmatch(r"(\+|00)?\d{5,20}", p) for p in phones):
+        return _RL_BAD_NUMBER
+    if not template:
+        return _RL_NO_TEMPLATE
+    if not template.isdigit():
+        return _RL_TEMPLATE_NOT_DIGITS
+    return None
+
+
 class _Refuse(Exception):
     """Raised by a vendor parser: goes to ``rejected`` and answers ``reply``."""
 
@@ -840,33 +868,41 @@ class FakeVendor:
         canonical = "&".join(f"{pe(k)}={pe(v)}" for k, v in sorted(params.items()) if k != "Signature")
         return f"{method.upper()}&{pe('/')}&{pe(canonical)}"
 
+    @classmethod
+    def _aliyun_refuse(cls, status: int, code: str, message: str) -> _Refuse:
+        return _Refuse(
+            f"{code}: {message}", cls._aliyun_reply(status, {"Code": code, "Message": message}, f"refused:{code}")
+        )
+
     def _aliyun_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
         params = aliyun_request_params(query, headers.get("Content-Type") or "", body)
+        self._aliyun_authenticate(method, params)
+        self._aliyun_route(params)
+        phones = params["PhoneNumbers"].split(",")
+        template_params, pending = _aliyun_template_params(params.get("TemplateParam"))
+        if len(phones) > ALIYUN_MAX_NUMBERS:
+            pending = _AL_TOO_MANY
+        elif pending is None and not all(re.fullmatch(r"\+?\d{5,20}", p) for p in phones):
+            pending = _AL_BAD_NUMBER
+        rec = Received("aliyun", phones, params["TemplateCode"], template_params, params["SignName"], dict(params))
+        return rec, pending, {}
 
-        def refuse(status: int, code: str, message: str) -> _Refuse:
-            return _Refuse(
-                f"{code}: {message}", self._aliyun_reply(status, {"Code": code, "Message": message}, f"refused:{code}")
-            )
-
+    def _aliyun_authenticate(self, method: str, params: dict[str, str]) -> None:
+        """Aliyun's RPC signature checks, in its order: the fields, the key, the method and version, the HMAC, the nonce."""
+        refuse = self._aliyun_refuse
         for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp"):
             if not params.get(name):
                 raise refuse(400, f"Missing{name}", f"{name} is mandatory for this action.")
         if params["AccessKeyId"] != self.credentials.aliyun_key_id:
             raise refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        if params.get("SignatureMethod") != "HMAC-SHA1":
-            raise refuse(
-                400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards. "
-                f"SignatureMethod {params.get('SignatureMethod')!r} is not HMAC-SHA1.",
-            )
-        if params.get("SignatureVersion") != "1.0":
-            raise refuse(
-                400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards. "
-                f"SignatureVersion {params.get('SignatureVersion')!r} is not 1.0.",
-            )
+        for name, wanted in (("SignatureMethod", "HMAC-SHA1"), ("SignatureVersion", "1.0")):
+            if params.get(name) != wanted:
+                raise refuse(
+                    400,
+                    "IncompleteSignature",
+                    "The request signature does not conform to Aliyun standards. "
+                    f"{name} {params.get(name)!r} is not {wanted}.",
+                )
         sts = self.aliyun_string_to_sign(method, params)
         expected = aliyun_signature(method, params, self.credentials.aliyun_secret)
         if not hmac.compare_digest(params["Signature"].encode("utf-8"), expected.encode("ascii")):
@@ -880,6 +916,10 @@ class FakeVendor:
             self._nonces.add(params["SignatureNonce"])
         if replayed:
             raise refuse(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+
+    def _aliyun_route(self, params: dict[str, str]) -> None:
+        """A plugin's action answers at once; otherwise only SendSms of 2017-05-25, with its mandatory fields."""
+        refuse = self._aliyun_refuse
         plugin = self.actions.get(f"aliyun:{params.get('Action')}")
         if plugin is not None:
             raise _Answered(plugin(params))
@@ -890,28 +930,6 @@ class FakeVendor:
         for name in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not params.get(name):
                 raise refuse(400, f"Missing{name}", f"{name} is mandatory for this action.")
-
-        phones = params["PhoneNumbers"].split(",")
-        pending: tuple[str, str] | None = None
-        template_params: object = {}
-        raw_tp = params.get("TemplateParam")
-        if raw_tp:
-            try:
-                template_params = json.loads(raw_tp)
-            except ValueError:
-                template_params = raw_tp
-                pending = _AL_BAD_JSON
-            else:
-                if not isinstance(template_params, dict) or not all(
-                    isinstance(v, str) for v in template_params.values()
-                ):
-                    pending = _AL_BAD_JSON
-        if len(phones) > ALIYUN_MAX_NUMBERS:
-            pending = _AL_TOO_MANY
-        elif pending is None and not all(re.fullmatch(r"\+?\d{5,20}", p) for p in phones):
-            pending = _AL_BAD_NUMBER
-        rec = Received("aliyun", phones, params["TemplateCode"], template_params, params["SignName"], dict(params))
-        return rec, pending, {}
 
     def _aliyun_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._aliyun_reply(200, {"Code": code, "Message": message}, label)
@@ -934,18 +952,32 @@ class FakeVendor:
         # Content-Type is "application/json" or "text/plain".
         return _Reply(200, _json_bytes({"Response": payload}), "application/json", label)
 
-    def _tencent_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(code: str, message: str) -> _Refuse:
-            return _Refuse(
-                f"{code}: {message}",
-                self._tencent_reply({"Error": {"Code": code, "Message": message}}, f"refused:{code}"),
-            )
+    @classmethod
+    def _tencent_refuse(cls, code: str, message: str) -> _Refuse:
+        return _Refuse(
+            f"{code}: {message}",
+            cls._tencent_reply({"Error": {"Code": code, "Message": message}}, f"refused:{code}"),
+        )
 
+    def _tencent_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
+        self._tencent_authenticate(method, path, query, headers, body)
+        self._tencent_route(headers, body)
+        data = self._tencent_send_fields(method, query, body)
+        phones = data["PhoneNumberSet"]
+        template_params = data.get("TemplateParamSet") or []
+        pending = _TC_TOO_MANY if len(phones) > TENCENT_MAX_NUMBERS else None
+        rec = Received(
+            "tencent", list(phones), str(data["TemplateId"]), template_params, str(data.get("SignName") or ""), data
+        )
+        return rec, pending, {"session_context": str(data.get("SessionContext") or "")}
+
+    def _tencent_authenticate(self, method: str, path: str, query: str, headers: Message, body: bytes) -> None:
+        """TC3-HMAC-SHA256, in Tencent's order: the header's form, the SecretId, the timestamp, the signature."""
+        refuse = self._tencent_refuse
         fields = tc3_authorization_fields(headers.get("Authorization") or "")
         if fields is None:
             raise refuse(*_TC_BAD_AUTHZ)
-        secret_id = fields["SecretId"]
-        if secret_id != self.credentials.tencent_secret_id:
+        if fields["SecretId"] != self.credentials.tencent_secret_id:
             raise refuse(*_TC_SECRET_ID)
         timestamp = (headers.get("X-TC-Timestamp") or "").strip()
         if not timestamp.isdigit():
@@ -955,6 +987,9 @@ class FakeVendor:
         ):
             raise refuse(*_TC_SIG_FAILURE)
 
+    def _tencent_route(self, headers: Message, body: bytes) -> None:
+        """A plugin's action answers at once (with its JSON body); otherwise only SendSms of 2021-01-11."""
+        refuse = self._tencent_refuse
         action = headers.get("X-TC-Action") or ""
         plugin = self.actions.get(f"tencent:{action}")
         if plugin is not None:
@@ -968,6 +1003,10 @@ class FakeVendor:
         version = headers.get("X-TC-Version") or ""
         if version != "2021-01-11":
             raise refuse("NoSuchVersion", f"The requested version `{version}` of API `SendSms` does not exist.")
+
+    def _tencent_send_fields(self, method: str, query: str, body: bytes) -> dict[str, Any]:
+        """SendSms's fields (JSON, or the query of a GET), refused as Tencent does: the app, the numbers, the template."""
+        refuse = self._tencent_refuse
         try:
             data = json.loads(body.decode("utf-8")) if method != "GET" else _parse_form(query)
         except ValueError:
@@ -983,12 +1022,7 @@ class FakeVendor:
             raise refuse(*_TC_EMPTY_SET)
         if not data.get("TemplateId"):
             raise refuse("MissingParameter", "The request is missing a required parameter `TemplateId`.")
-        template_params = data.get("TemplateParamSet") or []
-        pending = _TC_TOO_MANY if len(phones) > TENCENT_MAX_NUMBERS else None
-        rec = Received(
-            "tencent", list(phones), str(data["TemplateId"]), template_params, str(data.get("SignName") or ""), data
-        )
-        return rec, pending, {"session_context": str(data.get("SessionContext") or "")}
+        return data
 
     def _tencent_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._tencent_reply({"Error": {"Code": code, "Message": message}}, label)
@@ -1028,14 +1062,26 @@ class FakeVendor:
     def _ronglian_reply(payload: dict[str, Any], label: str, status: int = 200) -> _Reply:
         return _Reply(status, _json_bytes(payload), "application/json;charset=utf-8", label)
 
-    def _ronglian_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
-        def refuse(pair: tuple[str, str]) -> _Refuse:
-            code, message = pair
-            return _Refuse(
-                f"{code}: {message}",
-                self._ronglian_reply({"statusCode": code, "statusMsg": message}, f"refused:{code}"),
-            )
+    @classmethod
+    def _ronglian_refuse(cls, pair: tuple[str, str]) -> _Refuse:
+        code, message = pair
+        return _Refuse(
+            f"{code}: {message}",
+            cls._ronglian_reply({"statusCode": code, "statusMsg": message}, f"refused:{code}"),
+        )
 
+    def _ronglian_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
+        self._ronglian_authenticate(method, path, query, headers)
+        data = self._ronglian_body(body)
+        to = str(data.get("to") or "")
+        phones = to.split(",") if to else []
+        template = "" if data.get("templateId") is None else str(data.get("templateId"))
+        rec = Received("ronglian", phones, template, list(data.get("datas") or []), "", data)
+        return rec, _ronglian_pending(phones, template), {}
+
+    def _ronglian_authenticate(self, method: str, path: str, query: str, headers: Message) -> None:
+        """The endpoint, then Ronglian's checks in its order: the Authorization header, its account, the sig."""
+        refuse = self._ronglian_refuse
         segments = path.split("/")  # ['', '2013-12-26', 'Accounts', sid, 'SMS', 'TemplateSMS']
         if len(segments) != 6 or segments[4:] != ["SMS", "TemplateSMS"] or method != "POST":
             raise _Refuse(
@@ -1057,6 +1103,10 @@ class FakeVendor:
         expected = ronglian_sig(path_sid, self.credentials.ronglian_token, timestamp)
         if not hmac.compare_digest(sig.encode("utf-8"), expected.encode("ascii")):
             raise refuse(_RL_SIG_BAD)
+
+    def _ronglian_body(self, body: bytes) -> dict[str, Any]:
+        """The JSON body, refused as Ronglian does: empty, not an object, no or an unknown appId, bad ``datas``."""
+        refuse = self._ronglian_refuse
         if not body.strip():
             raise refuse(_RL_EMPTY_BODY)
         try:
@@ -1073,23 +1123,7 @@ class FakeVendor:
         datas = data.get("datas")
         if datas is not None and not isinstance(datas, list):
             raise refuse(_RL_BAD_BODY)
-
-        to = str(data.get("to") or "")
-        phones = to.split(",") if to else []
-        template = "" if data.get("templateId") is None else str(data.get("templateId"))
-        pending: tuple[str, str] | None = None
-        if not phones:
-            pending = _RL_NO_NUMBER
-        elif len(phones) > RONGLIAN_MAX_NUMBERS:
-            pending = _RL_TOO_MANY
-        elif not all(re.fullmatch(r"(\+|00)?\d{5,20}", p) for p in phones):
-            pending = _RL_BAD_NUMBER
-        elif not template:
-            pending = _RL_NO_TEMPLATE
-        elif not template.isdigit():
-            pending = _RL_TEMPLATE_NOT_DIGITS
-        rec = Received("ronglian", phones, template, list(datas or []), "", data)
-        return rec, pending, {}
+        return data
 
     def _ronglian_error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> _Reply:
         return self._ronglian_reply({"statusCode": code, "statusMsg": message}, label)

@@ -319,6 +319,27 @@ def test_the_readme_has_python_examples_and_checks_match_them():
     assert unexplained == [], f"README blocks marked not run without an accepted reason: lines {unexplained}"
 
 
+def run_block(
+    block: Block, namespace: dict[str, Any], run: Run, local_redis: str, checks: list[tuple[int, Step, dict[str, Any]]]
+) -> dict[str, Any]:
+    """Run one README block in the namespace it shares with the blocks before it (a new one from each
+    ``app = Flask(``), its checks' before-steps first; its after-steps go to ``checks``, each with a
+    snapshot of the namespace, to run once every block ran. Returns the namespace the next block shares."""
+    source = block.source.replace("redis://localhost:6379", local_redis)
+    if re.search(r"^app = Flask\(", source, re.MULTILINE):
+        namespace = {"__name__": "readme_example"}  # a module of its own
+    steps = [steps for line, steps in CHECKS.items() if line in block.source]
+    for before, _ in steps:
+        if before is not None:
+            before(namespace, run)
+    try:
+        exec(compile(source, f"README.md:{block.line}", "exec"), namespace)  # noqa: S102 -- the README's own code
+    except Exception as exc:
+        pytest.fail(f"README.md line {block.line}: the example raises {exc!r}\n{block.source}")
+    checks += [(block.line, after, dict(namespace)) for _, after in steps if after is not None]
+    return namespace
+
+
 def test_every_python_example_in_the_readme_runs(deployment, fake, redis_server, caplog, capsys):
     caplog.set_level(logging.INFO, logger="flask_sms")
     run = Run(fake, redis_server, caplog, capsys)
@@ -329,21 +350,8 @@ def test_every_python_example_in_the_readme_runs(deployment, fake, redis_server,
     for block in python_blocks(README.read_text(encoding="utf-8")):
         if block.not_run:
             continue
-        source = block.source.replace("redis://localhost:6379", local_redis)
-        if re.search(r"^app = Flask\(", source, re.MULTILINE):
-            namespace = {"__name__": "readme_example"}  # a module of its own
-        steps = [steps for line, steps in CHECKS.items() if line in block.source]
-        for before, _ in steps:
-            if before is not None:
-                before(namespace, run)
-        try:
-            exec(compile(source, f"README.md:{block.line}", "exec"), namespace)  # noqa: S102 -- the README's own code
-        except Exception as exc:
-            pytest.fail(f"README.md line {block.line}: the example raises {exc!r}\n{block.source}")
+        namespace = run_block(block, namespace, run, local_redis, checks)
         ran += 1
-        for _, after in steps:
-            if after is not None:
-                checks.append((block.line, after, dict(namespace)))
     run.output = capsys.readouterr().out
     assert ran >= 12
     for line, check, snapshot in checks:

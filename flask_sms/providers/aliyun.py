@@ -185,22 +185,21 @@ class AliyunProvider(Provider[Any, bytes]):
         """QuerySendDetails for one number and one day (Beijing time) within the last 30 days, every page."""
         if phone is None:
             raise SmsError("aliyun's QuerySendDetails needs a phone number: fetch_reports('aliyun', phone=...)")
-        today = today_in_beijing()
-        day = day or today
-        if not today - timedelta(days=_QUERY_DAYS - 1) <= day <= today:
-            raise SmsError(f"aliyun's QuerySendDetails answers for the last {_QUERY_DAYS} days only (got {day})")
+        day = _query_day(day)
         wire = _wire(phone)
         reports: list[DeliveryReport] = []
         for page in range(1, _QUERY_PAGES + 1):
             body = self._query_page(wire, day, page, message_id)
-            entries = (body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
-            if isinstance(entries, dict):  # a single entry, in older replies
-                entries = [entries]
-            reports.extend(r for r in (self._queried_report(e, message_id or "") for e in entries) if r is not None)
+            entries = _detail_entries(body)
+            reports.extend(self._queried_reports(entries, message_id or ""))
             total = int(body.get("TotalCount") or 0)
             if not entries or page * _PAGE_SIZE >= total:
                 break
         return reports
+
+    def _queried_reports(self, entries: list[Any], message_id: str) -> list[DeliveryReport]:
+        """The page's entries that carry a final status (the others wait for their receipt or cannot be read)."""
+        return [r for r in (self._queried_report(e, message_id) for e in entries) if r is not None]
 
     def _query_page(self, wire: str, day: date, page: int, message_id: str | None) -> dict[str, Any]:
         request = self._common_request("QuerySendDetails")
@@ -240,6 +239,21 @@ class AliyunProvider(Provider[Any, bytes]):
             )
         except (BadItem, ValueError, TypeError, AttributeError):
             return None
+
+
+def _query_day(day: date | None) -> date:
+    """The day to query (today by default, Beijing time): QuerySendDetails answers for the last 30 days only."""
+    today = today_in_beijing()
+    day = day or today
+    if not today - timedelta(days=_QUERY_DAYS - 1) <= day <= today:
+        raise SmsError(f"aliyun's QuerySendDetails answers for the last {_QUERY_DAYS} days only (got {day})")
+    return day
+
+
+def _detail_entries(body: dict[str, Any]) -> Any:
+    """A page's SmsSendDetailDTO entries, as a list (older replies give a single entry as an object)."""
+    entries = (body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
+    return [entries] if isinstance(entries, dict) else entries
 
 
 def _wire(number: PhoneNumber) -> str:

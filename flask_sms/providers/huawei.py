@@ -144,17 +144,23 @@ class HuaweiProvider(Provider[Any, Any]):
             raise ProviderError("bad_reply", "the reply has no code")
         if code != _OK:
             raise ProviderError(str(code), short(getattr(raw, "description", "") or ""))
-        reply = Reply()
-        for status in getattr(raw, "result", None) or []:
-            phone = str(status.origin_to or "")
-            if status.status == _OK:
-                reply.accepted[phone] = str(status.sms_msg_id or "")
-            else:
-                code = str(status.status)
-                reply.rejected[phone] = (code, _STATUS_TEXT.get(code, ""))
+        reply = _statuses(getattr(raw, "result", None) or [])
         if not reply.accepted and not reply.rejected:
             raise ProviderError("bad_reply", "the reply has no result")
         return reply
+
+
+def _statuses(results: Any) -> Reply:
+    """Huawei answers one status per number: ``000000`` took it, any other code refused it (with our text for it)."""
+    reply = Reply()
+    for status in results:
+        phone = str(status.origin_to or "")
+        if status.status == _OK:
+            reply.accepted[phone] = str(status.sms_msg_id or "")
+        else:
+            code = str(status.status)
+            reply.rejected[phone] = (code, _STATUS_TEXT.get(code, ""))
+    return reply
 
 
 def _routed_config(proxies: Mapping[str, str | None]) -> Any:

@@ -197,11 +197,7 @@ class TencentProvider(Provider[Any, Any]):
         else:
             items = self._pull_queue()
         reports = [report for report in (self._pulled_report(item) for item in items) if report is not None]
-        if day is not None:
-            reports = [r for r in reports if r.delivered_at is None or r.delivered_at.date() == day]
-        if message_id:
-            reports = [r for r in reports if r.message_id == message_id]
-        return reports
+        return _matching(reports, day, message_id)
 
     def _pull(self, action: str, request: Any) -> list[Any]:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -278,3 +274,12 @@ class TencentProvider(Provider[Any, Any]):
             )
         except (BadItem, ValueError, TypeError, OverflowError):
             return None
+
+
+def _matching(reports: list[DeliveryReport], day: date | None, message_id: str | None) -> list[DeliveryReport]:
+    """The reports of that day (one still undelivered counts) and that message id: the pulls return more."""
+    if day is not None:
+        reports = [r for r in reports if r.delivered_at is None or r.delivered_at.date() == day]
+    if message_id:
+        reports = [r for r in reports if r.message_id == message_id]
+    return reports

@@ -133,16 +133,8 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
 
     def parse(self, raw: VolcengineRaw, phones: Sequence[str]) -> Reply:
         status, content = raw
-        try:
-            body = json.loads(content)
-        except ValueError:
-            body = None
-        metadata = body.get("ResponseMetadata") if isinstance(body, dict) else None
-        error = metadata.get("Error") if isinstance(metadata, dict) else None
-        if isinstance(error, dict) and error.get("Code"):  # SMS codes, and gateway codes with HTTP 4xx/5xx
-            raise ProviderError(str(error["Code"]), short(error.get("Message") or ""))
-        if status != 200:
-            raise ProviderError(f"http_{status}", short(content.decode("utf-8", "replace")))
+        metadata = _metadata(content)
+        _raise_for_error(metadata, status, content)
         body = load_json(content, self.name)  # not JSON: bad_reply
         result = body.get("Result") if isinstance(body, dict) else None
         ids = result.get("MessageID") if isinstance(result, dict) else None
@@ -152,3 +144,21 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
         # one MessageID per number, in the order sent
         accepted = {phone: str(ids[index]) if index < len(ids) else "" for index, phone in enumerate(phones)}
         return Reply(accepted=accepted, request_id=request_id)
+
+
+def _metadata(content: bytes) -> Any:
+    """The reply's ``ResponseMetadata``, read before the status so a gateway error body (HTTP 4xx/5xx) is read too."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = None
+    return body.get("ResponseMetadata") if isinstance(body, dict) else None
+
+
+def _raise_for_error(metadata: Any, status: int, content: bytes) -> None:
+    """The vendor's own error code first (SMS codes, and gateway codes with HTTP 4xx/5xx), else the HTTP status."""
+    error = metadata.get("Error") if isinstance(metadata, dict) else None
+    if isinstance(error, dict) and error.get("Code"):
+        raise ProviderError(str(error["Code"]), short(error.get("Message") or ""))
+    if status != 200:
+        raise ProviderError(f"http_{status}", short(content.decode("utf-8", "replace")))

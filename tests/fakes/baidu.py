@@ -112,7 +112,28 @@ class BaiduFake(VendorFake):
     def parse(
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
-        lowered = {k.lower(): v for k, v in headers.items()}
+        self._authenticate(method, path, query, {k.lower(): v for k, v in headers.items()}, body)
+        if (method, path) != ("POST", PATH):
+            raise self._refuse(404, "4518", "请求地址错误")
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            raise self._refuse(400, "4501", "请求参数不正确")
+        phones = [p for p in str(data.get("mobile") or "").split(",") if p]
+        rec = Received(
+            "baidu",
+            phones,
+            str(data.get("template") or ""),
+            data.get("contentVar"),
+            str(data.get("signatureId") or ""),
+            data,
+        )
+        return rec, _pending(phones, data), {}
+
+    def _authenticate(self, method: str, path: str, query: str, lowered: dict[str, str], body: bytes) -> None:
+        """BCE auth v1: one refusal (6002) for a bad header, key, timestamp, signature, signed headers or length."""
         match = _AUTH.fullmatch(lowered.get("authorization", "").strip())
         if match is None or match["ak"] != self.credentials.access_key_id:
             raise self._refuse(401, "6002", "用户认证失败")
@@ -134,35 +155,6 @@ class BaiduFake(VendorFake):
             or lowered.get("content-length") != str(len(body))
         ):
             raise self._refuse(401, "6002", "用户认证失败")
-        if (method, path) != ("POST", PATH):
-            raise self._refuse(404, "4518", "请求地址错误")
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            raise self._refuse(400, "4501", "请求参数不正确")
-        phones = [p for p in str(data.get("mobile") or "").split(",") if p]
-        pending: tuple[str, str] | None = None
-        if not phones or not data.get("template") or not data.get("signatureId"):
-            pending = ("4502", "请求参数不能为空")
-        elif not str(data["signatureId"]).startswith("sms-sign-"):
-            pending = ("6006", "账号签名不可用")
-        elif len(phones) > MAX_NUMBERS:
-            pending = ("4511", "批量发送短信错误")
-        elif not all(re.fullmatch(r"1\d{10}|\+[1-9]\d{6,14}", phone) for phone in phones):
-            pending = ("4503", "手机号码格式不正确")
-        elif not isinstance(data.get("contentVar"), dict):
-            pending = ("4601", "模板参数异常")
-        rec = Received(
-            "baidu",
-            phones,
-            str(data.get("template") or ""),
-            data.get("contentVar"),
-            str(data.get("signatureId") or ""),
-            data,
-        )
-        return rec, pending, {}
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._reply(200, {"code": code, "message": message}, label)
@@ -178,3 +170,18 @@ class BaiduFake(VendorFake):
             items.append(item)
         label = "partial:" + ",".join(sorted({c for c, _ in hits.values()})) if hits else "ok"
         return self._reply(200, {"code": "1000", "message": "成功", "data": items}, label)
+
+
+def _pending(phones: list[str], data: dict[str, Any]) -> tuple[str, str] | None:
+    """The business error an authenticated send still earns: a missing field, the sign, the numbers, the values."""
+    if not phones or not data.get("template") or not data.get("signatureId"):
+        return ("4502", "请求参数不能为空")
+    if not str(data["signatureId"]).startswith("sms-sign-"):
+        return ("6006", "账号签名不可用")
+    if len(phones) > MAX_NUMBERS:
+        return ("4511", "批量发送短信错误")
+    if not all(re.fullmatch(r"1\d{10}|\+[1-9]\d{6,14}", phone) for phone in phones):
+        return ("4503", "手机号码格式不正确")
+    if not isinstance(data.get("contentVar"), dict):
+        return ("4601", "模板参数异常")
+    return None

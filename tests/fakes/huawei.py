@@ -120,6 +120,22 @@ class HuaweiFake(VendorFake):
                 "404: not found", self._reply(404, {"code": "404", "description": "not found"}, "refused:404")
             )
         lowered = {k.lower(): v for k, v in headers.items()}
+        self._authenticate(method, path, query, lowered, body)
+        if "application/x-www-form-urlencoded" not in lowered.get("content-type", ""):
+            raise self._refuse(*_SYSTEM)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        phones = self._phones(form)
+        values = self._template_values(form)
+        pending: tuple[str, str] | None = None
+        if len(phones) > MAX_NUMBERS:
+            pending = ("E000503", "参数格式错误: to 最多500个号码")
+        elif form["from"] != self.credentials.sender:
+            pending = _BAD_CHANNEL
+        rec = Received("huawei", phones, form["templateId"], values, form.get("signature", ""), form)
+        return rec, pending, {"from": form["from"], "phones": phones}
+
+    def _authenticate(self, method: str, path: str, query: str, lowered: dict[str, str], body: bytes) -> None:
+        """The App Key/App Secret signature (SDK-HMAC-SHA256): the key, the signed headers, the date, the HMAC."""
         auth = lowered.get("authorization", "")
         if not auth.startswith(ALGORITHM + " "):
             raise self._refuse(400, "E000001", "Authorization not contained in the HTTP header.")
@@ -139,30 +155,29 @@ class HuaweiFake(VendorFake):
         expected = signature(self.credentials.app_secret, lowered["x-sdk-date"], canonical)
         if not hmac.compare_digest(fields.get("Signature", "").encode(), expected.encode()):
             raise self._refuse(*_BAD_SIGNATURE)
-        if "application/x-www-form-urlencoded" not in lowered.get("content-type", ""):
-            raise self._refuse(*_SYSTEM)
-        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def _phones(self, form: dict[str, str]) -> list[str]:
+        """The numbers of ``to``; the whole request fails without to, templateId or from, or on a character
+        other than digits and +."""
         to = form.get("to", "")
         if not to or not form.get("templateId") or not form.get("from"):
             raise self._refuse(*_PARAMS)
         phones = to.split(",")
         if any(re.search(r"[^0-9+]", phone) for phone in phones):
-            raise self._refuse(*_PARAMS)  # the whole request fails on a character other than digits and +
-        values: object = []
-        if "templateParas" in form:
-            try:
-                values = json.loads(form["templateParas"])
-            except ValueError:
-                raise self._refuse(*_SYSTEM) from None
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise self._refuse(*_SYSTEM)
-        pending: tuple[str, str] | None = None
-        if len(phones) > MAX_NUMBERS:
-            pending = ("E000503", "参数格式错误: to 最多500个号码")
-        elif form["from"] != self.credentials.sender:
-            pending = _BAD_CHANNEL
-        rec = Received("huawei", phones, form["templateId"], values, form.get("signature", ""), form)
-        return rec, pending, {"from": form["from"], "phones": phones}
+            raise self._refuse(*_PARAMS)
+        return phones
+
+    def _template_values(self, form: dict[str, str]) -> object:
+        """``templateParas``: a JSON array of strings when given (anything else is a system error)."""
+        if "templateParas" not in form:
+            return []
+        try:
+            values = json.loads(form["templateParas"])
+        except ValueError:
+            raise self._refuse(*_SYSTEM) from None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise self._refuse(*_SYSTEM)
+        return values
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         if code.startswith("E2"):  # a per-number status (E200xxx): HTTP 200, every number with that status

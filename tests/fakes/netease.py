@@ -69,21 +69,7 @@ class NeteaseFake(VendorFake):
     def parse(
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
-        app_key, nonce = headers.get("AppKey") or "", headers.get("Nonce") or ""
-        cur_time, given = headers.get("CurTime") or "", headers.get("CheckSum") or ""
-        if not (app_key and nonce and cur_time and given) or len(nonce) > 128 or not cur_time.isdigit():
-            raise self._refuse(414, "bad http header")
-        if app_key != self.credentials.app_key:
-            raise self._refuse(403, "非法操作或没有权限")
-        if not hmac.compare_digest(given.encode(), checksum(self.credentials.app_secret, nonce, cur_time).encode()):
-            raise self._refuse(414, "checksum")
-        if abs(time.time() - int(cur_time)) > 300:
-            raise self._refuse(414, "curtime expired")
-        with self.fake._lock:
-            replayed = nonce in self.nonces
-            self.nonces.add(nonce)
-        if replayed:
-            raise self._refuse(414, "nonce used")
+        self._authenticate(headers)
         if (method, path) != ("POST", PATH):
             raise self._refuse(404, "对象不存在")
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -100,6 +86,24 @@ class NeteaseFake(VendorFake):
             pending = ("414", "参数错误: mobiles")
         rec = Received("netease", [str(p) for p in phones], form.get("templateid", ""), params, "", form)
         return rec, pending, {}
+
+    def _authenticate(self, headers: Message) -> None:
+        """The four auth headers: present, the AppKey, the CheckSum, a CurTime within five minutes, a fresh Nonce."""
+        app_key, nonce = headers.get("AppKey") or "", headers.get("Nonce") or ""
+        cur_time, given = headers.get("CurTime") or "", headers.get("CheckSum") or ""
+        if not (app_key and nonce and cur_time and given) or len(nonce) > 128 or not cur_time.isdigit():
+            raise self._refuse(414, "bad http header")
+        if app_key != self.credentials.app_key:
+            raise self._refuse(403, "非法操作或没有权限")
+        if not hmac.compare_digest(given.encode(), checksum(self.credentials.app_secret, nonce, cur_time).encode()):
+            raise self._refuse(414, "checksum")
+        if abs(time.time() - int(cur_time)) > 300:
+            raise self._refuse(414, "curtime expired")
+        with self.fake._lock:
+            replayed = nonce in self.nonces
+            self.nonces.add(nonce)
+        if replayed:
+            raise self._refuse(414, "nonce used")
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._reply({"code": int(code), "msg": message}, label)

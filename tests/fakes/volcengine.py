@@ -128,32 +128,7 @@ class VolcengineFake(VendorFake):
     def parse(
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        match = _AUTH.fullmatch(lowered.get("authorization", "").strip())
-        if match is None:
-            raise self._refuse(400, "InvalidAuthorization", 100001, "Invalid 'Authorization' header")
-        if match["ak"] != self.credentials.access_key_id:
-            raise self._refuse(401, "InvalidAccessKey", 100009, f"The accesskey [{match['ak']}] is invalid.")
-        signed = match["signed"].split(";")
-        x_date = lowered.get("x-date", "")
-        if "x-date" not in signed or "host" not in signed or any(name not in lowered for name in signed):
-            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
-        try:
-            when = datetime.strptime(x_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-        except ValueError:
-            raise self._refuse(
-                400, "MissingRequestInfo", 100004, "The request is missing X-Date information."
-            ) from None
-        if abs((datetime.now(timezone.utc) - when).total_seconds()) > 15 * 60 or match["day"] != x_date[:8]:
-            raise self._refuse(400, "InvalidTimestamp", 100006, "The Signature of the request is expired.")
-        if (match["region"], match["service"]) != (REGION, SERVICE):
-            raise self._refuse(404, "ServiceNotFound", 100007, f"This service[{match['service']}] not found.")
-        if "x-content-sha256" in lowered and lowered["x-content-sha256"] != hashlib.sha256(body).hexdigest():
-            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
-        canonical = canonical_request(method, path, query, lowered, body, signed)
-        expected = signature(self.credentials.secret_access_key, x_date, match["region"], match["service"], canonical)
-        if not hmac.compare_digest(match["sig"].encode(), expected.encode()):
-            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        self._authenticate(method, path, query, {k.lower(): v for k, v in headers.items()}, body)
         action = dict(parse_qsl(query))
         if (action.get("Action"), action.get("Version")) != ("SendSms", "2020-01-01"):
             raise self._refuse(404, "InvalidActionOrVersion", 100008, "Could not find operation.")
@@ -166,23 +141,45 @@ class VolcengineFake(VendorFake):
         if data.get("SmsAccount") != self.credentials.sms_account:
             raise self._refuse(200, "RE:0003", 0, "子账号不存在")
         phones = str(data.get("PhoneNumbers") or "").split(",") if data.get("PhoneNumbers") else []
-        params: object = {}
-        pending: tuple[str, str] | None = None
-        if "TemplateParam" in data:
-            try:
-                params = json.loads(data["TemplateParam"])
-            except (TypeError, ValueError):
-                params, pending = data["TemplateParam"], ("RE:0009", "请求参数错误")
-        if not phones or not data.get("TemplateID") or not data.get("Sign"):
-            pending = ("RE:0009", "请求参数错误")
-        elif len(phones) > MAX_NUMBERS:
-            pending = ("RE:0009", "请求参数错误: 手机号数量超过200")
-        elif not all(re.fullmatch(r"\+?\d{6,20}", phone) for phone in phones):
-            pending = ("RE:0006", "手机号格式错误")
+        params, pending = _template_param(data)
+        pending = _send_problem(phones, data) or pending
         rec = Received(
             "volcengine", phones, str(data.get("TemplateID") or ""), params, str(data.get("Sign") or ""), data
         )
         return rec, pending, {}
+
+    def _authenticate(self, method: str, path: str, query: str, lowered: dict[str, str], body: bytes) -> None:
+        """HMAC-SHA256 (Volcengine's SigV4-like scheme): the header, the key, the signed headers, the date and
+        scope, the body hash, the signature."""
+        match = _AUTH.fullmatch(lowered.get("authorization", "").strip())
+        if match is None:
+            raise self._refuse(400, "InvalidAuthorization", 100001, "Invalid 'Authorization' header")
+        if match["ak"] != self.credentials.access_key_id:
+            raise self._refuse(401, "InvalidAccessKey", 100009, f"The accesskey [{match['ak']}] is invalid.")
+        signed = match["signed"].split(";")
+        x_date = lowered.get("x-date", "")
+        if "x-date" not in signed or "host" not in signed or any(name not in lowered for name in signed):
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        self._check_time_and_scope(match, x_date)
+        if "x-content-sha256" in lowered and lowered["x-content-sha256"] != hashlib.sha256(body).hexdigest():
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+        canonical = canonical_request(method, path, query, lowered, body, signed)
+        expected = signature(self.credentials.secret_access_key, x_date, match["region"], match["service"], canonical)
+        if not hmac.compare_digest(match["sig"].encode(), expected.encode()):
+            raise self._refuse(401, "SignatureDoesNotMatch", 100010, "The request signature does not match.")
+
+    def _check_time_and_scope(self, match: re.Match[str], x_date: str) -> None:
+        """X-Date within 15 minutes and the credential's day, and a scope of this region's SMS service."""
+        try:
+            when = datetime.strptime(x_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise self._refuse(
+                400, "MissingRequestInfo", 100004, "The request is missing X-Date information."
+            ) from None
+        if abs((datetime.now(timezone.utc) - when).total_seconds()) > 15 * 60 or match["day"] != x_date[:8]:
+            raise self._refuse(400, "InvalidTimestamp", 100006, "The Signature of the request is expired.")
+        if (match["region"], match["service"]) != (REGION, SERVICE):
+            raise self._refuse(404, "ServiceNotFound", 100007, f"This service[{match['service']}] not found.")
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         status, code_n = _GATEWAY.get(code, (200, 0))  # SMS codes (RE:xxxx) come in HTTP 200
@@ -194,3 +191,24 @@ class VolcengineFake(VendorFake):
             code, message = next(iter(hits.values()))
             return self._reply(200, (code, 0, message), None, f"rejected_number:{code}")
         return self._reply(200, None, {"MessageID": [uuid.uuid4().hex for _ in rec.phones]}, "ok")
+
+
+def _template_param(data: dict[str, Any]) -> tuple[object, tuple[str, str] | None]:
+    """TemplateParam as read (a JSON string holding an object), and the error a value that is not JSON earns."""
+    if "TemplateParam" not in data:
+        return {}, None
+    try:
+        return json.loads(data["TemplateParam"]), None
+    except (TypeError, ValueError):
+        return data["TemplateParam"], ("RE:0009", "请求参数错误")
+
+
+def _send_problem(phones: list[str], data: dict[str, Any]) -> tuple[str, str] | None:
+    """The error a send earns for its fields: a missing one, too many numbers, a bad number."""
+    if not phones or not data.get("TemplateID") or not data.get("Sign"):
+        return ("RE:0009", "请求参数错误")
+    if len(phones) > MAX_NUMBERS:
+        return ("RE:0009", "请求参数错误: 手机号数量超过200")
+    if not all(re.fullmatch(r"\+?\d{6,20}", phone) for phone in phones):
+        return ("RE:0006", "手机号格式错误")
+    return None
