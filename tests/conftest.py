@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -14,7 +15,34 @@ from flask_sms import SmsExtension
 
 REQUIRE_ALL = os.environ.get("SMS_REQUIRE_ALL") == "1"
 
-__all__ = ["CREDS", "SECRET_VALUES", "TEMPLATES", "need_binary", "skip_or_fail", "storage_app_factory", "vendor_config"]
+__all__ = [
+    "CREDS",
+    "SECRET_VALUES",
+    "TEMPLATES",
+    "need_binary",
+    "need_module",
+    "skip_or_fail",
+    "storage_app_factory",
+    "vendor_config",
+]
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels_kept() -> Iterator[None]:
+    """Each test ends with the loggers' levels it started with, whatever ran inside it.
+
+    werkzeug's server turns its logger up to INFO the first time it serves, and an app
+    factory may tune its own: left behind, that would change what ``caplog`` sees in
+    whichever test runs next (the suite runs in random order).
+    """
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in _WATCHED_LOGGERS)]
+    levels = [(logger, logger.level) for logger in loggers]
+    yield
+    for logger, level in levels:
+        logger.setLevel(level)
+
+
+_WATCHED_LOGGERS = ("flask_sms", "werkzeug", "example_app", "flask_sms_tests")
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +116,14 @@ def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..
 
     factory.clock = clock  # type: ignore[attr-defined]
     return factory
+
+
+def need_module(name: str) -> None:
+    """An importable package run as ``python -m NAME`` (gunicorn), or skip (fail under SMS_REQUIRE_ALL=1)."""
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        skip_or_fail(f"{name} is not installed in this Python")
 
 
 @pytest.fixture(scope="session")

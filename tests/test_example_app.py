@@ -94,7 +94,8 @@ def test_defaults_run_without_a_vendor_account(make, caplog):
     assert "http://" not in html and "https://" not in html  # no CDN: works offline
     for asset in ("/static/app.js", "/static/style.css"):
         assert asset in html
-        assert client.get(asset).status_code == 200
+        with client.get(asset) as response:
+            assert response.status_code == 200
 
     response = send_code(client)
     assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60}

@@ -214,7 +214,8 @@ def test_deeply_nested_json_is_a_400_not_a_503(make_flow_app, caplog):
             assert response.status_code == 400, response.get_data(as_text=True)
             assert response.get_json()["error"] == "invalid_request"
             assert response.get_json()["message"] == "The request body is nested too deeply."
-    assert caplog.records == []  # no traceback, no error line
+    # no traceback and no error line (the once-per-process storage and console warnings may come first)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
 
 
 def test_503_means_only_that_the_storage_is_down(make_flow_app, monkeypatch):

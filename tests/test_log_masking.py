@@ -57,8 +57,12 @@ class _Capture(logging.Handler):
 
 
 @pytest.fixture
-def every_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Capture]:
-    """A capturing handler on the root and on every logger there is, each at level 1; ``DEBUG=sdk`` set."""
+def every_logger(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[_Capture]:
+    """A capturing handler on the root and on every logger there is, each at level 1; ``DEBUG=sdk`` set.
+
+    ``caplog`` is opened first (at level 0), so it is put back last: each logger ends at its own level.
+    """
+    caplog.set_level(0)
     monkeypatch.setenv("DEBUG", "sdk")  # aliyunsdkcore's switch: dump each request and reply
     capture = _Capture()
     saved: list[tuple[logging.Logger, int, bool]] = []
@@ -151,7 +155,6 @@ def _send(app: Any, capture: _Capture, purpose: str, params: dict[str, Any]) -> 
 def test_the_code_and_credentials_reach_no_log_and_no_error(make_app, fake, caplog, capfd, every_logger, vendor, fault):
     overrides = _set_fault(fake, vendor, fault)
     app = make_app([vendor], SMS_TIMEOUT=0.5, **overrides)
-    caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
     assert every_logger.texts, "nothing was logged: the capture is not working"
@@ -172,7 +175,6 @@ def test_a_template_value_reaches_no_log_and_no_error(
     one too short to mask by itself (it still sits in the vendor's parameter field)."""
     overrides = _set_fault(fake, vendor, fault)
     app = make_app([vendor], SMS_TIMEOUT=0.5, **overrides)
-    caplog.set_level(0)
     texts = _send(app, every_logger, purpose, params)
     seen = _seen(every_logger, capfd, caplog, texts)
     assert _leaks(seen, values=(value,)) == [], seen
@@ -181,7 +183,6 @@ def test_a_template_value_reaches_no_log_and_no_error(
 def test_aliyun_unreachable_leaks_no_signed_url(make_app, caplog, capfd, every_logger):
     """The reported leak: 4 lines per failed send carried the signed URL (TemplateParam, Signature, AccessKeyId)."""
     app = make_app(["aliyun"], SMS_TIMEOUT=0.5, **CLOSED["aliyun"](unused_port()))
-    caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
     aliyun_lines = [t for t in every_logger.texts if t.startswith("aliyunsdkcore")]
@@ -200,7 +201,6 @@ def test_an_echoing_reply_longer_than_a_cut_is_masked_before_it_is_shortened(
     echo = "x" * offset + f"{CREDS.ronglian_sid} may not send with {CREDS.ronglian_token}; " + "y" * 400
     fake.set_mode("ronglian", "business_error", code="160014", message=echo)
     app = make_app(["ronglian"])
-    caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
     assert "160014" in seen  # the vendor's code kept
@@ -218,7 +218,6 @@ def test_an_unreadable_reply_that_echoes_credentials_is_masked_before_any_cut(
     echo = "x" * offset + " ".join(SECRET_VALUES) + f" code={CODE} " + "y" * 400
     fake.set_mode(vendor, fault, body=echo)
     app = make_app([vendor])
-    caplog.set_level(0)
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
     seen = _seen(every_logger, capfd, caplog, texts)
     assert _leaks(seen) == [], seen
@@ -232,7 +231,6 @@ def test_a_reply_that_echoes_the_code_is_masked_in_every_worker_thread(
     so a vendor message that repeats the code (no parameter field around it) is masked in every thread."""
     fake.set_mode(vendor, "business_error", code=CLOSED_CODES[vendor], message=f"模板内容 {CODE} 不合法")
     app = make_app([vendor], SMS_MAX_CONCURRENCY=4)
-    caplog.set_level(0)
     phones = ["13800138000", "13900139000", "13700137000", "13600136000"]
     with app.app_context():
         every_logger.turn_up()  # type: ignore[attr-defined]

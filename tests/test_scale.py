@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary, vendor_config
+from conftest import need_module, vendor_config
 from helpers import RedisServer, free_port, gunicorn_command
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -208,7 +208,7 @@ def _gunicorn_env(fake_url: str, fake_host: str, redis_url: str) -> dict[str, st
 def gunicorn_app(
     fake_server: Any, scale_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gunicorn]:
-    need_binary("gunicorn")
+    need_module("gunicorn")
     workdir = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import need_binary, skip_or_fail
+from conftest import need_module, skip_or_fail
 from helpers import RedisServer, free_port, gunicorn_command
 from test_scale import SEND, VERIFY, Gunicorn, _gunicorn_env, _stop_group, call, fire
 
@@ -48,7 +48,7 @@ def workers_redis(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def start_gunicorn(workdir: Any, env: dict[str, str], *worker_args: str) -> Gunicorn:
-    need_binary("gunicorn")
+    need_module("gunicorn")
     port = free_port()
     pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"
     args = gunicorn_command(port, *worker_args, pidfile=pidfile, logfile=logfile)
