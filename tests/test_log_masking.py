@@ -27,7 +27,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from fake_vendor import unused_port
-from vendor_config import CLOSED, CREDS, SECRET_VALUES
+from vendor_config import CLOSED, CREDS, SECRET_VALUES, VENDOR_SECRETS
 
 from flask_sms import SendError, _redact, send_sms
 from flask_sms.errors import ProviderError
@@ -213,9 +213,12 @@ def test_an_echoing_reply_longer_than_a_cut_is_masked_before_it_is_shortened(
 def test_an_unreadable_reply_that_echoes_credentials_is_masked_before_any_cut(
     make_app, fake, caplog, capfd, every_logger, vendor, fault, offset
 ):
-    """A 500 or an unreadable 200 whose body echoes every credential, placed across each length limit a
-    vendor text has been cut at (120, 200, 300): masking comes first, so no piece survives."""
-    echo = "x" * offset + " ".join(SECRET_VALUES) + f" code={CODE} " + "y" * 400
+    """A 500 or an unreadable 200 whose body echoes the vendor's credentials, placed across each length limit a
+    vendor text has been cut at (120, 200, 300): masking comes first, so no piece survives.
+
+    Only the app's own credentials are echoed: those of vendors it does not use are unknown to it (whether an
+    earlier test in this process built an app with them must not matter)."""
+    echo = "x" * offset + " ".join(VENDOR_SECRETS[vendor]) + f" code={CODE} " + "y" * 400
     fake.set_mode(vendor, fault, body=echo)
     app = make_app([vendor])
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})

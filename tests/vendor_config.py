@@ -89,6 +89,21 @@ SECRET_VALUES = (
     NETEASE.app_secret,
 )
 
+#: each vendor's own credentials (an app masks those of the providers it uses)
+VENDOR_SECRETS: dict[str, tuple[str, ...]] = {
+    "aliyun": (CREDS.aliyun_key_id, CREDS.aliyun_secret),
+    "tencent": (CREDS.tencent_secret_id, CREDS.tencent_secret_key),
+    "ronglian": (CREDS.ronglian_sid, CREDS.ronglian_token),
+    "ihuyi": (CREDS.ihuyi_account, CREDS.ihuyi_api_key),
+    "huawei": (HUAWEI.app_key, HUAWEI.app_secret),
+    "volcengine": (VOLCENGINE.access_key_id, VOLCENGINE.secret_access_key),
+    "baidu": (BAIDU.access_key_id, BAIDU.secret_access_key),
+    "qiniu": (QINIU.access_key, QINIU.secret_key),
+    "yunpian": (YUNPIAN.api_key,),
+    "netease": (NETEASE.app_key, NETEASE.app_secret),
+}
+assert sorted(value for values in VENDOR_SECRETS.values() for value in values) == sorted(SECRET_VALUES)
+
 
 #: how each vendor is pointed at a port nothing listens on
 CLOSED = {
