@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import test_numbers
 from .errors import SendError, SmsError
 from .results import DeliveryReport, SendResult
 from .sender import FAILURE_RECORD
@@ -68,6 +69,8 @@ def check_command() -> None:
         flow = f"storage {extension.storage()} reachable"
     receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
     click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
+    if settings.test_numbers and not (current_app.debug or current_app.testing):
+        click.echo(f"warning: {test_numbers.warning(settings.test_numbers)}", err=True)
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

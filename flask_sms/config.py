@@ -54,6 +54,7 @@ from .providers import (
     provider_names,
     split_entry,
 )
+from .test_numbers import code_length_problems, test_numbers
 
 DEFAULT_PURPOSE = "captcha"
 
@@ -114,6 +115,7 @@ SEND_KEYS: tuple[Option, ...] = (
     Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
     Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
     Option("SMS_ENABLE_CAPTCHA", True, boolean),
+    Option("SMS_TEST_NUMBERS", {}, test_numbers),
     Option(
         "SMS_LANGUAGE",
         None,
@@ -188,6 +190,8 @@ class CaptchaSettings:
     allowed_number_types: frozenset[int] | None  # phonenumbers.PhoneNumberType values; None: every type
     storage_url: str
     default_region: str  # shared with sending
+    #: ``SMS_TEST_NUMBERS`` (shared with sending): E.164 -> the fixed code
+    test_numbers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,7 @@ class Settings:
     suppress_send: bool
     max_concurrency: int
     enable_captcha: bool
+    test_numbers: Mapping[str, str]
     language: str | None
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     captcha: CaptchaSettings | None = None
@@ -549,8 +554,12 @@ def load_settings(app: Flask) -> Settings:
     if sending["enable_captcha"] is not False:
         flow = _read(FLOW_KEYS, app, problems)
         problems.extend(_flow_problems(flow, config, provider_settings))
+        if flow["code_length"] is not None:
+            problems.extend(code_length_problems(sending["test_numbers"] or {}, flow["code_length"]))
         if not problems:
-            captcha = CaptchaSettings(default_region=sending["default_region"], **flow)
+            captcha = CaptchaSettings(
+                default_region=sending["default_region"], test_numbers=sending["test_numbers"], **flow
+            )
     receipts = _receipt_settings(app, None if flow is None else flow["storage_url"], problems)
     if problems:
         raise ConfigError(problems)
@@ -568,7 +577,9 @@ def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[s
     return ReceiptSettings(storage_url=storage_url, **values)
 
 
-assert {_field(o.name) for o in FLOW_KEYS} | {"default_region"} == {f.name for f in fields(CaptchaSettings)}
+assert {_field(o.name) for o in FLOW_KEYS} | {"default_region", "test_numbers"} == {
+    f.name for f in fields(CaptchaSettings)
+}
 assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts"} == {
     f.name for f in fields(Settings)
 }

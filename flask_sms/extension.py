@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, codes, forms, messages
+from . import _redact, backends, codes, forms, messages, test_numbers
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -183,11 +183,14 @@ class SmsExtension:
             failover_on_timeout=settings.failover_on_timeout,
             strategy=settings.strategy,
             weights=settings.weights,
+            test_numbers=settings.test_numbers,
         )
         sender.breaker = self._breaker(settings, MemoryBreakerState())
         _redact.guard_loggers("flask_sms")
         messages.set_language(app, settings.language)
         _warn_if_console(app, settings)
+        if settings.test_numbers and not (app.debug or app.testing):
+            backends.warn_once(test_numbers.warning(settings.test_numbers))
         if settings.receipts is not None:
             # the token travels in the push URL's query string: mask it in the dev server's access log too
             _redact.register(settings.receipts.receipt_token)

@@ -26,6 +26,7 @@ from .phones import PhoneInput, is_mainland, parse_phones
 from .providers import AnyProvider, Payload, Reply
 from .results import Attempt, SendResult, SentMessage, SmsMessage
 from .signals import provider_down, provider_up, sms_failed, sms_sent
+from .test_numbers import TEST_NUMBER
 
 if TYPE_CHECKING:
     from .receipts import ReceiptBook
@@ -289,8 +290,11 @@ class Sender:
         failover_on_timeout: bool = False,
         strategy: str = "order",
         weights: Mapping[str, int] | None = None,
+        test_numbers: Iterable[str] = (),
     ) -> None:
         self.providers = list(providers)
+        #: ``SMS_TEST_NUMBERS``: E.164 numbers no provider is ever asked to reach
+        self.test_numbers = frozenset(test_numbers)
         self.default_region = default_region
         self.suppress = suppress
         self.max_concurrency = max_concurrency
@@ -344,9 +348,32 @@ class Sender:
         )
         if self.suppress:
             result = _suppressed(plans, message, correlation)
-        else:
+        elif self.test_numbers.isdisjoint(numbers):
             result = self._delivered(app, plans, groups, correlation, message)
+        else:
+            result = self._held_back(app, plans, numbers, correlation, message)
         sms_sent.send(app, message=message, result=result)
+        return result
+
+    def _held_back(
+        self,
+        app: object,
+        plans: Mapping[bool, Sequence[PlanStep]],
+        numbers: Numbers,
+        correlation: str,
+        message: SmsMessage,
+    ) -> SendResult:
+        """``SMS_TEST_NUMBERS`` count as delivered with no vendor asked; the other numbers go out as usual."""
+        rest = {phone: number for phone, number in numbers.items() if phone not in self.test_numbers}
+        if rest:
+            result = self._delivered(app, plans, _by_kind(rest), correlation, message)
+        else:
+            result = SendResult(out_id=correlation)
+        held = [phone for phone in numbers if phone in self.test_numbers]
+        logger.debug("SMS %r: %d test number(s) held back (SMS_TEST_NUMBERS)", message.purpose, len(held))
+        result.delivered.update(dict.fromkeys(held, TEST_NUMBER))
+        result.ok = not result.failed and not result.unknown
+        result.provider = result.provider or TEST_NUMBER
         return result
 
     def _delivered(
