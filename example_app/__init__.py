@@ -31,7 +31,7 @@ from flask import Flask
 
 from flask_sms import SmsExtension
 
-from . import inbox, views
+from . import views
 
 DEFAULTS: dict[str, Any] = {
     # Generated per process when nothing sets it: fine for a demo, never for production.
@@ -41,8 +41,6 @@ DEFAULTS: dict[str, Any] = {
     "SMS_PROVIDERS": ["console"],
     "SMS_STORAGE_URL": "memory://",
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # How far back the dev inbox (console provider only) shows texts.
-    "DEV_INBOX_MINUTES": 10,
 }
 
 PREFIX = "FLASK_"
@@ -120,7 +118,7 @@ def show_sms_logs() -> None:
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     own = [handler for handler in logger.handlers if not isinstance(handler, logging.NullHandler)]
-    if not own and not logging.getLogger().handlers:  # flask_sms itself adds only a NullHandler
+    if not own and not logging.getLogger().handlers:  # flask_sms itself adds no handler
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s in flask_sms: %(message)s"))
         logger.addHandler(handler)
@@ -148,9 +146,9 @@ def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathL
 
     sms = SmsExtension(app)  # logs "flask_sms: providers ...; storage ..." at INFO
     views.init_app(app)
-    if "console" in sms.settings(app).providers:
-        inbox.init_app(app)
-        app.logger.info("console provider: texts are not sent; read them at /dev/inbox or on the page")
+    captcha = sms.settings(app).captcha
+    if captcha is not None and captcha.dev_inbox:  # flask_sms's own, on in debug mode with "console"
+        app.logger.info("console provider: texts are not sent; read them at /sms_dev/inbox or on the page")
     if generated_key:
         app.logger.warning(
             "SECRET_KEY is a random development key made at startup (sessions end on restart); "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -24,9 +25,9 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from werkzeug.wrappers import Response
 
 from flask_sms import SmsExtension
+from flask_sms.dev_inbox import inbox_for
 
 from .i18n import SCRIPT_KEYS, current_language, error_text, texts
-from .inbox import inbox_for
 
 blueprint = Blueprint("demo", __name__)
 
@@ -72,13 +73,25 @@ def display_phone(phone: str) -> str:
         return phone
 
 
+def clock_time(sent_at: str) -> tuple[str, str]:
+    """``("14:03:22 UTC+08:00", "2026-11-22T14:03:22+08:00")``: the server's local time, with its offset.
+
+    The page may be read from another time zone than the server's: a bare
+    ``14:03:22`` would not say whose clock that is.
+    """
+    moment = datetime.fromisoformat(sent_at).astimezone()
+    offset = moment.strftime("%z")  # "+0800"
+    return f"{moment:%H:%M:%S} UTC{offset[:3]}:{offset[3:]}", moment.isoformat(timespec="seconds")
+
+
 def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
-    """One inbox text for the template: the code, and the words around it."""
+    """One text of flask_sms's dev inbox for the template: the code, and the words around it."""
     params = entry["params"]
+    time, iso = clock_time(entry["sent_at"])
     view = {
-        "time": entry["time"],
-        "iso": entry["iso"],
-        "phones": entry["phones"],
+        "time": time,
+        "iso": iso,
+        "phone": entry["phone"],
         "purpose": entry["purpose"],
         "status": entry["status"],
         "status_text": table["status_" + entry["status"]],
@@ -101,7 +114,7 @@ def render_page() -> Response:
     table = texts(language)
     sms = _sms()
     settings = sms.settings()
-    inbox = inbox_for(current_app)
+    inbox = inbox_for(current_app._get_current_object())  # type: ignore[attr-defined]
     signed_in = session.get(SESSION_PHONE)
     context = {
         "lang": language,
@@ -114,10 +127,7 @@ def render_page() -> Response:
         "phone": str(notice.get("phone", "")),
         "providers": ", ".join(settings.providers),
         "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
-        "inbox": [inbox_entry(entry, table) for entry in inbox.recent(status=sms.status)]
-        if inbox is not None
-        else None,
-        "inbox_minutes": f"{inbox.minutes:g}" if inbox is not None else "",
+        "inbox": [inbox_entry(entry, table) for entry in inbox.entries(sms.status)] if inbox is not None else None,
     }
     response = current_app.make_response(render_template("index.html", **context))
     response.headers["Cache-Control"] = "no-store"

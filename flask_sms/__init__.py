@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from .errors import (
     CaptchaError,
     ConfigError,
@@ -39,8 +37,9 @@ from .signals import (
     verification_failed,
 )
 
-# A library adds no handler and sets no level; the app's logging config decides (see README, "Logging").
-logging.getLogger("flask_sms").addHandler(logging.NullHandler())
+# No handler and no level of our own: the app's logging config decides (README, "Logging"). Without one,
+# Python's last-resort handler shows WARNING and up, and problems that break a route go to app.logger
+# (see flask_sms.reporting).
 
 __all__ = [
     "Attempt",

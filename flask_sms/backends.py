@@ -6,7 +6,6 @@ One URL configures both, so codes and limits always live in the same place.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -281,14 +280,9 @@ def per_process_warnings(app: Flask, url: str, own_cache: bool, own_limits: bool
     return ()
 
 
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
+def warn_once(message: str, app: Flask | None = None) -> None:
+    """Log ``message`` as a warning once per process (not once per app, request or CLI command), where the
+    app sees it (see :mod:`.reporting`)."""
+    from . import reporting
 
-
-def warn_once(message: str) -> None:
-    """Log ``message`` as a warning once per process (not once per app, request or CLI command)."""
-    with _warned_lock:
-        if message in _warned:
-            return
-        _warned.add(message)
-    logger.warning(message)
+    reporting.once(message, logging.WARNING, message, app=app)

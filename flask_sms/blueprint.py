@@ -15,11 +15,12 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
-from . import codes
+from . import codes, reporting
+from .dev_inbox import inbox_for
 from .errors import ConfigError, InvalidRequest, SmsHTTPError
 from .messages import current_locale, detail_for, error_texts, json_error, ui_texts
 
@@ -126,7 +127,7 @@ def configured() -> None:
 
     A cross-site browser request to either route is refused here, before its body is read.
     """
-    if request.endpoint != "sms.static":
+    if request.endpoint not in ("sms.static", "sms.dev_inbox"):
         sms = _sms()
         sms.check()
         if request.method == "POST":
@@ -135,8 +136,13 @@ def configured() -> None:
 
 @blueprint.errorhandler(ConfigError)
 def misconfigured(exc: ConfigError) -> Response:
-    logger.error(
-        "flask_sms answered 503 to %s %s: %s (run `flask sms check` to list the problems)",
+    """503 ``unavailable``; the problems are said once per process (not once per request), on ``app.logger``
+    unless the app's logging config shows the ``flask_sms`` logger."""
+    reporting.once(
+        f"config:{exc}",
+        logging.ERROR,
+        "flask_sms answers 503 to %s %s (and to every request of its routes) until its config is fixed: %s "
+        "(run `flask sms check` to list the problems)",
         request.method,
         request.path,
         exc,
@@ -163,6 +169,23 @@ def verify_code() -> Response:
         token = sms.issue_token(result.phone, result.purpose)
         return jsonify(ok=True, token=token, expires_in=captcha.token_ttl)
     return json_error(result.reason or codes.INVALID_CODE, 400)
+
+
+@blueprint.get("/sms_dev/inbox")
+def dev_inbox() -> Response:
+    """The console provider's recent texts and calls, with their codes (``SMS_DEV_INBOX``; 404 when it is off)."""
+    inbox = inbox_for(current_app._get_current_object())  # type: ignore[attr-defined]
+    if inbox is None:
+        raise NotFound()
+    entries = inbox.entries(_sms().status)
+    accepted = request.accept_mimetypes
+    if accepted["text/html"] > accepted["application/json"]:  # a browser; JSON for */*, no Accept, or both
+        response = current_app.make_response(render_template("flask_sms/dev_inbox.html", entries=entries))
+    else:
+        response = jsonify(ok=True, messages=entries)
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
 
 
 @blueprint.route("/sms_captcha/", methods=["GET", "PUT", "PATCH", "DELETE"])

@@ -98,6 +98,11 @@ def _console_in_development(app: Flask) -> Any:
     return ["console"] if app.debug or app.testing else REQUIRED
 
 
+def _inbox_in_debug(app: Flask) -> bool:
+    """The dev inbox is on by default in debug mode when a ``console`` provider is in use."""
+    return bool(app.debug) and any(split_entry(entry)[0] == "console" for entry in providers_in_use(app))
+
+
 SEND_KEYS: tuple[Option, ...] = (
     Option(
         "SMS_PROVIDERS",
@@ -144,6 +149,7 @@ FLOW_KEYS: tuple[Option, ...] = (
     Option("SMS_ALLOWED_ORIGINS", [], origins),
     Option("SMS_ALLOWED_REGIONS", ["CN"], regions_or_all),
     Option("SMS_ALLOWED_NUMBER_TYPES", ["mobile"], number_types),
+    Option("SMS_DEV_INBOX", AppDefault(_inbox_in_debug), boolean),
     Option(
         "SMS_STORAGE_URL",
         MEMORY_STORAGE,
@@ -188,6 +194,7 @@ class CaptchaSettings:
     allowed_origins: frozenset[str] | None  # None: every origin
     allowed_regions: frozenset[str] | None  # None: every region
     allowed_number_types: frozenset[int] | None  # phonenumbers.PhoneNumberType values; None: every type
+    dev_inbox: bool
     storage_url: str
     default_region: str  # shared with sending
     #: ``SMS_TEST_NUMBERS`` (shared with sending): E.164 -> the fixed code
@@ -384,7 +391,19 @@ def _flow_problems(
             for purpose in _uncovered(purposes, provider_settings)
         ]
         + _international_problems(flow["allowed_regions"], purposes, provider_settings)
+        + _dev_inbox_problems(flow["dev_inbox"], config)
     )
+
+
+def _dev_inbox_problems(dev_inbox: Any, config: Mapping[str, Any]) -> list[str]:
+    """The dev inbox shows codes on a web page: never outside debug and testing."""
+    if not dev_inbox or config.get("DEBUG") or config.get("TESTING"):
+        return []
+    problem = (
+        "SMS_DEV_INBOX is on outside debug and testing: it would show every code the console provider "
+        "sends on a web page (GET /sms_dev/inbox). Turn it off, or run in debug mode"
+    )
+    return [problem]
 
 
 def _secret_key_problems(config: Mapping[str, Any]) -> list[str]:

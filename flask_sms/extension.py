@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, codes, forms, messages, test_numbers
+from . import _redact, backends, codes, dev_inbox, forms, messages, test_numbers
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -89,12 +89,14 @@ def _warn_if_console(app: Flask, settings: Settings) -> None:
     if len(consoles) == len(settings.providers):
         backends.warn_once(
             "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone; "
-            "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors."
+            "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors.",
+            app,
         )
     else:
         backends.warn_once(
             f"SMS_PROVIDERS {list(settings.providers)} includes 'console' outside debug and testing: a text that "
-            "fails over to it reaches no phone; its code goes only to the log."
+            "fails over to it reaches no phone; its code goes only to the log.",
+            app,
         )
 
 
@@ -133,6 +135,8 @@ class SmsExtension:
             state = _SmsState(None, None, None, error=exc)
         self._states[app] = state
         app.extensions["sms"] = self
+        if state.flow is not None and state.flow.settings.dev_inbox:
+            dev_inbox.enable(app)
         if where.routes:
             app.register_blueprint(blueprint, url_prefix=where.url_prefix or None, subdomain=where.subdomain)
             backends.exempt_from_app_limiters(app, blueprint)
@@ -283,7 +287,7 @@ class SmsExtension:
         if state.flow is None:
             raise RuntimeError("the verification flow is off: SMS_ENABLE_CAPTCHA is false")
         for note in state.notes:
-            backends.warn_once(note)
+            backends.warn_once(note, app)
         return app, state.flow
 
     def check(self, app: Flask | None = None) -> Settings:

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask
 from phonenumbers import PhoneNumber
 
-from . import _redact
+from . import _redact, reporting
 from .backends import storage_errors
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
@@ -107,6 +107,8 @@ class CodeFlow:
         self.hooks = hooks
         self.clock = clock
         self.storage_errors = storage_errors()
+        #: the key of this flow's storage outage, said once per process while it lasts
+        self._outage = f"storage:{id(self)}"
 
     # -- pieces ----------------------------------------------------------------------------
     @contextmanager
@@ -117,8 +119,16 @@ class CodeFlow:
         except SmsHTTPError:
             raise
         except self.storage_errors as exc:
-            logger.error("SMS code storage unavailable: %s", exc)
+            reporting.once(
+                self._outage,
+                logging.ERROR,
+                "flask_sms answers 503 unavailable: its code storage cannot be reached (said once until it "
+                "answers again): %s",
+                exc,
+            )
             raise StorageUnavailable() from None
+        if reporting.forget(self._outage):
+            reporting.say(logging.WARNING, "flask_sms: the code storage answers again")
 
     def _digest(self, purpose: str, phone: str, code: str) -> str:
         message = f"{purpose}\x00{phone}\x00{code}".encode()

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from . import codes
+from . import codes, reporting
 from .backends import storage_errors
 from .errors import ConfigError
 from .messages import detail_for, json_error
@@ -104,8 +104,17 @@ def _read_push(sms: SmsExtension, provider: str, body: bytes) -> Response:
         logger.info("flask_sms refused a %s receipt push: %s", provider, exc)
         return json_error(codes.INVALID_REQUEST, 400, message=f"Not a {provider} receipt push: {exc}.")
     except storage_errors() as exc:
-        logger.error("flask_sms could not store %s delivery reports (the vendor will retry): %s", provider, exc)
+        reporting.once(
+            "receipts:storage",
+            logging.ERROR,
+            "flask_sms answers 503 to receipt pushes: it could not store %s delivery reports (the vendor will "
+            "retry; said once until a push is stored again): %s",
+            provider,
+            exc,
+        )
         return json_error(codes.UNAVAILABLE, 503)
+    if reporting.forget("receipts:storage"):
+        reporting.say(logging.WARNING, "flask_sms stores delivery reports again")
     if parsed.skipped:
         logger.warning("flask_sms skipped %d unreadable report(s) in a %s push", parsed.skipped, provider)
     if parsed.skipped and not parsed.reports:
@@ -117,7 +126,12 @@ def _read_push(sms: SmsExtension, provider: str, body: bytes) -> Response:
 
 @receipts_blueprint.errorhandler(ConfigError)
 def misconfigured(exc: ConfigError) -> Response:
-    logger.error("flask_sms answered 503 to a receipt push: %s (run `flask sms check`)", exc)
+    reporting.once(
+        f"config:{exc}",
+        logging.ERROR,
+        "flask_sms answers 503 to receipt pushes until its config is fixed: %s (run `flask sms check`)",
+        exc,
+    )
     return json_error(codes.UNAVAILABLE, 503)
 
 

@@ -543,9 +543,9 @@ def test_apps_own_cache_and_limiter(clock):
 def test_memory_storage_warns_once_per_process_on_first_use(caplog, fake, monkeypatch):
     from conftest import vendor_config
 
-    from flask_sms import backends
+    from flask_sms import reporting
 
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(reporting, "_said", set())
     apps = []
     for name in ("prod", "prod2"):
         app = Flask(name)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PHONE = "13800138000"
 E164 = "+8613800138000"
 SHOWN = "+86 138 0013 8000"
+INBOX = "/sms_dev/inbox"  # flask_sms's dev inbox
 PAGE_IDS = ("phone", "send-code", "code", "login", "message", "inbox", "login-form", "lang-switch")
 
 
@@ -30,8 +31,10 @@ def example(example_app_module):
 
 @pytest.fixture
 def make(example):
+    """The demo as ``flask --app example_app run --debug`` builds it (debug mode: flask_sms's dev inbox is on)."""
+
     def factory(**config):
-        return example.create_app(config or None)
+        return example.create_app({"DEBUG": True, **config})
 
     return factory
 
@@ -47,7 +50,7 @@ def send_code(client, phone=PHONE, **headers):
 
 
 def inbox_code(client) -> str:
-    return client.get("/dev/inbox").get_json()["messages"][0]["params"]["code"]
+    return client.get(INBOX).get_json()["messages"][0]["code"]
 
 
 def login(client, code, phone=PHONE, token=None, lang=None):
@@ -79,7 +82,7 @@ def test_defaults_run_without_a_vendor_account(make, caplog):
     app = make()
     assert app.config["SMS_PROVIDERS"] == ["console"]
     assert app.config["SMS_STORAGE_URL"] == "memory://"
-    assert app.config["SECRET_KEY"] and not app.debug and not app.testing
+    assert app.config["SECRET_KEY"] and app.debug and not app.testing  # flask run --debug
 
     startup = [r.getMessage() for r in caplog.records if r.name == "flask_sms"]
     assert "flask_sms: providers console; storage memory://" in startup
@@ -117,7 +120,7 @@ def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "/dev/inbox" in result.stdout and "/sms_captcha/" in result.stdout and "/login" in result.stdout
+    assert INBOX in result.stdout and "/sms_captcha/" in result.stdout and "/login" in result.stdout
     log = [line for line in result.stderr.splitlines() if line.startswith("[")]
     assert any("flask_sms: providers console; storage memory://" in line for line in log[:2]), log
 
@@ -144,31 +147,31 @@ def test_flask_sms_info_logs_reach_the_terminal(example, monkeypatch):
 def test_dev_inbox_shows_recent_texts(make):
     app = make()
     client = app.test_client()
-    assert client.get("/dev/inbox").get_json()["messages"] == []
+    assert client.get(INBOX).get_json()["messages"] == []
     assert send_code(client).status_code == 200
-    (message,) = client.get("/dev/inbox").get_json()["messages"]
-    assert message["phones"] == [E164] and message["purpose"] == "captcha"
-    code = message["params"]["code"]
+    (message,) = client.get(INBOX).get_json()["messages"]
+    assert message["phone"] == E164 and message["purpose"] == "captcha"
+    code = message["code"]
     assert len(code) == 6 and code.isdigit() and message["params"]["minutes"] == "5"
     html = client.get("/").get_data(as_text=True)
     assert f'<strong class="inbox-code">{code}</strong>' in html
     assert "您的验证码是" in html
 
 
-def test_dev_inbox_forgets_old_texts(make):
-    app = make(DEV_INBOX_MINUTES=1)
+def test_without_debug_mode_there_is_no_inbox(example):
+    app = example.create_app()  # flask --app example_app run, without --debug
     client = app.test_client()
-    send_code(client)
-    inbox = app.extensions["dev_inbox"]
-    assert len(inbox.recent()) == 1
-    assert inbox.recent(now=inbox.recent()[0]["sent_at"] + 61) == []
+    assert send_code(client).status_code == 200
+    assert client.get(INBOX).status_code == 404
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="inbox"' not in html and "data-inbox-url" not in html
 
 
 def test_dev_inbox_keeps_apps_apart(make):
     first, second = make(), make()
     send_code(first.test_client())
-    assert len(first.test_client().get("/dev/inbox").get_json()["messages"]) == 1
-    assert second.test_client().get("/dev/inbox").get_json()["messages"] == []
+    assert len(first.test_client().get(INBOX).get_json()["messages"]) == 1
+    assert second.test_client().get(INBOX).get_json()["messages"] == []
 
 
 def test_real_vendor_keys_send_real_texts_and_hide_the_inbox(example, monkeypatch, fake):
@@ -177,14 +180,13 @@ def test_real_vendor_keys_send_real_texts_and_hide_the_inbox(example, monkeypatc
     monkeypatch.setenv("FLASK_SMS_IHUYI_API_KEY", CREDS.ihuyi_api_key)
     monkeypatch.setenv("FLASK_SMS_IHUYI_TEMPLATES", json.dumps({"captcha": TEMPLATES["ihuyi"]["captcha"]}))
     monkeypatch.setenv("FLASK_SMS_IHUYI_URL", f"{fake.url}/webservice/sms.php?method=Submit")
-    app = example.create_app()
+    app = example.create_app({"DEBUG": True})
     assert app.config["SMS_PROVIDERS"] == ["ihuyi"]
     client = app.test_client()
 
-    assert client.get("/dev/inbox").status_code == 404
+    assert client.get(INBOX).status_code == 404  # debug mode, but no console provider
     html = client.get("/").get_data(as_text=True)
     assert 'id="inbox"' not in html and "data-inbox-url" not in html
-    assert "dev_inbox" not in app.extensions
 
     assert send_code(client).status_code == 200
     (received,) = fake.received("ihuyi")
@@ -369,8 +371,9 @@ def test_config_from_the_environment(example, monkeypatch):
     monkeypatch.setenv("FLASK_SMS_CODE_LENGTH", "8")
     monkeypatch.setenv("FLASK_SMS_RESEND_INTERVAL", "30")
     monkeypatch.setenv("FLASK_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("FLASK_DEBUG", "1")  # flask run --debug sets it
     app = example.create_app()
-    assert app.config["SMS_CODE_LENGTH"] == 8 and app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.debug and app.config["SMS_CODE_LENGTH"] == 8 and app.config["SECRET_KEY"] == "from-the-environment"
     client = app.test_client()
     assert 'maxlength="8"' in client.get("/").get_data(as_text=True)
     assert send_code(client).get_json()["resend_after"] == 30
@@ -452,12 +455,12 @@ def test_dev_inbox_shows_each_texts_delivery_status(make):
     app = make()
     client = app.test_client()
     assert send_code(client).status_code == 200
-    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    (message,) = client.get(INBOX).get_json()["messages"]
     assert (message["status"], message["status_code"]) == ("delivered", "DELIVRD")  # the console reports at once
     assert 'data-status="delivered"' in client.get("/").get_data(as_text=True)
     # a later report (a vendor's push, say) replaces it
     book = app.extensions["sms"]._states[app].receipts
     report = DeliveryReport("console", E164, "late", message["out_id"], "failed", "UNDELIV", "", None, None)
     book.accept(app, [report])
-    (message,) = client.get("/dev/inbox").get_json()["messages"]
+    (message,) = client.get(INBOX).get_json()["messages"]
     assert (message["status"], message["status_code"]) == ("failed", "UNDELIV")

@@ -17,6 +17,8 @@ import pytest
 from conftest import need_binary, skip_or_fail
 from werkzeug.serving import make_server
 
+from flask_sms.dev_inbox import inbox_for
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -69,7 +71,7 @@ def serve(example_app_module: Any) -> Any:
     servers = []
 
     def start(**config: Any) -> str:
-        app = create_app({"SECRET_KEY": "browser-test-secret", **config}, env_file=None)
+        app = create_app({"SECRET_KEY": "browser-test-secret", "DEBUG": True, **config}, env_file=None)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="example-app", daemon=True)
         thread.start()
@@ -372,7 +374,7 @@ def test_nothing_is_cut_off_at_390_px_and_the_phone_field_keeps_its_width(
 def test_the_inbox_shows_each_texts_delivery_status_and_updates_it_live(example_app_module, page, expect):
     from flask_sms import DeliveryReport
 
-    app = example_app_module.create_app({"SECRET_KEY": "browser-test-secret"}, env_file=None)
+    app = example_app_module.create_app({"SECRET_KEY": "browser-test-secret", "DEBUG": True}, env_file=None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="example-app-receipts", daemon=True)
     thread.start()
@@ -383,7 +385,7 @@ def test_the_inbox_shows_each_texts_delivery_status_and_updates_it_live(example_
         expect(status).to_have_text("已送达")  # the console provider reports at once
         expect(status).to_have_attribute("data-status", "delivered")
         with app.app_context():
-            (entry,) = app.extensions["dev_inbox"].recent()
+            (entry,) = inbox_for(app).entries()
         # a later report for the same send: the open page shows it within one poll, no reload
         report = DeliveryReport("console", "+8613800138000", "x", entry["out_id"], "failed", "UNDELIV", "", None, None)
         app.extensions["sms"]._states[app].receipts.accept(app, [report])

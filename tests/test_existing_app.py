@@ -198,9 +198,9 @@ def test_codes_and_limits_share_one_database_whatever_cache_redis_db_says(existi
 
 
 def test_cache_without_limiter_warns_loudly_on_first_use(redis_server, caplog, monkeypatch):
-    from flask_sms import backends
+    from flask_sms import reporting
 
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(reporting, "_said", set())
     app = Flask("half")
     app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"], SMS_SUPPRESS_SEND=True)
     cache = Cache(app, config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url})

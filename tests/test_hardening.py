@@ -558,9 +558,9 @@ def test_startup_log_names_the_storage_passed_in(redis_server, caplog):
 
 
 def test_console_provider_outside_debug_warns_that_codes_go_only_to_the_log(caplog, monkeypatch):
-    from flask_sms import backends
+    from flask_sms import reporting
 
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(reporting, "_said", set())
     app = Flask("prod")
     app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"])
     with caplog.at_level(logging.WARNING, logger="flask_sms"):

@@ -1,4 +1,4 @@
-"""The library configures no logging; the CLI says each thing once."""
+"""The library configures no logging, yet a new user sees every problem; the CLI says each thing once."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_adds_no_handler_and_sets_no_level(make_app, caplog):
     app = make_app(["console"], SMS_SUPPRESS_SEND=False)
     with caplog.at_level(logging.INFO, logger="flask_sms"), app.app_context():  # caplog sets the level, not us
         app.extensions["sms"].send("13800138000", "captcha", {"code": "483920"})
-    assert [type(h).__name__ for h in logger.handlers] == ["NullHandler"]
+    assert logger.handlers == []  # not even a NullHandler: it would switch off Python's last-resort handler
     assert logger.level == logging.NOTSET
     texts = [r for r in caplog.records if r.name == "flask_sms" and "SMS to +8613800138000" in r.getMessage()]
     assert len(texts) == 1 and texts[0].levelno == logging.INFO
@@ -40,7 +40,8 @@ def _run(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 def test_console_texts_are_silent_until_the_app_turns_logging_on():
-    """Nothing on stderr by default (Python shows WARNING and up); README's one line makes the texts visible."""
+    """By default only the warning shows (Python shows WARNING and up): the texts, at INFO, need README's one line.
+    Either way the warning is said once."""
     program = """
         import logging, sys
         from flask import Flask
@@ -56,8 +57,11 @@ def test_console_texts_are_silent_until_the_app_turns_logging_on():
     quiet = _run(program, "off")
     loud = _run(program, "on")
     assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
-    assert quiet.stderr == "" and quiet.stdout == ""
+    warning = "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone"
+    (line,) = quiet.stderr.splitlines()  # through app.logger, which Flask gave a handler
+    assert "WARNING in flask_sms: " + warning in line and quiet.stdout == ""
     assert "INFO:flask_sms:SMS to +8613800138000 [captcha] code=483920" in loud.stderr
+    assert loud.stderr.count(warning) == 1 and "WARNING:flask_sms:" + warning in loud.stderr  # the app's config
 
 
 def _flask(folder: Path, app: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -106,4 +110,50 @@ def test_other_cli_commands_print_nothing_from_flask_sms(tmp_path):
     result = _flask(tmp_path, "plain", "routes")
     assert result.returncode == 0, result.stderr
     assert "sms.send_code" in result.stdout
-    assert result.stderr == ""  # no memory:// warning, no startup line
+    (line,) = result.stderr.splitlines()  # no memory:// warning, no startup line: the console warning alone
+    assert "SMS_PROVIDERS is ['console'] outside debug and testing" in line
+
+
+MISCONFIGURED = """
+    import logging, sys
+    from flask import Flask
+    from flask_sms import SmsExtension
+    if sys.argv[1] == "configured":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s:%(name)s:%(message)s")
+    app = Flask("shop")
+    app.config.update(SECRET_KEY="a-long-enough-secret-key-for-the-test", SMS_PROVIDERS=["aliyun"])
+    app.config.update(dict(arg.split("=", 1) for arg in sys.argv[2:]))
+    SmsExtension(app)
+    client = app.test_client()
+    for _ in range(3):
+        print(client.post("/sms_captcha/", json={"phone": "13800138000"}).status_code)
+"""
+
+
+def test_a_misconfigured_app_says_why_on_stderr_once_without_any_logging_config():
+    """The attack: outside debug, a misconfigured app answered 503 on every send and printed nothing."""
+    bare = _run(MISCONFIGURED, "bare")
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.split() == ["503", "503", "503"]
+    problem = "SMS_ALIYUN_ACCESS_KEY_ID"
+    assert bare.stderr.count(problem) == 1, bare.stderr  # once per process, not once per request
+    assert "ERROR in flask_sms: flask_sms answers 503 to POST /sms_captcha/" in bare.stderr  # app.logger's format
+    assert "flask sms check" in bare.stderr
+
+
+def test_an_app_that_configures_logging_gets_the_problem_once_from_the_flask_sms_logger():
+    configured = _run(MISCONFIGURED, "configured")
+    assert configured.stdout.split() == ["503", "503", "503"]
+    assert configured.stderr.count("SMS_ALIYUN_ACCESS_KEY_ID") == 1, configured.stderr  # not twice: one logger
+    assert "ERROR:flask_sms:flask_sms answers 503" in configured.stderr
+
+
+def test_a_storage_outage_is_said_once_while_it_lasts():
+    from helpers import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    result = _run(MISCONFIGURED, "bare", "SMS_PROVIDERS=console", f"SMS_STORAGE_URL={url}", "SMS_TIMEOUT=1")
+    result_lines = result.stdout.split()
+    assert result_lines == ["503", "503", "503"], result.stderr
+    assert result.stderr.count("its code storage cannot be reached") == 1, result.stderr
+    assert "ERROR in flask_sms: flask_sms answers 503 unavailable" in result.stderr

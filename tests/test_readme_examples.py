@@ -210,6 +210,14 @@ def check_login_helper(ns: dict[str, Any], run: Run) -> None:
         assert current["user_phone"] == "+8613700137007"
 
 
+def check_dev_inbox(ns: dict[str, Any], run: Run) -> None:
+    latest = ns["latest"]
+    assert latest["phone"] == "+8613800138000" and latest["channel"] == "sms" and latest["provider"] == "console"
+    verified = ns["client"].post("/sms_captcha/verify", json={"phone": "13800138000", "code": latest["code"]})
+    assert verified.get_json()["ok"] is True
+    assert run.fake.received("aliyun") == [] or all(r.phones != ["+8613800138000"] for r in run.fake.received("aliyun"))
+
+
 def check_testing_your_app(ns: dict[str, Any], run: Run) -> None:
     app = Flask("readme_testing")
     app.testing = True
@@ -254,6 +262,7 @@ CHECKS: dict[str, tuple[Step | None, Step | None]] = {
     "csrf.exempt(sms.blueprint)": (None, check_csrf_exempt),
     "class LoginForm(FlaskForm):": (None, check_login_helper),
     "def test_register_sends_a_code(app, client):": (None, check_testing_your_app),
+    'latest = client.get("/sms_dev/inbox").get_json()["messages"][0]': (None, check_dev_inbox),
     'SMS_PROVIDERS=["aliyun", "aliyun:backup"],': (setup_accounts, check_accounts),
     "def test_mygw_sends_the_template_to_the_gateway():": (None, check_adding_a_vendor),
 }

@@ -641,9 +641,9 @@ def test_receipts_on_memory_outside_debug_warn_once(make_app, caplog):
             assert client.post(f"/sms_receipts/tencent?token={TOKEN}", json=[]).status_code == 200
     warnings = [r.getMessage() for r in caplog.records if "delivery-report marks" in r.getMessage()]
     assert len(warnings) <= 1  # once per process (an earlier test may have said it already)
-    from flask_sms import backends
+    from flask_sms import reporting
 
-    assert any("delivery-report marks" in said for said in backends._warned)
+    assert any("delivery-report marks" in said for said in reporting._said)
 
 
 def test_an_aliyun_push_and_a_later_poll_of_the_same_text_announce_it_once(receipt_app, receipts, heard, serve):

@@ -62,7 +62,21 @@
     });
   }
 
-  // -- dev inbox (console provider only): each text with its delivery status, polled every 3 s ----
+  function two(number) {
+    return (number < 10 ? "0" : "") + number;
+  }
+
+  // ["14:03:22 UTC+08:00", "2026-11-22T14:03:22+08:00"]: this browser's clock, saying whose it is
+  function clockTime(iso) {
+    var moment = new Date(iso);
+    var minutes = -moment.getTimezoneOffset();
+    var offset = (minutes < 0 ? "-" : "+") + two(Math.floor(Math.abs(minutes) / 60)) + ":" + two(Math.abs(minutes) % 60);
+    var time = two(moment.getHours()) + ":" + two(moment.getMinutes()) + ":" + two(moment.getSeconds());
+    var day = moment.getFullYear() + "-" + two(moment.getMonth() + 1) + "-" + two(moment.getDate());
+    return [time + " UTC" + offset, day + "T" + time + offset];
+  }
+
+  // -- flask_sms's dev inbox (debug mode, console provider): each text with its delivery status, polled every 3 s --
   function inboxItem(entry) {
     var item = document.createElement("li");
     item.className = "inbox-item";
@@ -70,10 +84,11 @@
     meta.className = "inbox-meta";
     var who = document.createElement("span");
     who.className = "inbox-phone";
-    who.textContent = entry.phones.join(", ");
+    who.textContent = entry.phone;
     var when = document.createElement("time");
-    when.textContent = entry.time;
-    when.setAttribute("datetime", entry.iso);
+    var shown = clockTime(entry.sent_at);
+    when.textContent = shown[0];
+    when.setAttribute("datetime", shown[1]);
     var status = document.createElement("span");
     status.className = "inbox-status status-" + entry.status;
     status.setAttribute("data-status", entry.status);
