@@ -114,6 +114,7 @@ class SmsExtension:
         self.cache = cache
         self.limiter = limiter
         self._before_send: list[BeforeSendHook] = []
+        self._locale_selectors: list[messages.LocaleSelector] = []
         self._clock: Clock = time.time
         self._states: weakref.WeakKeyDictionary[Flask, _SmsState] = weakref.WeakKeyDictionary()
         if app is not None:
@@ -191,7 +192,7 @@ class SmsExtension:
         )
         sender.breaker = self._breaker(settings, MemoryBreakerState())
         _redact.guard_loggers("flask_sms")
-        messages.set_language(app, settings.language)
+        messages.set_language(app, settings.language, self._locale_selectors)
         _warn_if_console(app, settings)
         if settings.test_numbers and not (app.debug or app.testing):
             backends.warn_once(test_numbers.warning(settings.test_numbers))
@@ -563,6 +564,13 @@ class SmsExtension:
         :class:`~flask_sms.errors.SendRefused`) refuses the send with 403 ``forbidden``."""
         self._before_send.append(hook)
         return hook
+
+    def locale_selector(self, selector: messages.LocaleSelector) -> messages.LocaleSelector:
+        """Set ``selector()``, the language of flask_sms's texts: a locale string (``"zh_CN"``, ``"zh-TW"``, ``"en"``)
+        or ``None`` to fall back to Flask-Babel, then ``Accept-Language``. For Flask-BabelPlus or any scheme of
+        the app's own; one selector per extension, as with Flask-Babel."""
+        self._locale_selectors[:] = [selector]
+        return selector
 
     @contextmanager
     def record_messages(self) -> Iterator[list[SmsMessage]]:

@@ -7,8 +7,10 @@ code: add its source text here, its translations to each ``.po`` file, and run
 ``pybabel compile -d flask_sms/translations -D flask_sms`` (a test checks every
 code is translated in every shipped language and that the ``.mo`` files are current).
 
-Which language: the app's Flask-Babel locale when the app has Flask-Babel, else
-the best match for ``Accept-Language`` among the catalogues; a language with no
+Which language: the app's own choice when it set one with ``@sms.locale_selector``,
+else the app's Flask-Babel locale when the app has Flask-Babel (found by its type, so
+Flask-BabelPlus, which registers ``"babel"`` too, is not mistaken for it), else the
+best match for ``Accept-Language`` among the catalogues; a language with no
 catalogue falls back to ``SMS_LANGUAGE``, else English. With Flask-Babel, an app
 can add a language (or override a text) with a ``flask_sms`` catalogue in its own
 ``BABEL_TRANSLATION_DIRECTORIES``.
@@ -20,7 +22,7 @@ import gettext
 import os
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Union
 
@@ -92,6 +94,7 @@ UI_SOURCE: dict[str, str] = {
     "code_label": N_("Verification code"),
     "code_placeholder": N_("The digits in the text"),
     "send_code": N_("Get code"),
+    "call_me": N_("Call me instead"),
     "sending": N_("Sending…"),
     "resend_in": N_("Resend in {seconds}s"),
     "code_sent": N_("Code sent. It is valid for {minutes} minutes."),
@@ -102,10 +105,15 @@ UI_SOURCE: dict[str, str] = {
 
 # SMS_LANGUAGE per app, validated once by the config loader and handed down here at init_app.
 _configured: weakref.WeakKeyDictionary[Flask, str | None] = weakref.WeakKeyDictionary()
+#: ``selector() -> "zh_CN" | None``: the app's own locale choice (``@sms.locale_selector``)
+LocaleSelector = Callable[[], Any]
+# Per app, the extension's selector list (shared, so a selector set after init_app applies too).
+_selectors: weakref.WeakKeyDictionary[Flask, Sequence[LocaleSelector]] = weakref.WeakKeyDictionary()
 
 
-def set_language(app: Flask, language: str | None) -> None:
+def set_language(app: Flask, language: str | None, selectors: Sequence[LocaleSelector] = ()) -> None:
     _configured[app] = language
+    _selectors[app] = selectors
 
 
 # -- catalogues ----------------------------------------------------------------------------------
@@ -194,18 +202,35 @@ def _chinese_folder(script: str | None, region: str | None) -> str:
 
 
 def _requested(app: Flask) -> list[str]:
-    """The languages the request asks for, best first: Flask-Babel's choice, or ``Accept-Language``."""
-    if "babel" in app.extensions:
-        try:
-            from flask_babel import get_locale
+    """The languages asked for, best first: the app's selector, Flask-Babel's choice, or ``Accept-Language``."""
+    for selector in _selectors.get(app, ()):
+        chosen = selector()
+        if chosen:
+            return [str(chosen)]
+    if uses_flask_babel(app):
+        from flask_babel import get_locale
 
-            chosen = get_locale()
-        except (ImportError, RuntimeError):  # a locale selector that needs a request, outside one
+        try:
+            babel_locale = get_locale()
+        except RuntimeError:  # a locale selector that needs a request, outside one
             return []
-        return [str(chosen)] if chosen is not None else []
+        return [str(babel_locale)] if babel_locale is not None else []
     if has_request_context():
         return [value for value, _ in request.accept_languages]
     return []
+
+
+def uses_flask_babel(app: Flask) -> bool:
+    """Whether ``app.extensions["babel"]`` is Flask-Babel's: it imports, and the object is one of its own
+    (Flask-BabelPlus and others register ``"babel"`` too, and Flask-Babel's ``get_locale`` fails on theirs)."""
+    extension = app.extensions.get("babel")
+    if extension is None:
+        return False
+    try:
+        import flask_babel
+    except ImportError:
+        return False
+    return type(extension).__module__.split(".")[0] == flask_babel.__name__
 
 
 def current_locale() -> str:

@@ -186,3 +186,46 @@ def test_sms_language_accepts_the_shipped_languages_only():
     assert problems == [
         "SMS_LANGUAGE must be 'zh-CN', 'zh-TW' or 'en': the language when the request's has no catalogue (got 'es')"
     ]
+
+
+# -- the app's own locale: @sms.locale_selector, and Flask-Babel found by its type ----------------------
+def _app_with(extension: str | None = None) -> tuple[Flask, SmsExtension]:
+    app = Flask("locale_app")
+    app.testing = True
+    app.config.update(SECRET_KEY="a-long-enough-secret-key-for-the-test", BABEL_DEFAULT_LOCALE="en")
+    if extension == "babelplus":
+        import flask_babelplus
+
+        flask_babelplus.Babel(app)
+    return app, SmsExtension(app)
+
+
+def _message(app: Flask, **headers: str) -> str:
+    return app.test_client().post("/sms_captcha/", json={"phone": "12"}, headers=headers).get_json()["message"]
+
+
+def test_flask_babelplus_is_not_taken_for_flask_babel():
+    """The attack (FlaskBB): "babel" is in app.extensions, flask_babel's get_locale fails on it, and every answer
+    was English, even for Accept-Language: zh-CN."""
+    app, _ = _app_with("babelplus")
+    assert "babel" in app.extensions
+    assert _message(app, **{"Accept-Language": "zh-CN"}) == "手机号码格式不正确。"
+
+
+def test_the_locale_selector_comes_before_flask_babel_and_accept_language():
+    app, sms = _app_with("babelplus")
+    chosen: dict[str, str | None] = {"locale": "zh_TW"}
+
+    @sms.locale_selector
+    def user_locale():  # e.g. FlaskBB's user setting, through flask_babelplus.get_locale()
+        return chosen["locale"]
+
+    assert _message(app, **{"Accept-Language": "en"}) == "手機號碼格式不正確。"
+    chosen["locale"] = None  # no choice: back to the request's language
+    assert _message(app, **{"Accept-Language": "zh-CN"}) == "手机号码格式不正确。"
+    page = '{% from "flask_sms/macros.html" import sms_code_fields %}{{ sms_code_fields() }}'
+    chosen["locale"] = "zh-TW"
+    with app.test_request_context():
+        from flask import render_template_string
+
+        assert "取得驗證碼" in render_template_string(page)  # the macro's texts follow it too

@@ -11,7 +11,8 @@
  * selector for a message element elsewhere on the page).
  * The CSRF token, when the page has one (a `csrf_token` field in the enclosing form, or
  * <meta name="csrf-token" content="...">), is sent in the X-CSRFToken header, as Flask-WTF expects.
- * Events on the element: "sms:sent" (detail: the JSON reply), "sms:error" (detail: {error, message, status}).
+ * Events on the element: "sms:sent" (detail: the JSON reply and its channel), "sms:error" (detail: {error,
+ * message, status, channel}); FlaskSms.attach(element) answers {send(channel), show(text, kind)}.
  */
 (function (window, document) {
   "use strict";
@@ -49,7 +50,8 @@
     var purpose = root.getAttribute("data-sms-purpose");
     var lang = root.getAttribute("data-sms-lang");
     var phone = root.querySelector("[data-sms-phone]");
-    var button = root.querySelector("[data-sms-send]");
+    var senders = Array.prototype.slice.call(root.querySelectorAll("[data-sms-send]"));
+    var button = senders[0] || null;
     var code = root.querySelector("[data-sms-code]");
     var target = root.getAttribute("data-sms-message-target");
     var message = (target && document.querySelector(target)) || root.querySelector("[data-sms-message]");
@@ -94,10 +96,16 @@
       }
     }
 
+    function hold(off) {
+      senders.forEach(function (each) {
+        each.disabled = off;
+      });
+    }
+
     function ready() {
       clearInterval(timer);
       timer = null;
-      button.disabled = false;
+      hold(false);
       button.textContent = text("send_code", idle);
       remember(null);
     }
@@ -106,7 +114,7 @@
     function countdownUntil(until) {
       clearInterval(timer);
       remember(until);
-      button.disabled = true;
+      hold(true);
       function tick() {
         var left = Math.ceil((until - Date.now()) / 1000);
         if (left <= 0) {
@@ -119,19 +127,22 @@
       timer = setInterval(tick, 250);
     }
 
+    var channel = null;
+
     function fail(error, words, status) {
       show(words, "error");
-      emit("sms:error", { error: error, message: words, status: status });
+      emit("sms:error", { error: error, message: words, status: status, channel: channel || "sms" });
     }
 
-    function send() {
+    function send(asked) {
+      channel = typeof asked === "string" ? asked : null;
       var number = phone.value.trim();
       if (!number) {
         fail("phone_required", text("phone_required"), 0);
         phone.focus();
         return Promise.resolve(null);
       }
-      button.disabled = true;
+      hold(true);
       button.textContent = text("sending", idle);
       var headers = { "Content-Type": "application/json", "Accept": "application/json" };
       if (lang) {
@@ -144,6 +155,9 @@
       var body = { phone: number };
       if (purpose) {
         body.purpose = purpose;
+      }
+      if (channel && channel !== "sms") {
+        body.channel = channel;
       }
       return window.fetch(url, {
         method: "POST",
@@ -160,6 +174,7 @@
             if (code) {
               code.focus();
             }
+            payload.channel = payload.channel || channel || "sms";
             emit("sms:sent", payload);
             return payload;
           }
@@ -185,7 +200,11 @@
     }
 
     if (button && phone) {
-      button.addEventListener("click", send);
+      senders.forEach(function (each) {
+        each.addEventListener("click", function () {
+          send(each.getAttribute("data-sms-channel"));
+        });
+      });
       phone.addEventListener("keydown", function (event) {
         if (event.key === "Enter") { // Enter in the phone field asks for a code, not a form submit
           event.preventDefault();
