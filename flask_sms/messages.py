@@ -230,7 +230,8 @@ def uses_flask_babel(app: Flask) -> bool:
         import flask_babel
     except ImportError:
         return False
-    return type(extension).__module__.split(".")[0] == flask_babel.__name__
+    babel_package: str = flask_babel.__name__
+    return str(type(extension).__module__).split(".")[0] == babel_package
 
 
 def current_locale() -> str:
