@@ -42,6 +42,17 @@ def test_a_forms_own_labels_placeholder_and_class_are_kept(app):
     assert 'placeholder="11 位手机号"' in html and 'class="form-control-lg"' in html
 
 
+def test_a_field_that_names_no_label_gets_ours_in_the_pages_language(app):
+    source = '{% from "flask_sms/macros.html" import sms_code_fields %}{{ sms_code_fields(phone_field=form.phone) }}'
+
+    class Unlabelled(FlaskForm):
+        phone = StringField()  # WTForms' own label: "Phone"
+
+    with app.test_request_context(headers={"Accept-Language": "zh-TW"}):
+        html = render_template_string(source, form=Unlabelled())
+    assert '<label for="phone">手機號碼</label>' in html
+
+
 def test_labels_can_be_told_otherwise_and_plain_inputs_get_ours_in_the_pages_language(app):
     told = render(app, 'sms_code_fields(phone_field=form.phone, code_field=form.code, phone_label="Mobile")')
     assert '<label for="phone">Mobile</label>' in told and '<label for="code">短信验证码</label>' in told
