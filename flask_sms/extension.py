@@ -195,7 +195,7 @@ class SmsExtension:
         messages.set_language(app, settings.language, self._locale_selectors)
         _warn_if_console(app, settings)
         if settings.test_numbers and not (app.debug or app.testing):
-            backends.warn_once(test_numbers.warning(settings.test_numbers))
+            backends.warn_once(test_numbers.warning(settings.test_numbers), app)
         if settings.receipts is not None:
             # the token travels in the push URL's query string: mask it in the dev server's access log too
             _redact.register(settings.receipts.receipt_token)
@@ -373,7 +373,8 @@ class SmsExtension:
             backends.warn_once(
                 "SMS_STORAGE_URL is memory://: each worker process keeps its own delivery-report marks and "
                 "statuses, so a vendor's retry that reaches another worker is announced again and status() "
-                "answers only for reports this worker saw. Use redis:// in production."
+                "answers only for reports this worker saw. Use redis:// in production.",
+                app,
             )
         return app, state, state.receipts
 
