@@ -2,7 +2,9 @@
 
 After ``failures`` sends that ended ``failed`` or ``unknown`` within ``window``
 seconds, the provider is skipped for ``cooldown`` seconds (its attempt is
-``failed`` with code ``circuit_open``, and no call is made). After the cool-down
+``failed`` with code ``circuit_open``, and no call is made). A refusal of the
+number (``rejected``) or of the text's values (``content``) is an answer from a
+working vendor and never counts. After the cool-down
 one probe is let through, once across workers: a good answer closes the breaker,
 another failure opens it again.
 

@@ -438,8 +438,8 @@ def _international_problems(
         return []
     return [
         f"SMS_ALLOWED_REGIONS lets numbers outside mainland China ask for a code, but no provider can text "
-        f"them for captcha purpose {purpose!r}: add it to SMS_<PROVIDER>_INTL_TEMPLATES (Aliyun and Tencent "
-        "need international templates of their own)"
+        f"them for captcha purpose {purpose!r}: add it to SMS_<PROVIDER>_INTL_TEMPLATES (Aliyun, Tencent, "
+        "Huawei, Volcengine, Qiniu and Yunpian need international templates of their own)"
         for purpose in _uncovered(purposes, provider_settings, international=True)
     ]
 

@@ -8,8 +8,11 @@ from typing import Literal
 
 #: how one attempt ended for its numbers:
 #: ``sent`` the vendor accepted them; ``rejected`` final for those numbers (no failover);
-#: ``failed`` nothing was sent and the next provider may succeed; ``unknown`` the text may have gone out
-Outcome = Literal["sent", "rejected", "failed", "unknown"]
+#: ``failed`` nothing was sent and the next provider may succeed; ``unknown`` the text may have gone out;
+#: ``content`` the vendor refused the text's values (a URL, a blocked keyword, a value's format or length):
+#: the next provider may take them, and the vendor's circuit breaker does not count it (it says nothing
+#: about the vendor's health, and whoever writes the values must not be able to open the breaker)
+Outcome = Literal["sent", "rejected", "failed", "unknown", "content"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Attempt:
     code: str = ""
     message: str = ""
     phones: tuple[str, ...] = ()
+    #: ``sent``, ``rejected``, ``failed``, ``unknown`` or ``content`` (see :data:`Outcome`)
     outcome: Outcome = "failed"
 
     def __post_init__(self) -> None:

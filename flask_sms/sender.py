@@ -24,7 +24,7 @@ from .breaker import CIRCUIT_OPEN, Breaker, Transition
 from .errors import PhoneRejected, ProviderError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, is_mainland, parse_phones
 from .providers import AnyProvider, Payload, Reply
-from .results import Attempt, SendResult, SentMessage, SmsMessage
+from .results import Attempt, Outcome, SendResult, SentMessage, SmsMessage
 from .signals import provider_down, provider_up, sms_failed, sms_sent
 from .test_numbers import TEST_NUMBER
 
@@ -137,7 +137,7 @@ def _send_batch(
     _note_accepted(step.provider, batch, wire, route.out, reply)
     ended = _numbers_refused(step.provider, batch, wire, route.out, reply)
     if route.breaker is not None:
-        vendor_down = not reply.accepted and any(a.outcome != "rejected" for a in ended.values())
+        vendor_down = not reply.accepted and any(a.outcome in BREAKER_COUNTS for a in ended.values())
         if vendor_down:
             route.out.transition(route.breaker.failed(step.provider.name, probe))
         else:
@@ -149,7 +149,7 @@ def _batch_refused(
     provider: AnyProvider, batch: list[str], wire: dict[str, str], route: _Route, probe: bool, exc: ProviderError
 ) -> dict[str, Attempt]:
     """A request that failed as a whole: every number in it ends with the same attempt; the breaker counts a
-    failure or a timeout (a refusal for good says nothing about the vendor's health)."""
+    failure or a timeout (a refusal for good or of the content says nothing about the vendor's health)."""
     shown = tuple(wire[w] for w in batch)
     refusal = Attempt(provider.name, False, exc.code, exc.message, shown, exc.outcome or "failed")
     route.out.attempt(refusal)
@@ -161,7 +161,7 @@ def _batch_refused(
         refusal,
         extra=FAILURE_RECORD,
     )
-    if route.breaker is not None and refusal.outcome in ("failed", "unknown"):
+    if route.breaker is not None and refusal.outcome in BREAKER_COUNTS:
         route.out.transition(route.breaker.failed(provider.name, probe))
     return dict.fromkeys(shown, refusal)
 
@@ -195,7 +195,19 @@ def _numbers_refused(
 
 
 #: how a log line says each outcome
-_VERB = {"sent": "sent", "rejected": "was refused for good", "failed": "failed", "unknown": "got no answer"}
+_VERB = {
+    "sent": "sent",
+    "rejected": "was refused for good",
+    "failed": "failed",
+    "unknown": "got no answer",
+    "content": "refused the text's values",
+}
+#: the outcomes the circuit breaker counts: the vendor failed or did not answer. A refusal of the
+#: number (``rejected``) or of the values (``content``) is an answer, and the values are the caller's:
+#: counting them would let whoever writes a template value move all traffic off a vendor.
+BREAKER_COUNTS: tuple[Outcome, ...] = ("failed", "unknown")
+#: the outcomes that move a number on to the next provider (``unknown`` too with SMS_FAILOVER_ON_TIMEOUT)
+FAILS_OVER: tuple[Outcome, ...] = ("failed", "content")
 
 
 def _through(step: PlanStep, numbers: Numbers, route: _Route, probe: bool) -> dict[str, Attempt]:
@@ -233,7 +245,7 @@ class _Chunk:
 
 
 def _send_chunk(plan: Sequence[PlanStep], numbers: Numbers, route: _Route) -> None:
-    """Fail over through the plan: only ``failed`` numbers (and ``unknown`` ones, when asked) move on.
+    """Fail over through the plan: only ``failed`` and ``content`` numbers (and ``unknown`` ones, when asked) move on.
 
     An open breaker skips its provider without a call; when every provider was
     skipped, the one whose breaker opened first is tried anyway.
@@ -270,7 +282,7 @@ def _pass_on(
         last[phone] = attempt
         if attempt.outcome == "unknown":
             maybe_sent.setdefault(phone, attempt)
-        if attempt.outcome == "failed" or (attempt.outcome == "unknown" and route.failover_on_timeout):
+        if attempt.outcome in FAILS_OVER or (attempt.outcome == "unknown" and route.failover_on_timeout):
             onward[phone] = had[phone]
         else:  # rejected (final for the number), or unknown: it may be on its way already
             route.out.ended(phone, maybe_sent.get(phone) or attempt)

@@ -49,7 +49,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +65,7 @@ __all__ = [
     "RONGLIAN_MAX_NUMBERS",
     "TENCENT_MAX_NUMBERS",
     "VENDORS",
+    "Answered",
     "AuthRefusal",
     "Credentials",
     "FakeVendor",
@@ -98,6 +99,7 @@ TENCENT_MAX_NUMBERS = 200  # SendSms: PhoneNumberSet "单次请求最多支持20
 RONGLIAN_MAX_NUMBERS = 200
 
 _MAX_BODY = 8 * 1024 * 1024
+_BEIJING = timezone(timedelta(hours=8))
 
 # Default business error per vendor, used for mode "business_error" without kw.
 # Each is an account's error (the balance ran out), which fails over; a number's own errors
@@ -130,6 +132,9 @@ _RL_NO_NUMBER = ("160044", "发送号码为空")
 _RL_TOO_MANY = ("160048", "号码数超200限制")
 _RL_TEMPLATE_NOT_DIGITS = ("160057", "短信模板ID要求为数字")
 _RL_NO_TEMPLATE = ("112307", "模板短信模板ID为空")
+# reqId: "第三方自定义消息id，最大支持32位英文数字，同账号下同一自然天内不允许重复" (TemplateSMS);
+# the table's 160054 "请求重复" answers a repeat
+_RL_REQ_ID_USED = ("160054", "请求重复")
 
 # Ihuyi codes from the public 互亿无线 return-code table. 405's wording differs
 # between doc versions: older "用户名或密码不正确", newer "API ID或API KEY不正确".
@@ -174,6 +179,9 @@ _TC_JSON = ("FailedOperation.JsonParseFail", "解析请求包体时候失败。"
 _AL_TOO_MANY = ("isv.MOBILE_COUNT_OVER_LIMIT", "手机号码数量超过限制")
 _AL_BAD_NUMBER = ("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
 _AL_BAD_JSON = ("isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")
+# "isv.PARAM_NOT_SUPPORT_URL 不支持URL ... 域名和ip请固化到模板申请中" (API错误码)
+_AL_URL = ("isv.PARAM_NOT_SUPPORT_URL", "不支持URL")
+_URL = re.compile(r"(?i)(?:https?://|www\.)|\b[a-z0-9-]+\.(?:com|cn|net|org|top|xyz|io)\b")
 
 _TC_ISO = {
     "+86": "CN",
@@ -251,6 +259,8 @@ def _aliyun_template_params(raw: str | None) -> tuple[object, tuple[str, str] | 
         return raw, _AL_BAD_JSON
     if not isinstance(template_params, dict) or not all(isinstance(v, str) for v in template_params.values()):
         return template_params, _AL_BAD_JSON
+    if any(_URL.search(value) for value in template_params.values()):
+        return template_params, _AL_URL
     return template_params, None
 
 
@@ -284,11 +294,17 @@ Refusal = _Refuse
 
 
 class _Answered(Exception):
-    """Raised by a vendor parser for an action served by a plug-in (``FakeVendor.actions``)."""
+    """Raised by a vendor parser for an action served by a plug-in (``FakeVendor.actions``), or for a
+    request the vendor answers without taking it as a new send (an idempotent replay): the reply is
+    sent as it is and the request is not recorded in ``accepted``."""
 
     def __init__(self, reply: _Reply) -> None:
         super().__init__(reply.label)
         self.reply = reply
+
+
+#: public name for the vendor fakes in ``tests/fakes/``
+Answered = _Answered
 
 
 def unused_port() -> int:
@@ -642,6 +658,7 @@ class FakeVendor:
         self._modes: dict[str, tuple[str, dict[str, Any], int | None]] = {}
         self._rejections: dict[str, dict[str, tuple[str, str]]] = {}
         self._nonces: set[str] = set()
+        self._ronglian_req_ids: set[tuple[str, str, str]] = set()  # (account, Beijing day, reqId)
         self._conns: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -748,6 +765,7 @@ class FakeVendor:
             self._modes.clear()
             self._rejections.clear()
             self._nonces.clear()
+            self._ronglian_req_ids.clear()
         for plugin in self.plugins.values():
             plugin.reset()
         self.delay = 0.0
@@ -1077,7 +1095,19 @@ class FakeVendor:
         phones = to.split(",") if to else []
         template = "" if data.get("templateId") is None else str(data.get("templateId"))
         rec = Received("ronglian", phones, template, list(data.get("datas") or []), "", data)
-        return rec, _ronglian_pending(phones, template), {}
+        return rec, _ronglian_pending(phones, template) or self._ronglian_req_id_used(path, data), {}
+
+    def _ronglian_req_id_used(self, path: str, data: dict[str, Any]) -> tuple[str, str] | None:
+        """160054 for a ``reqId`` this account used before on the same (Beijing) day; the first use takes it."""
+        req_id = str(data.get("reqId") or "")
+        if not req_id:
+            return None
+        day = datetime.now(timezone.utc).astimezone(_BEIJING).strftime("%Y%m%d")
+        key = (path.split("/")[3], day, req_id)
+        with self._lock:
+            used = key in self._ronglian_req_ids
+            self._ronglian_req_ids.add(key)
+        return _RL_REQ_ID_USED if used else None
 
     def _ronglian_authenticate(self, method: str, path: str, query: str, headers: Message) -> None:
         """The endpoint, then Ronglian's checks in its order: the Authorization header, its account, the sig."""

@@ -54,9 +54,9 @@ VENDORS = {
         ["483920", "5"],
         "extend",
         500,
-        ("E200028", "模板变量校验失败"),
+        ("E200027", "匹配网关失败"),
         "E000045",
-        "E200024",
+        "E200041",  # a number twice in one request (E200024, no international capability, fails over)
         lambda port: {"SMS_HUAWEI_ENDPOINT": f"http://127.0.0.1:{port}"},
         "SMS_HUAWEI_APP_SECRET",
         international=[["+16502530000", "+85261234567"]],  # E.164, "+" and country code
@@ -71,7 +71,7 @@ VENDORS = {
         "RE:0006",
         lambda port: {"SMS_VOLCENGINE_ENDPOINT": f"127.0.0.1:{port}"},
         "SMS_VOLCENGINE_SECRET_ACCESS_KEY",
-        international=[["+16502530000", "+85261234567"]],
+        international=[["16502530000", "85261234567"]],  # "国际区号+号码，例如8520000****": no "+"
     ),
     "baidu": Vendor(
         "baidu",
@@ -97,12 +97,12 @@ VENDORS = {
         lambda port: {"SMS_QINIU_ENDPOINT": f"127.0.0.1:{port}"},
         "SMS_QINIU_SECRET_KEY",
         wire=lambda phone: phone.removeprefix("+86"),
-        international=None,
+        international=[["+16502530000", "+85261234567"]],  # /v1/message/oversea, E.164
     ),
     "yunpian": Vendor(
         "yunpian",
         "【云片测试】您的验证码是483920，5分钟内有效。",
-        "uid",
+        None,  # uid only with SMS_YUNPIAN_SEND_UID = True (off on an account until Yunpian enables it)
         1000,
         ("3", "账户余额不足"),
         "-1",
@@ -379,7 +379,8 @@ def test_volcengine_gateway_errors_keep_their_code_at_any_http_status(make_app, 
     assert len(fake.received("volcengine")) == 1
 
 
-@pytest.mark.parametrize("vendor", NAMES)
+# Baidu's timeout is retried once with its clientToken, and ends sent or failed: test_vendor_truth.py
+@pytest.mark.parametrize("vendor", [name for name in NAMES if name != "baidu"])
 def test_timeout_is_bounded_not_retried_and_unknown(make_app, fake, vendor):
     fake.set_mode(vendor, "hang", seconds=20)
     app = make_app([vendor], SMS_TIMEOUT=1)
@@ -528,18 +529,18 @@ def test_baidu_sdk_debug_log_never_shows_the_code_or_the_signing_key(make_app, f
 
 
 def test_yunpian_sends_mainland_numbers_in_one_batch_and_each_number_abroad_alone(make_app, fake):
-    app = make_app(["yunpian"])
+    app = make_app(["yunpian"], SMS_YUNPIAN_SEND_UID=True)
     phones = ["13800138000", "13900139000", "+1 650-253-0000", "+852 6123 4567"]
     with app.app_context():
         result = send_sms(phones, "captcha", PARAMS, out_id="order-7")
     assert result.ok and len(result.delivered) == 4
-    sent = sorted((r.raw["mobile"], r.raw.get("uid")) for r in fake.received("yunpian"))
+    sent = sorted((r.raw["mobile"], r.raw.get("uid"), r.params) for r in fake.received("yunpian"))
+    abroad = "【Yunpian】Your verification code is 483920, valid for 5 minutes."  # the international template
     assert sent == [
-        ("+16502530000", "order-7"),
-        ("+85261234567", "order-7"),
-        ("13800138000,13900139000", "order-7"),
+        ("+16502530000", "order-7", abroad),
+        ("+85261234567", "order-7", abroad),
+        ("13800138000,13900139000", "order-7", "【云片测试】您的验证码是483920，5分钟内有效。"),
     ]
-    assert all(r.params == "【云片测试】您的验证码是483920，5分钟内有效。" for r in fake.received("yunpian"))
 
 
 def test_a_content_template_missing_a_value_sends_nothing(make_app, fake):

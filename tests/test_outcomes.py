@@ -11,6 +11,7 @@ code or credential reaches a log line or an exception, even in part.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -78,8 +79,11 @@ def test_a_failure_that_sent_nothing_fails_over(make_app, fake, vendor, fault):
     assert sent.provider == SECOND[vendor] and result.delivered == {PHONE: SECOND[vendor]}
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
-@pytest.mark.parametrize("fault", ["hang", "garbage"])
+@pytest.mark.parametrize(
+    ("vendor", "fault"),
+    # Baidu's hang is retried with its clientToken and ends sent (test_vendor_truth.py)
+    [(vendor, fault) for vendor in VENDORS for fault in ("hang", "garbage") if (vendor, fault) != ("baidu", "hang")],
+)
 def test_a_fault_after_which_the_text_may_be_out_is_unknown(make_app, fake, vendor, fault):
     fake.set_mode(vendor, fault, **({"seconds": 3} if fault == "hang" else {}))
     app = make_app([vendor, SECOND[vendor]], SMS_TIMEOUT=0.5, SMS_CIRCUIT_BREAKER=None)
@@ -101,7 +105,7 @@ def test_a_final_code_for_a_whole_batch_fails_over(make_app, fake, vendor):
     assert result.attempts[0].outcome == "failed" and result.ok
 
 
-@pytest.mark.parametrize("vendor", ["aliyun", "tencent", "ronglian"])
+@pytest.mark.parametrize("vendor", ["aliyun", "tencent"])  # Ronglian's reqId is per request: test_vendor_truth.py
 def test_the_correlation_id_reaches_the_vendor(make_app, fake, vendor):
     app = make_app([vendor])
     with app.app_context():
@@ -163,10 +167,26 @@ def test_the_readme_lists_every_code_that_does_not_fail_over():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("**Outcome tables.**") :]
     table = table[: table.index("\n\n", table.index("| vendor |"))]
-    missing = [
-        (vendor, code)
+    header, _, *rows = [line.strip("|").split(" | ") for line in table[table.index("| vendor |") :].splitlines()]
+    columns = [
+        next(outcome for outcome in ("rejected", "content", "unknown") if outcome in cell) for cell in header[1:]
+    ]
+    cells = {row[0].strip().lower(): dict(zip(columns, row[1:])) for row in rows}
+    misplaced = [
+        (vendor, code, outcome)
         for vendor in VENDORS
         for code, outcome in provider_class(vendor).error_classes.items()
-        if outcome != "failed" and f"`{code}`" not in table
+        if outcome != "failed" and f"`{code}`" not in cells[vendor][outcome]
     ]
-    assert missing == [], f"README's outcome table misses {missing}"
+    assert misplaced == [], f"README's outcome table misses (or puts in another column) {misplaced}"
+    # and lists no code (outside its explanations in parentheses) in a column its provider does not give it;
+    # Tencent's "unknown" are its SDK's names for a broken-off reply, classed in its module, not its table
+    listed = [
+        (vendor, code, outcome)
+        for vendor in VENDORS
+        for outcome, cell in cells[vendor].items()
+        if (vendor, outcome) != ("tencent", "unknown")
+        for code in re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", cell))
+    ]
+    stale = [(v, code, outcome) for v, code, outcome in listed if provider_class(v).error_classes.get(code) != outcome]
+    assert stale == [], f"README's outcome table lists codes the providers class otherwise: {stale}"

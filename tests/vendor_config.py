@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_vendor import Credentials
+from fakes import huawei, qiniu, volcengine, yunpian
 from fakes.baidu import BaiduCredentials
 from fakes.huawei import HuaweiCredentials
 from fakes.netease import NeteaseCredentials
@@ -57,13 +58,26 @@ TEMPLATES: dict[str, Any] = {
     },
 }
 
-#: international templates (a mainland template of theirs cannot text numbers abroad)
+#: international templates (a mainland template of theirs cannot text numbers abroad); the newer vendors'
+#: fakes know these ids as the account's international ones
 INTL_TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_INTL_9001", "notice": {"id": "SMS_INTL_9002", "params": ["name"]}},
     "tencent": {
         "captcha": {"id": "9001", "params": ["code", "minutes"]},
         "notice": {"id": "9002", "params": ["name"]},
     },
+    **{
+        vendor: {
+            "captcha": {"id": ids[0], "params": ["code", "minutes"]},
+            "notice": {"id": ids[1], "params": ["name"]},
+        }
+        for vendor, ids in (
+            ("huawei", huawei.INTL_TEMPLATE_IDS),
+            ("volcengine", volcengine.INTL_TEMPLATE_IDS),
+            ("qiniu", qiniu.INTL_TEMPLATE_IDS),
+        )
+    },
+    "yunpian": {"captcha": yunpian.INTL_TEMPLATES[0], "notice": yunpian.INTL_TEMPLATES[1]},
 }
 
 #: every credential value the tests configure; none may ever be printed or logged
@@ -151,12 +165,14 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_HUAWEI_APP_SECRET": HUAWEI.app_secret,
         "SMS_HUAWEI_SENDER": HUAWEI.sender,
         "SMS_HUAWEI_TEMPLATES": TEMPLATES["huawei"],
+        "SMS_HUAWEI_INTL_TEMPLATES": INTL_TEMPLATES["huawei"],
         "SMS_HUAWEI_ENDPOINT": base_url,
         "SMS_VOLCENGINE_ACCESS_KEY_ID": VOLCENGINE.access_key_id,
         "SMS_VOLCENGINE_SECRET_ACCESS_KEY": VOLCENGINE.secret_access_key,
         "SMS_VOLCENGINE_SMS_ACCOUNT": VOLCENGINE.sms_account,
         "SMS_VOLCENGINE_SIGN_NAME": "火山引擎测试",
         "SMS_VOLCENGINE_TEMPLATES": TEMPLATES["volcengine"],
+        "SMS_VOLCENGINE_INTL_TEMPLATES": INTL_TEMPLATES["volcengine"],
         "SMS_VOLCENGINE_ENDPOINT": host,
         "SMS_VOLCENGINE_SCHEME": "http",
         "SMS_BAIDU_ACCESS_KEY_ID": BAIDU.access_key_id,
@@ -168,10 +184,12 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_QINIU_ACCESS_KEY": QINIU.access_key,
         "SMS_QINIU_SECRET_KEY": QINIU.secret_key,
         "SMS_QINIU_TEMPLATES": TEMPLATES["qiniu"],
+        "SMS_QINIU_INTL_TEMPLATES": INTL_TEMPLATES["qiniu"],
         "SMS_QINIU_ENDPOINT": host,
         "SMS_QINIU_SCHEME": "http",
         "SMS_YUNPIAN_API_KEY": YUNPIAN.api_key,
         "SMS_YUNPIAN_TEMPLATES": TEMPLATES["yunpian"],
+        "SMS_YUNPIAN_INTL_TEMPLATES": INTL_TEMPLATES["yunpian"],
         "SMS_YUNPIAN_ENDPOINT": host,
         "SMS_YUNPIAN_SCHEME": "http",
         "SMS_NETEASE_APP_KEY": NETEASE.app_key,

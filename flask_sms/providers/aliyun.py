@@ -55,13 +55,18 @@ class AliyunProvider(Provider[Any, bytes]):
     receipt_formats = ("application/json",)
     # A mainland template cannot text other numbers (国内短信模板和国际短信模板不可以混用).
     separate_intl_templates = True
-    # Dysmsapi's error codes (help.aliyun.com/document_detail/101346) that are final for the
-    # number; every other code (account, balance, sign, template, throttling) fails over.
+    # Dysmsapi's error codes (help.aliyun.com/document_detail/101346, API错误码): final for the
+    # number, or a refusal of the template's values; every other code (account, balance, sign,
+    # template, throttling) fails over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "isv.MOBILE_NUMBER_ILLEGAL": "rejected",  # 非法手机号
         "isv.BUSINESS_LIMIT_CONTROL": "rejected",  # 业务限流: the per-number cap (1/min, 5/h, 10/day)
-        "isv.BLACK_KEY_CONTROL_LIMIT": "rejected",  # 黑名单管控
         "isv.CUSTOMER_REFUSED": "rejected",  # 用户已退订推广短信
+        "isv.BLACK_KEY_CONTROL_LIMIT": "content",  # 黑名单管控: 模板变量中存在黑名单关键字
+        "isv.PARAM_NOT_SUPPORT_URL": "content",  # 不支持URL为变量
+        "isv.INVALID_JSON_PARAM": "content",  # JSON参数不合法，只接受字符串值
+        "isv.PARAM_LENGTH_LIMIT": "content",  # 参数超出长度限制
+        "isv.SMS_CONTENT_ILLEGAL": "content",  # 短信内容包含禁止发送内容
         "isv.AMOUNT_NOT_ENOUGH": "failed",  # 账户余额不足
         "isv.OUT_OF_SERVICE": "failed",  # 业务停机
         "isv.DAY_LIMIT_CONTROL": "failed",  # the account's daily cap

@@ -6,6 +6,13 @@ template id, a JSON object of template values and ``custom``, echoed in the
 status push (our correlation id). One ``code`` per request (``"1000"`` is
 success) and one per number in ``data``.
 
+Every send carries a ``clientToken`` in its query (Baidu: "幂等性参数，避免client在http
+响应超时而重试时出现同一条短信多次发送的情况 … 有效时间：3分钟"): when the answer never
+comes (a read timeout, a connection dropped after the request was written), the
+same request is sent once more with the same token inside those 3 minutes, and
+Baidu answers it without texting again. The send then ends ``sent`` or ``failed``,
+not ``unknown``.
+
 Auth is BCE auth v1 (HMAC-SHA256 over method, path, query and the
 ``host``/``content-length``/``content-type``/``x-bce-date`` headers). The
 body itself is not signed, only its length: keep the endpoint ``https://``.
@@ -29,7 +36,9 @@ import http.client
 import json
 import logging
 import sys
+import time
 import types
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -49,6 +58,10 @@ _OK = "1000"
 _NOISY = ("baidubce.http.bce_http_client", "baidubce.auth.bce_v1_signer", "baidubce.services.sms.sms_client")
 
 BaiduRaw = tuple[int, bytes, str]  # HTTP status, body, x-bce-request-id
+BaiduRequest = tuple[dict[str, Any], str]  # sendSms body, clientToken
+
+#: how long Baidu keeps a clientToken: a retry with it must arrive within this many seconds
+TOKEN_WINDOW = 180.0
 
 
 class _DropDebug(logging.Filter):
@@ -61,7 +74,7 @@ class _DropDebug(logging.Filter):
 _drop_debug = _DropDebug()
 
 
-class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
+class BaiduProvider(Provider[BaiduRequest, BaiduRaw]):
     name = "baidu"
     extra = "baidu"
     sdk_module = "baidubce.services.sms.sms_client"
@@ -77,7 +90,8 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
         Option("SCHEME", "https", scheme),
     )
     sdk_loggers = ("baidubce", *_NOISY)
-    # SMS/s/zjwvxry6e, the send API's response codes; every other code fails over.
+    # SMS/s/zjwvxry6e, the send API's response codes: final for the number, or a refusal of the
+    # template's values; every other code fails over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "4503": "rejected",  # 手机号码格式不正确
         "4507": "rejected",  # 无效手机号
@@ -87,6 +101,10 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
         "4651": "rejected",  # 命中工信部投诉号码
         "4652": "rejected",  # 命中运营商投诉号码
         "4653": "rejected",  # 命中供应商投诉号码
+        "4508": "content",  # 短信内容过长
+        "4606": "content",  # 模板参数内容过长
+        "4608": "content",  # 模板参数不合法: a value with brackets or a tab
+        "4610": "content",  # 模板参数内容为空
     }
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
@@ -151,7 +169,7 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
     def sign_name(self, payload: Payload) -> str:
         return payload.template.sign or str(self.settings["SIGNATURE_ID"])
 
-    def build_request(self, phones: Sequence[str], payload: Payload) -> dict[str, Any]:
+    def build_request(self, phones: Sequence[str], payload: Payload) -> BaiduRequest:
         body: dict[str, Any] = {
             "signatureId": self.sign_name(payload),
             "template": payload.template.id,
@@ -160,16 +178,29 @@ class BaiduProvider(Provider[dict[str, Any], BaiduRaw]):
         }
         if payload.out_id:
             body["custom"] = payload.out_id
-        return body
+        # one token per request (an ASCII string of at most 64 characters, as the SDK's own uuid4)
+        return body, uuid.uuid4().hex
 
-    def call(self, request: dict[str, Any]) -> BaiduRaw:
+    def call(self, request: BaiduRequest) -> BaiduRaw:
+        """One sendSms; a second one with the same body and clientToken when no answer came, while Baidu
+        still knows the token (the second request must end inside its 3 minutes)."""
+        body, token = json.dumps(request[0]), request[1]
+        started = time.monotonic()
+        try:
+            return self._post(body, token)
+        except ProviderError as exc:
+            if exc.outcome != "unknown" or time.monotonic() - started + self.timeout >= TOKEN_WINDOW:
+                raise
+        return self._post(body, token)
+
+    def _post(self, body: str, token: str) -> BaiduRaw:
         from baidubce.exception import BceHttpClientError
         from baidubce.http import http_methods
 
         try:
             # The SDK's own send_message builds this same body; _send_request lets the reply be read here.
             response = self.client._send_request(
-                http_methods.POST, "sendSms", body=json.dumps(request), body_parser=self._read
+                http_methods.POST, "sendSms", body=body, params={"clientToken": token}, body_parser=self._read
             )
         except BceHttpClientError as exc:
             # every failure comes wrapped, with the tracebacks in its text: classify the cause alone

@@ -5,7 +5,8 @@ client built once, and parses the reply into a :class:`~.payload.Reply`.
 Anything that makes the whole request fail raises
 :class:`~flask_sms.errors.ProviderError` with the vendor's code; :meth:`Provider.send`
 gives it its outcome from the provider's table of codes (``error_classes``), and
-the sender fails over only on ``failed``.
+the sender fails over on ``failed`` and ``content`` (the vendor refused the text's
+values: the next vendor may take them, and the breaker does not count it).
 """
 
 from __future__ import annotations

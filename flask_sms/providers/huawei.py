@@ -79,12 +79,19 @@ class HuaweiProvider(Provider[Any, Any]):
         Option("STATUS_CALLBACK", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
     )
     sdk_loggers = (_SDK_LOGGER, "urllib3.connectionpool")
-    # sms_05_0050 and the per-number statuses of batchSendSms; every other code fails over.
+    # International SMS is its own capability with its own templates (and, on Huawei, its own
+    # application): a mainland template cannot text a number abroad.
+    separate_intl_templates = True
+    # sms_05_0050 and the per-number statuses of batchSendSms (sms_05_0051); every other code
+    # fails over, the international-capability statuses included: "未开通国际短信能力" (E200024)
+    # and the channel's coverage (E200025 "请联系华为云客服确认发送范围", E200026) describe the
+    # account, not the number, and another vendor may reach it.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
-        "E200024": "rejected",  # 没有国际短信能力: this account cannot reach the number's region
-        "E200025": "rejected",  # 国际短信接收方通道校验失败
-        "E200026": "rejected",  # 国际短信接收方匹配通道失败
+        "E200024": "failed",  # 没有国际短信能力 (未开通国际短信能力)
+        "E200025": "failed",  # 国际短信接收方通道校验失败
+        "E200026": "failed",  # 国际短信接收方匹配通道失败
         "E200041": "rejected",  # 同一短信内容接收号码重复
+        "E200028": "content",  # 模板变量校验失败: a value that does not fit the variable's type or length
     }
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:

@@ -41,7 +41,8 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
     )
     sdk_loggers = ("urllib3.connectionpool",)
     # Submit's return codes (no official page reachable; several consistent copies of the
-    # 互亿无线 table) that are final for the number; every other code fails over.
+    # 互亿无线 table): final for the number, or a refusal of the text's values; every other
+    # code fails over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "406": "rejected",  # 手机号码格式不正确
         "4030": "rejected",  # 手机号码已被列入黑名单
@@ -54,6 +55,10 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
         "4085": "rejected",  # 同一手机号验证码短信发送超出【5】条
         "4086": "rejected",  # 同一个手机号码发送频率太频繁
         "4010": "rejected",  # 通道限制：每个号码1分钟内只能发1条
+        "407": "content",  # 短信内容含有敏感字符
+        "40722": "content",  # 变量内容超过指定的长度
+        "4073": "content",  # 短信内容超出长度限制
+        "4074": "content",  # 短信内容包含emoji符号
         "4051": "failed",  # 剩余条数不足
         "405": "failed",  # API ID或API KEY不正确
     }

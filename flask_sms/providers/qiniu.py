@@ -7,6 +7,11 @@ status push (our correlation id). Success is ``{"job_id": ...}``; every error
 is ``{"error": <name>, "message": ...}`` with HTTP 4xx/5xx. Per-number results
 come only in receipts.
 
+Numbers abroad go to ``POST /v1/message/oversea`` (sms/10488): ``+`` E.164
+numbers, an international template (``SMS_QINIU_INTL_TEMPLATES``), the values
+and an optional ``sender_id``; it answers ``{"message_id": ...}`` and takes no
+``seq``.
+
 Auth is Qiniu's "Qiniu" token (HMAC-SHA1 over method, path, host,
 content type, ``X-Qiniu-*`` headers and the JSON body), computed by the
 package's ``QiniuMacAuth``/``QiniuMacRequestsAuth``.
@@ -29,16 +34,17 @@ from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import ProviderError
 from ..options import UNSET, Option, host, scheme
-from ..phones import is_mainland
+from ..phones import e164, is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import http_reply, short
 
+QiniuRequest = tuple[str, bytes]  # url, JSON body
 QiniuRaw = tuple[int, bytes, str]  # HTTP status, body, X-Reqid
 
 
-class QiniuProvider(Provider[bytes, QiniuRaw]):
+class QiniuProvider(Provider[QiniuRequest, QiniuRaw]):
     name = "qiniu"
     extra = "qiniu"
     sdk_module = "qiniu"
@@ -50,12 +56,15 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
         Option("SECRET_KEY", secret=True),
         Option("TEMPLATES", parse=templates),
         Option("SIGNATURE_ID", UNSET),
+        Option("SENDER_ID", UNSET),  # oversea: the SenderID shown abroad, when the account has one
         Option("ENDPOINT", "sms.qiniuapi.com", host("sms.qiniuapi.com")),
         Option("SCHEME", "https", scheme),
     )
     sdk_loggers = ("qiniu", "urllib3.connectionpool")
     # sms/5849: the send API's errors are account- or request-level, so all of them fail over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {}
+    # International and mainland templates are separate (sms/10488: an oversea template per send)
+    separate_intl_templates = True
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -65,28 +74,34 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
         self.session = self.http_session(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         self.auth = QiniuMacRequestsAuth(QiniuMacAuth(settings["ACCESS_KEY"], settings["SECRET_KEY"]))
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/v1/message"
+        self.oversea_url = f"{self.url}/oversea"
 
-    def format_phone(self, number: PhoneNumber) -> str | None:
-        # Qiniu documents mainland numbers only
-        return national_significant_number(number) if is_mainland(number) else None
+    def format_phone(self, number: PhoneNumber) -> str:
+        """Mainland: the 11 digits (``/v1/message``); abroad: E.164 with ``+`` (``/v1/message/oversea``)."""
+        return national_significant_number(number) if is_mainland(number) else e164(number)
 
-    def build_request(self, phones: Sequence[str], payload: Payload) -> bytes:
+    def build_request(self, phones: Sequence[str], payload: Payload) -> QiniuRequest:
         body: dict[str, Any] = {
             "template_id": payload.template.id,
             "mobiles": list(phones),
             "parameters": dict(payload.params),
         }
+        if phones and phones[0].startswith("+"):  # a request is all mainland or all abroad
+            if self.settings.get("SENDER_ID"):
+                body["sender_id"] = self.settings["SENDER_ID"]
+            return self.oversea_url, _json(body)
         sign = payload.template.sign or self.settings.get("SIGNATURE_ID")
         if sign:
             body["signature_id"] = sign
         if payload.out_id:
             body["seq"] = payload.out_id
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.url, _json(body)
 
-    def call(self, request: bytes) -> QiniuRaw:
+    def call(self, request: QiniuRequest) -> QiniuRaw:
+        url, body = request
         response = self.session.post(
-            self.url,
-            data=request,
+            url,
+            data=body,
             headers={"Content-Type": "application/json"},
             auth=self.auth,
             timeout=self.timeout,
@@ -96,11 +111,16 @@ class QiniuProvider(Provider[bytes, QiniuRaw]):
     def parse(self, raw: QiniuRaw, phones: Sequence[str]) -> Reply:
         status, content, request_id = raw
         body = http_reply(status, content, self.name, _error)
-        job_id = body.get("job_id") if isinstance(body, dict) else None
+        # /v1/message answers a job_id, /v1/message/oversea a message_id
+        job_id = (body.get("job_id") or body.get("message_id")) if isinstance(body, dict) else None
         if not job_id:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         # one job for the request: its id is every number's message id
         return Reply(accepted=dict.fromkeys(phones, str(job_id)), request_id=request_id)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _error(body: Any) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ that uses the SDK directly is unaffected.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import types
 from collections.abc import Mapping, Sequence
@@ -39,10 +40,22 @@ RonglianRequest = tuple[str, str, "Datas"]  # template id, comma-separated numbe
 
 
 class Datas(list[str]):
-    """The template's values, carrying the send's ``reqId`` to the body builder: ``sendMessage``
+    """The template's values, carrying the request's ``reqId`` to the body builder: ``sendMessage``
     takes no ``reqId``, and a value on the call itself stays with its thread."""
 
     req_id = ""
+
+
+def new_req_id() -> str:
+    """A ``reqId`` for one request: 32 random hex characters (128 bits).
+
+    Ronglian takes "第三方自定义消息id，最大支持32位英文数字" that must not repeat "同账号下同一
+    自然天内" (a repeat answers 160054): one per request, never the send's ``out_id`` (a send
+    makes one request per 200 numbers and per number abroad, and a caller may reuse an
+    ``out_id`` the same day). A receipt finds its ``out_id`` from its ``smsMessageSid``, which
+    the send recorded against the ``out_id``.
+    """
+    return secrets.token_hex(16)
 
 
 def _discard(*args: Any, **kwargs: Any) -> None:
@@ -99,7 +112,7 @@ def contained_sdk_class(timeout: float, session: Any = None) -> type[Any]:
     build_body = methods["_SmsSDK__buildSendMessageBody"]
 
     def body_with_req_id(self: Any, tid: str, mobile: str, datas: Any) -> str:
-        """The SDK's own body, plus ``reqId`` (echoed in the SMSArrived push; a repeat within a day is dropped)."""
+        """The SDK's own body, plus ``reqId`` (echoed in the SMSArrived push; a repeat the same day answers 160054)."""
         body: str = build_body(self, tid, mobile, list(datas))
         req_id = getattr(datas, "req_id", "")
         if not req_id:
@@ -141,8 +154,8 @@ class RonglianProvider(Provider[RonglianRequest, str]):
         "160021": "rejected",  # 相同的内容发给同一手机一天中只能发一次
         "160022": "rejected",  # 对同一个手机一天发送的短信超过限制次数
         "160056": "rejected",  # 同号码请求内容重复
-        "160061": "rejected",  # 暂不支持的国家码号
-        "160054": "unknown",  # 请求重复: a request with this reqId was taken already
+        "160061": "failed",  # 暂不支持的国家码号: Ronglian's coverage, another vendor may reach it
+        "160054": "unknown",  # 请求重复: a request with this reqId was taken already (each request has its own)
         "160014": "failed",  # 短信通道余额不足
         "160059": "failed",  # 国际短信暂不支持群发
     }
@@ -164,7 +177,7 @@ class RonglianProvider(Provider[RonglianRequest, str]):
 
     def build_request(self, phones: Sequence[str], payload: Payload) -> RonglianRequest:
         datas = Datas(payload.values())
-        datas.req_id = payload.out_id
+        datas.req_id = new_req_id()
         return payload.template.id, ",".join(phones), datas
 
     def call(self, request: RonglianRequest) -> str:
@@ -206,7 +219,9 @@ class RonglianProvider(Provider[RonglianRequest, str]):
             provider=cls.name,
             phone=e164_of(string(item, "fromNum", limit=32)),
             message_id=string(item, "content"),
-            out_id=string(item, "reqId", required=False),
+            # reqId is a per-request id (new_req_id), not the out_id: the receipt book finds the
+            # out_id from the message id the send recorded
+            out_id="",
             status="delivered" if status == "0" else "failed",
             code=string(item, "deliverCode", required=False),
             description="",

@@ -65,7 +65,7 @@ class TencentProvider(Provider[Any, Any]):
     # International numbers need an international template and a request of their own.
     separate_intl_templates = True
     # SendSms 2021-01-11 codes (cloud.tencent.com/document/api/382/59177; the SDK's errorcodes.py)
-    # final for the number; every other code fails over.
+    # final for the number, or a refusal of the template's values; every other code fails over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "InvalidParameterValue.IncorrectPhoneNumber": "rejected",  # 手机号格式错误
         "FailedOperation.PhoneNumberParseFail": "rejected",  # 号码解析失败
@@ -75,7 +75,12 @@ class TencentProvider(Provider[Any, Any]):
         "LimitExceeded.PhoneNumberDailyLimit": "rejected",
         "LimitExceeded.PhoneNumberSameContentDailyLimit": "rejected",
         "LimitExceeded.DeliveryFrequencyLimit": "rejected",  # the console's per-number frequency policy
-        "UnsupportedOperation.UnsupportedRegion": "rejected",  # a region Tencent cannot reach
+        "UnsupportedOperation.UnsupportedRegion": "failed",  # 不支持该地区短信下发: Tencent's coverage, not the number
+        "FailedOperation.ContainSensitiveWord": "content",  # 短信内容中含有敏感词
+        "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": "content",  # 禁止在模板变量中使用 URL
+        "InvalidParameterValue.TemplateParameterFormatError": "content",  # 验证码变量只能是0-6位纯数字
+        "InvalidParameterValue.TemplateParameterLengthLimit": "content",  # 单个模板变量字符数超过限制
+        "InvalidParameterValue.ContentLengthLimit": "content",  # 短信内容太长
         "FailedOperation.InsufficientBalanceInSmsPackage": "failed",
         "UnauthorizedOperation.ServiceSuspendDueToArrears": "failed",
         "LimitExceeded.AppDailyLimit": "failed",  # the account's cap, not the number's

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from phonenumbers import PhoneNumber
+from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import ProviderError
 from ..options import Option, host, scheme
-from ..phones import e164
+from ..phones import e164, is_mainland
 from ..results import Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
@@ -89,11 +89,14 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
         Option("SCHEME", "https", scheme),
     )
     sdk_loggers = ("urllib3.connectionpool",)
-    # docs 6361/173288; every other code fails over.
+    # docs 6361/173288 (发送接口错误码); every other code fails over, RE:0011 included:
+    # "请在允许的地区内进行下发或者申请对应地区的短信下发" is the message group's permission.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "RE:0006": "rejected",  # 手机号格式错误
-        "RE:0011": "rejected",  # 不支持对应地区下发
+        "RE:0011": "failed",  # 不支持对应地区下发
     }
+    # Templates are typed CN_* (mainland) or I18N_* (abroad): a mainland one cannot text a number abroad.
+    separate_intl_templates = True
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -101,7 +104,11 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
         self.url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/?{_QUERY}"
 
     def format_phone(self, number: PhoneNumber) -> str:
-        return e164(number)
+        """Mainland ``+86`` and the 11 digits; abroad country code + number, no ``+`` (RE:0006: "国际/港澳台消息：
+        国际区号+号码，例如8520000****")."""
+        if is_mainland(number):
+            return e164(number)
+        return f"{number.country_code}{national_significant_number(number)}"
 
     def build_request(self, phones: Sequence[str], payload: Payload) -> VolcengineRequest:
         fields: dict[str, str] = {

@@ -4,9 +4,12 @@
 mainland numbers (comma-separated, 11 digits). International numbers
 (``+`` and country code) go one per request, as Yunpian requires. Form
 fields: ``apikey``, ``mobile``, ``text`` (the whole message, 【sign】
-included, matching an approved template) and ``uid``, echoed in the status
-push (our correlation id). The text is built from a content template with
-``str.format`` fields, as for Ihuyi.
+included, matching an approved template) and, with ``SMS_YUNPIAN_SEND_UID``,
+``uid``, echoed in the status push (our correlation id): Yunpian keeps ``uid``
+off on an account until its support enables it, so it is sent only when asked.
+The text is built from a content template with ``str.format`` fields, as for
+Ihuyi. Numbers abroad need international templates of their own
+(``SMS_YUNPIAN_INTL_TEMPLATES``).
 
 Auth is the ``apikey`` form field itself: there is no request signature, so
 the endpoint must stay ``https://``. Errors come with HTTP 400 as
@@ -21,7 +24,7 @@ from typing import Any, ClassVar
 from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import ProviderError
-from ..options import UNSET, Option, host, scheme, url_with_scheme
+from ..options import UNSET, Option, boolean, host, scheme, url_with_scheme
 from ..phones import e164, is_mainland
 from ..results import Outcome
 from .base import Provider
@@ -42,19 +45,27 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
         Option("ENDPOINT", "sms.yunpian.com", host("sms.yunpian.com")),
         Option("SCHEME", "https", scheme),
         Option("CALLBACK_URL", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
+        # uid (our out_id, echoed in pushes) is off on an account until Yunpian enables it
+        Option("SEND_UID", False, boolean),
     )
     sdk_loggers = ("urllib3.connectionpool",)
-    # the official code table (returnvalue_common); every other code fails over
+    # the official code table (returnvalue_common; the official SDKs' Code constants): final for
+    # the number, or a refusal of the text; every other code fails over, Yunpian's coverage
+    # included (20 REGION_NOT_SUPPORT, 23 REGION_NOT_IN_TPL_LIST, 28 CARRIER_FAILED: the
+    # account's and the template's reach, not the number).
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "8": "rejected",  # 同一手机号30秒内重复提交相同的内容
         "9": "rejected",  # 同一手机号5分钟内重复提交相同内容超过3次
         "10": "rejected",  # 手机号黑名单过滤
         "17": "rejected",  # 24小时内同一手机号发送次数超过限制
-        "20": "rejected",  # 不支持的国家地区
         "22": "rejected",  # 1小时内同一手机号发送次数超过限制
-        "23": "rejected",  # 发往模板支持的国家列表之外的地区
-        "28": "rejected",  # 不支持的运营商
+        "20": "failed",  # 不支持的国家地区
+        "23": "failed",  # 发往模板支持的国家列表之外的地区
+        "28": "failed",  # 不支持的运营商
+        "4": "content",  # 关键词屏蔽 (BLACK_WORD)
     }
+    # International SMS needs templates of its own (国际短信模板): a mainland text cannot go abroad.
+    separate_intl_templates = True
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
@@ -77,7 +88,7 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
 
     def build_request(self, phones: Sequence[str], payload: Payload) -> YunpianRequest:
         form = {"apikey": self.settings["API_KEY"], "mobile": ",".join(phones), "text": payload.text}
-        if payload.out_id:
+        if payload.out_id and self.settings.get("SEND_UID"):
             form["uid"] = payload.out_id
         if self.settings.get("CALLBACK_URL"):
             form["callback_url"] = self.settings["CALLBACK_URL"]

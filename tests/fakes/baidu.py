@@ -17,6 +17,14 @@ body's.
 
 Codes: SMS/s/zjwvxry6e (1000 success; 4503 number format; 4511 too many
 numbers; 6002 authentication failed).
+
+``clientToken`` (a query parameter, signed with the rest): "幂等性参数 … 如传入，则作为请求的
+messageId前缀，并在响应中回传，有效时间：3分钟". The first request with a token is the send;
+another with the same token and the same parameters within 3 minutes texts nobody and
+answers as the first did (``replays``), also while the first is still being answered (in
+mode "hang" it hangs first, as the first one did);
+with other parameters it is ``IdempotentParameterMismatch`` (HTTP 403, BCE's common
+error: "The request uses the same client token as a previous, but non-identical request").
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,11 +42,12 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
 
 MAX_NUMBERS = 200  # sendSms: "mobile" at most 200
 PATH = "/api/v3/sendSms"
 DEFAULT_SIGNED = ("host", "content-length", "content-type", "content-md5")
+TOKEN_SECONDS = 180  # a clientToken is kept 3 minutes
 
 
 @dataclass
@@ -91,6 +102,16 @@ class BaiduFake(VendorFake):
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
         self.credentials = BaiduCredentials()
+        self._lock = threading.Lock()
+        #: clientToken -> (the request's parameters, when the token expires, the reply once decided)
+        self._tokens: dict[str, tuple[str, float, Reply | None]] = {}
+        #: requests answered from a token already taken (no text sent for them)
+        self.replays: list[Received] = []
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self.replays.clear()
 
     def claims(self, method: str, path: str, headers: Message) -> bool:
         return (headers.get("Authorization") or "").startswith("bce-auth-v1/")
@@ -130,7 +151,41 @@ class BaiduFake(VendorFake):
             str(data.get("signatureId") or ""),
             data,
         )
-        return rec, _pending(phones, data), {}
+        token = dict(parse_qsl(query)).get("clientToken", "")
+        if token:
+            rec.raw["_clientToken"] = token  # the query's token, next to the body's fields
+            self._take_token(token, body, rec)
+        return rec, _pending(phones, data), {"token": token}
+
+    def _take_token(self, token: str, body: bytes, rec: Received) -> None:
+        """The first use of a token takes it; a repeat within its 3 minutes is answered from it (``Answered``)."""
+        now = time.monotonic()
+        fingerprint = hashlib.sha256(body).hexdigest()
+        with self._lock:
+            known = self._tokens.get(token)
+            if known is None or known[1] <= now:
+                self._tokens[token] = (fingerprint, now + TOKEN_SECONDS, None)
+                return
+        if known[0] != fingerprint:
+            message = "The request uses the same client token as a previous, but non-identical request."
+            raise Refusal(
+                f"IdempotentParameterMismatch: {message}",
+                self._reply(403, {"code": "IdempotentParameterMismatch", "message": message}, "refused:idempotent"),
+            )
+        with self._lock:
+            self.replays.append(rec)
+        mode, kw = self.fake._take_mode("baidu")  # a vendor that hangs may hang on the repeat too
+        if mode == "hang" and not self.fake._sleep(float(kw.get("seconds", 30))):
+            raise Answered(Reply(503, b"", "text/plain", "stopped"))
+        # the first request's answer; while it is still being answered, the success it will be
+        raise Answered(known[2] if known[2] is not None else self._success(rec, token, "replay"))
+
+    def _keep(self, token: str, reply: Reply) -> Reply:
+        with self._lock:
+            if token in self._tokens:
+                fingerprint, expires, _ = self._tokens[token]
+                self._tokens[token] = (fingerprint, expires, reply)
+        return reply
 
     def _authenticate(self, method: str, path: str, query: str, lowered: dict[str, str], body: bytes) -> None:
         """BCE auth v1: one refusal (6002) for a bad header, key, timestamp, signature, signed headers or length."""
@@ -157,18 +212,22 @@ class BaiduFake(VendorFake):
             raise self._refuse(401, "6002", "用户认证失败")
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
-        return self._reply(200, {"code": code, "message": message}, label)
+        return self._keep(ctx.get("token", ""), self._reply(200, {"code": code, "message": message}, label))
 
     def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
+        return self._keep(ctx.get("token", ""), self._success(rec, ctx.get("token", ""), None))
+
+    def _success(self, rec: Received, token: str, label: str | None) -> Reply:
+        """The send's answer: a code per number; with a clientToken it prefixes every messageId."""
         hits = self.fake._rejection_for("baidu", rec.phones)
         items = []
         for phone in rec.phones:
             code, message = hits.get(phone, ("1000", "成功"))
             item = {"code": code, "message": message, "mobile": phone}
             if code == "1000":
-                item["messageId"] = f"{uuid.uuid4()}_{phone}"
+                item["messageId"] = f"{token or uuid.uuid4()}_{phone}"
             items.append(item)
-        label = "partial:" + ",".join(sorted({c for c, _ in hits.values()})) if hits else "ok"
+        label = label or ("partial:" + ",".join(sorted({c for c, _ in hits.values()})) if hits else "ok")
         return self._reply(200, {"code": "1000", "message": "成功", "data": items}, label)
 
 

@@ -11,7 +11,9 @@ guide's worked example in tests/test_new_vendors.py.
 
 Error codes: api-msgsms/sms_05_0050 (E000045 "Authorization校验失败" for a bad
 AK/SK signature, E000102 "app_key无效"), per-number statuses from
-batchSendSms (E200xxx).
+batchSendSms (E200xxx). A number abroad sent with a template that is not one of
+:data:`INTL_TEMPLATE_IDS` (the account's international templates) gets the status
+E200024 "没有国际短信能力" (sms_05_0051: 未开通国际短信能力).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ _SYSTEM = (400, "E000000", "System error.")
 _PARAMS = (400, "E000503", "参数格式错误")
 _BAD_CHANNEL = ("E200018", "国内短信发送方通道校验失败")
 _BAD_NUMBER = "E200015"  # per-number status for a number the platform cannot take (medium)
+_NO_INTERNATIONAL = "E200024"  # 没有国际短信能力
+#: the account's international templates (tests/vendor_config.py configures them as INTL_TEMPLATES)
+INTL_TEMPLATE_IDS = ("5e7a1c3b9d2f4a6b8c0d1e2f3a4b5c6d", "6f8b2d4c0e3a5b7c9d1e2f3a4b5c6d7e")
 
 
 @dataclass
@@ -189,6 +194,9 @@ class HuaweiFake(VendorFake):
     def ok(self, rec: Received, ctx: dict[str, Any]) -> Reply:
         hits = self.fake._rejection_for("huawei", rec.phones)
         statuses = {phone: hits[phone][0] for phone in hits}
+        if rec.template not in INTL_TEMPLATE_IDS:  # a mainland template reaches no number abroad
+            abroad = [p for p in rec.phones if p not in statuses and not p.startswith("+86")]
+            statuses.update(dict.fromkeys(abroad, _NO_INTERNATIONAL))
         failed = [code for code in statuses.values()]
         label = "ok" if not failed else "partial:" + ",".join(sorted(set(failed)))
         return self._result(rec.phones, ctx["from"], statuses, label)

@@ -12,6 +12,10 @@ kodo/kb/3702), checked here from the published scheme, not with the package::
 Every reply carries ``X-Reqid`` (the package treats a 200 without it as "server
 is not qiniu"). Errors: ``{"error", "message", "request_id"}`` with HTTP 4xx
 (sms/5849).
+
+``POST /v1/message/oversea`` (sms/10488) takes ``+`` E.164 numbers abroad and an
+international template (one of :data:`INTL_TEMPLATE_IDS`), and answers
+``{"message_id"}``; a mainland template there is ``NotFoundError``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,24 @@ from typing import Any
 from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
 
 PATH = "/v1/message"
+OVERSEA = "/v1/message/oversea"
+#: the account's international templates (tests/vendor_config.py configures them as INTL_TEMPLATES)
+INTL_TEMPLATE_IDS = ("1374401547327758400", "1374401547327758401")
+
+
+_OVERSEA_NUMBER = r"\+(?!86)[1-9]\d{6,14}"
+
+
+def _pending(phones: list[Any], data: dict[str, Any], oversea: bool) -> tuple[str, str] | None:
+    """The error a signed send still earns: no numbers or template, a number of the other kind, a mainland
+    template abroad."""
+    if not phones or not data.get("template_id"):
+        return ("InvalidQueryValue", "无效查询")
+    if not all(isinstance(p, str) and re.fullmatch(_OVERSEA_NUMBER if oversea else r"1\d{10}", p) for p in phones):
+        return ("InvalidQueryValue", "无效查询: mobiles")
+    if oversea and data["template_id"] not in INTL_TEMPLATE_IDS:
+        return ("NotFoundError", "未找到国际/港澳台短信模板")
+    return None
 
 
 @dataclass
@@ -113,7 +135,7 @@ class QiniuFake(VendorFake):
                 raise self._refuse(401, "BadToken", "bad token") from None
             if abs((datetime.now(timezone.utc) - when).total_seconds()) > 15 * 60:
                 raise self._refuse(401, "BadToken", "token expired")
-        if (method, path) != ("POST", PATH):
+        if method != "POST" or path not in (PATH, OVERSEA):
             raise self._refuse(404, "NotFoundError", "未找到")
         try:
             data = json.loads(body.decode("utf-8"))
@@ -121,12 +143,9 @@ class QiniuFake(VendorFake):
             raise self._refuse(400, "MalformedJSON", "JSON 格式不正确") from None
         if not isinstance(data, dict):
             raise self._refuse(400, "MalformedJSON", "JSON 格式不正确")
-        phones = data.get("mobiles")
-        pending: tuple[str, str] | None = None
-        if not isinstance(phones, list) or not phones or not data.get("template_id"):
-            phones, pending = phones if isinstance(phones, list) else [], ("InvalidQueryValue", "无效查询")
-        elif not all(isinstance(p, str) and re.fullmatch(r"1\d{10}", p) for p in phones):
-            pending = ("InvalidQueryValue", "无效查询: mobiles")
+        oversea = path == OVERSEA
+        phones = data.get("mobiles") if isinstance(data.get("mobiles"), list) else []
+        pending = _pending(phones, data, oversea)
         rec = Received(
             "qiniu",
             [str(p) for p in phones],
@@ -135,7 +154,7 @@ class QiniuFake(VendorFake):
             str(data.get("signature_id") or ""),
             data,
         )
-        return rec, pending, {}
+        return rec, pending, {"oversea": oversea}
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         return self._reply(400, {"error": code, "message": message}, label)
@@ -145,4 +164,6 @@ class QiniuFake(VendorFake):
         if hits:  # no per-number status in the send reply: the request fails
             code, message = next(iter(hits.values()))
             return self._reply(400, {"error": code, "message": message}, f"rejected_number:{code}")
+        if ctx.get("oversea"):
+            return self._reply(200, {"message_id": uuid.uuid4().hex}, "ok")
         return self._reply(200, {"job_id": uuid.uuid4().hex}, "ok")

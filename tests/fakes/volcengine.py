@@ -11,7 +11,11 @@ examples in tests/test_new_vendors.py. Region and service must be
 ``cn-north-1`` / ``volcSMS``.
 
 Gateway codes from the OpenAPI common error table (InvalidAccessKey 100009,
-SignatureDoesNotMatch 100010, HTTP 401); SMS codes from docs 6361/173288.
+SignatureDoesNotMatch 100010, HTTP 401); SMS codes from docs 6361/173288. A
+request with a number abroad and a template that is not one of
+:data:`INTL_TEMPLATE_IDS` (the message group's I18N_* templates) answers RE:0011
+"不支持对应地区下发". Numbers: mainland ``+86`` or 11 digits, abroad country code +
+number (RE:0006's "国际区号+号码，例如8520000****").
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from urllib.parse import parse_qsl, quote
 from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
 
 MAX_NUMBERS = 200  # SendSms: PhoneNumbers "最多200个"
+#: the message group's international (I18N_*) templates (tests/vendor_config.py configures them)
+INTL_TEMPLATE_IDS = ("ST_i18n_7d2a1b3e", "ST_i18n_7d2a1b3f")
 REGION = "cn-north-1"
 SERVICE = "volcSMS"
 
@@ -211,4 +217,10 @@ def _send_problem(phones: list[str], data: dict[str, Any]) -> tuple[str, str] | 
         return ("RE:0009", "请求参数错误: 手机号数量超过200")
     if not all(re.fullmatch(r"\+?\d{6,20}", phone) for phone in phones):
         return ("RE:0006", "手机号格式错误")
+    if data["TemplateID"] not in INTL_TEMPLATE_IDS and any(_abroad(phone) for phone in phones):
+        return ("RE:0011", "不支持对应地区下发")
     return None
+
+
+def _abroad(phone: str) -> bool:
+    return not (phone.startswith("+86") or re.fullmatch(r"1\d{10}", phone))

@@ -6,7 +6,9 @@ There is no request signature: the ``apikey`` form field is the credential
 (``+`` and country code) only through ``single_send``, one per call.
 Errors come with HTTP 400 as ``{"http_status_code", "code", "msg", "detail"}``;
 a batch answers HTTP 200 with one item per number (codes from the official
-table, returnvalue_common).
+table, returnvalue_common). A number abroad whose text matches none of
+:data:`INTL_TEMPLATES` (the account's international templates) answers 23
+"发往模板支持的国家列表之外的地区".
 """
 
 from __future__ import annotations
@@ -22,12 +24,38 @@ from urllib.parse import parse_qsl
 from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
 
 MAX_NUMBERS = 1000  # batch_send: "一次不要超过1000个"
+#: the account's approved international templates (tests/vendor_config.py configures them)
+INTL_TEMPLATES = (
+    "【Yunpian】Your verification code is {code}, valid for {minutes} minutes.",
+    "【Yunpian】Hello {name}",
+)
+_INTL_TEXTS = [
+    re.compile(".+?".join(re.escape(part) for part in re.split(r"\{\w+\}", template)) + r"\Z", re.DOTALL)
+    for template in INTL_TEMPLATES
+]
 SINGLE, BATCH = "/v2/sms/single_send.json", "/v2/sms/batch_send.json"
 
 
 @dataclass
 class YunpianCredentials:
     api_key: str = "yp0123456789abcdef0123456789abcd"
+
+
+def _pending(path: str, phones: list[str], text: str) -> tuple[str, str] | None:
+    """The error an authenticated send still earns: a missing field, the numbers, a mainland text abroad."""
+    if not phones or not text:
+        return ("1", "请求参数缺失")
+    if path == SINGLE and len(phones) != 1:
+        return ("2", "请求参数格式错误: 参数 mobile 格式不正确")
+    if len(phones) > MAX_NUMBERS:
+        return ("2", "请求参数格式错误: 一次不要超过1000个手机号")
+    if any(p.startswith("+") for p in phones) and path != SINGLE:
+        return ("2", "请求参数格式错误: 国际短信接口每次调用只能发送一条短信")
+    if not all(re.fullmatch(r"1\d{10}|\+[1-9]\d{6,14}", p) for p in phones):
+        return ("2", "请求参数格式错误: 参数 mobile 格式不正确")
+    if phones[0].startswith("+") and not any(template.match(text) for template in _INTL_TEXTS):
+        return ("23", "发往模板支持的国家列表之外的地区")
+    return None
 
 
 def _error(code: int, msg: str, detail: str = "") -> dict[str, Any]:
@@ -68,19 +96,8 @@ class YunpianFake(VendorFake):
         if form.get("apikey") != self.credentials.api_key:
             raise self._refuse(-1, "非法的apikey", "请检查的apikey是否正确")
         phones = [p for p in form.get("mobile", "").split(",") if p]
-        pending: tuple[str, str] | None = None
-        if not phones or not form.get("text"):
-            pending = ("1", "请求参数缺失")
-        elif path == SINGLE and len(phones) != 1:
-            pending = ("2", "请求参数格式错误: 参数 mobile 格式不正确")
-        elif len(phones) > MAX_NUMBERS:
-            pending = ("2", "请求参数格式错误: 一次不要超过1000个手机号")
-        elif any(p.startswith("+") for p in phones) and path != SINGLE:
-            pending = ("2", "请求参数格式错误: 国际短信接口每次调用只能发送一条短信")
-        elif not all(re.fullmatch(r"1\d{10}|\+[1-9]\d{6,14}", p) for p in phones):
-            pending = ("2", "请求参数格式错误: 参数 mobile 格式不正确")
         rec = Received("yunpian", phones, "", form.get("text", ""), "", form)
-        return rec, pending, {"single": path == SINGLE}
+        return rec, _pending(path, phones, form.get("text", "")), {"single": path == SINGLE}
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         msg, _, detail = message.partition(": ")
