@@ -347,7 +347,8 @@ class Sender:
         """Send to numbers parsed already (E.164 -> number), for callers that checked their arguments.
 
         ``out_id`` ties the texts to the caller's records (Aliyun ``OutId``, Tencent
-        ``SessionContext``, Ronglian ``reqId``); one is generated when none is given.
+        ``SessionContext``, ...; Ronglian's receipts find it through the message id); one is
+        generated when none is given.
         Raises :class:`SendError` only when no number was sent and none may have been
         (:class:`PhoneRejected` when every vendor that answered refused the numbers for good).
         """
