@@ -24,6 +24,7 @@ from .errors import (
 )
 from .extension import SmsExtension, send_sms
 from .flow import CodeSent, Verification
+from .idempotency import DuplicateSend
 from .providers import register_provider
 from .results import Attempt, DeliveryReport, SendResult, SmsMessage
 from .signals import (
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "CrossSiteRequest",
     "DeliveryReport",
+    "DuplicateSend",
     "InvalidPhone",
     "InvalidPhoneNumber",
     "InvalidPurpose",

@@ -10,6 +10,7 @@ that lists every problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -37,6 +38,7 @@ from .options import (
     proxy,
     rate_limits,
     receipt_token,
+    regex,
     region,
     regions_or_all,
     seconds,
@@ -119,6 +121,7 @@ SEND_KEYS: tuple[Option, ...] = (
     Option("SMS_DEFAULT_REGION", "CN", region),
     Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
     Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
+    Option("SMS_IDEMPOTENCY_TTL", 86400, integer(60, 30 * 86400)),
     Option("SMS_ENABLE_CAPTCHA", True, boolean),
     Option("SMS_TEST_NUMBERS", {}, test_numbers),
     Option(
@@ -150,6 +153,10 @@ FLOW_KEYS: tuple[Option, ...] = (
     Option("SMS_ALLOWED_REGIONS", ["CN"], regions_or_all),
     Option("SMS_ALLOWED_NUMBER_TYPES", ["mobile"], number_types),
     Option("SMS_DEV_INBOX", AppDefault(_inbox_in_debug), boolean),
+    # Flask-Security-Too's codes (flask_sms.contrib.flask_security): the purpose they are sent under, and how
+    # the code is found in the message it hands over
+    Option("SMS_SECURITY_PURPOSE", "login"),
+    Option("SMS_SECURITY_CODE_PATTERN", r"\d{4,10}", regex),
     Option(
         "SMS_STORAGE_URL",
         MEMORY_STORAGE,
@@ -195,6 +202,8 @@ class CaptchaSettings:
     allowed_regions: frozenset[str] | None  # None: every region
     allowed_number_types: frozenset[int] | None  # phonenumbers.PhoneNumberType values; None: every type
     dev_inbox: bool
+    security_purpose: str
+    security_code_pattern: re.Pattern[str]
     storage_url: str
     default_region: str  # shared with sending
     #: ``SMS_TEST_NUMBERS`` (shared with sending): E.164 -> the fixed code
@@ -226,6 +235,7 @@ class Settings:
     default_region: str
     suppress_send: bool
     max_concurrency: int
+    idempotency_ttl: int
     enable_captcha: bool
     test_numbers: Mapping[str, str]
     language: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, codes, dev_inbox, forms, messages, test_numbers
+from . import _redact, backends, codes, dev_inbox, forms, idempotency, messages, test_numbers
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -146,6 +147,7 @@ class SmsExtension:
             backends.exempt_from_app_limiters(app, receipts_blueprint)
             _exempt_from_csrf(app)
         app.cli.add_command(sms_cli)
+        _register_with_flask_security(app)
 
     def _check_registration(self, app: Flask, where: Registration) -> None:
         if app in self._states:
@@ -214,6 +216,7 @@ class SmsExtension:
             record=settings.receipts is not None,
         )
         sender.receipts = book
+        sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
         sender.breaker = self._breaker(settings, breaker_state_for(backend))
         if settings.captcha is None:
             storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
@@ -348,15 +351,19 @@ class SmsExtension:
         params: Mapping[str, Any] | None = None,
         *,
         out_id: str | None = None,
+        idempotent: bool = False,
     ) -> SendResult:
         """Send one template to one or many numbers, failing over in ``SMS_PROVIDERS`` order.
 
         Everything that can be checked locally (numbers, purpose, parameters for
         every provider) is checked before the first vendor is called. ``out_id``
         ties the texts to your records; one is generated when none is given.
+        ``idempotent=True`` sends at most once per ``out_id`` across workers (for
+        ``SMS_IDEMPOTENCY_TTL`` seconds): a second call returns the first call's
+        result without sending, and raises ``DuplicateSend`` while the first is in flight.
         """
         app, sender = self._sender()
-        return sender.send(app, phones, purpose, params, out_id=out_id)
+        return sender.send(app, phones, purpose, params, out_id=out_id, idempotent=idempotent)
 
     # -- delivery receipts -------------------------------------------------------------------
     def _receipts(self) -> tuple[Flask, _SmsState, ReceiptBook]:
@@ -454,6 +461,22 @@ class SmsExtension:
         return flow.send_code(
             app, phone, purpose or flow.settings.default_purpose, client_ip=address, request=current_request
         )
+
+    def send_external_code(self, phone: str, code: str, *, purpose: str, client_ip: str | None = None) -> CodeSent:
+        """Text a code another library made and will check itself (Flask-Security-Too's, say), under every limit of
+        :meth:`send_code`: the cross-site refusal, ``SMS_IP_LIMITS``, the ``before_send`` hooks, the cool-down, the
+        phone quotas, ``SMS_GLOBAL_LIMITS`` and failover. The code is not stored.
+
+        ``purpose`` needs a template (taking ``code``, and ``minutes`` if it says them: ``SMS_CODE_TTL`` in
+        minutes); it need not be in ``SMS_CAPTCHA_PURPOSES``, so the public route never sends it. Refusals raise
+        the same :class:`~flask_sms.errors.SmsHTTPError` as ``send_code`` (``RateLimited`` is a 429).
+        ``expires_in`` of the result is 0: the other library decides how long its code lives.
+        """
+        app, flow = self._flow()
+        address, current_request = _client(client_ip)
+        if current_request is not None:
+            _check_origin(flow, current_request)
+        return flow.send_external_code(app, phone, code, purpose, client_ip=address, request=current_request)
 
     def verify_code(
         self, phone: str, code: str, purpose: str | None = None, *, client_ip: str | None = None
@@ -609,6 +632,24 @@ def _form_refusal(
     return Verification(False, failure, None, purpose)
 
 
+def _register_with_flask_security(app: Flask) -> None:
+    """``SECURITY_SMS_SERVICE = "flask_sms"`` works wherever Flask-Security-Too is in use, without importing it
+    (0.6 s) into apps that only have it installed: now if the app imported it already, else before the first
+    request that finds it imported (Flask-Security sends its codes inside requests)."""
+
+    def register() -> None:
+        if "flask_security" in sys.modules and not registered:
+            from .contrib import flask_security
+
+            flask_security.register()
+            registered.append(True)
+
+    registered: list[bool] = []
+    register()
+    if not registered:
+        app.before_request_funcs.setdefault(None, []).insert(0, register)
+
+
 def _exempt_from_csrf(app: Flask) -> None:
     """Vendors post receipts server to server, with no CSRF token: exempt the route from Flask-WTF's
     CSRFProtect, whether it was set up before flask_sms or after (then on the first receipt, before it runs)."""
@@ -649,10 +690,11 @@ def send_sms(
     params: Mapping[str, Any] | None = None,
     *,
     out_id: str | None = None,
+    idempotent: bool = False,
 ) -> SendResult:
     """Send through the current app's :class:`SmsExtension` (see :meth:`SmsExtension.send`)."""
     try:
         extension: SmsExtension = current_app.extensions["sms"]
     except KeyError:
         raise RuntimeError("SmsExtension is not set up on this app; call SmsExtension(app)") from None
-    return extension.send(phones, purpose, params, out_id=out_id)
+    return extension.send(phones, purpose, params, out_id=out_id, idempotent=idempotent)

@@ -65,6 +65,17 @@ class CodeSent:
 
 
 @dataclass(frozen=True)
+class _Send:
+    """One code on its way: the number, the purpose, the code, and its digest (empty: another library keeps it)."""
+
+    phone: str
+    number: PhoneNumber
+    purpose: str
+    code: str
+    digest: str
+
+
+@dataclass(frozen=True)
 class Verification:
     """Truthy when the code was right; otherwise ``reason`` is the error code."""
 
@@ -138,9 +149,10 @@ class CodeFlow:
         length = self.settings.code_length
         return f"{secrets.randbelow(10**length):0{length}d}"
 
-    def _parse(self, phone: object, purpose: object) -> tuple[str, PhoneNumber, str]:
-        """The one parse of a flow call: (E.164, number, purpose), or the route's 400."""
-        if not isinstance(purpose, str) or purpose not in self.settings.captcha_purposes:
+    def _parse(self, phone: object, purpose: object, *, route: bool = True) -> tuple[str, PhoneNumber, str]:
+        """The one parse of a flow call: (E.164, number, purpose), or the route's 400. ``route``: the purpose must
+        be one the routes offer (SMS_CAPTCHA_PURPOSES)."""
+        if not isinstance(purpose, str) or (route and purpose not in self.settings.captcha_purposes):
             raise UnknownPurpose(purpose, "the purpose is not in SMS_CAPTCHA_PURPOSES")
         number = parse_phone(phone, self.settings.default_region)
         allowed = self.settings.allowed_regions
@@ -176,62 +188,77 @@ class CodeFlow:
         self, app: Flask, phone: object, purpose: object, *, client_ip: str | None = None, request: Any = None
     ) -> CodeSent:
         """Check everything, store the code, then hand it to the sender; undo if nothing was sent."""
-        settings = self.settings
         phone_e164, number, purpose_name = self._parse(phone, purpose)
+        # a test number (SMS_TEST_NUMBERS) gets its fixed code; the sender holds it back from every vendor
+        code = self.settings.test_numbers.get(phone_e164) or self._new_code()
+        digest = self._digest(purpose_name, phone_e164, code)
+        sent = _Send(phone_e164, number, purpose_name, code, digest)
+        return self._send(app, sent, client_ip, request)
+
+    def send_external_code(
+        self, app: Flask, phone: object, code: str, purpose: str, *, client_ip: str | None = None, request: Any = None
+    ) -> CodeSent:
+        """Send a code another library made and checks itself, under every limit of :meth:`send_code`; nothing is
+        stored but the cool-down and the counts. ``purpose`` needs a template, not a place in SMS_CAPTCHA_PURPOSES
+        (the public route never sends it)."""
+        if not isinstance(code, str) or not code.strip() or len(code) > 32:
+            raise ValueError("send_external_code needs the code as a non-empty string of at most 32 characters")
+        if not purpose:
+            raise UnknownPurpose(purpose, "send_external_code needs a purpose that a provider has a template for")
+        phone_e164, number, purpose_name = self._parse(phone, purpose, route=False)
+        return self._send(app, _Send(phone_e164, number, purpose_name, code.strip(), ""), client_ip, request)
+
+    def _send(self, app: Flask, sent: _Send, client_ip: str | None, request: Any) -> CodeSent:
+        """The one way a code goes out: per-IP limit, hooks, then :meth:`_begin` and the vendor call."""
+        settings = self.settings
         if client_ip is not None:
             with self._storage():
                 self.limits.hit(settings.ip_limits, "ip", client_key(client_ip, settings.ipv6_prefix), now=self.clock())
         for hook in self.hooks:
-            if hook(phone_e164, purpose_name, request) is False:
+            if hook(sent.phone, sent.purpose, request) is False:
                 raise SendRefused()
-
-        keys = keys_for(purpose_name, phone_e164)
-        quotas = [
-            (keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry())
-            for item in settings.phone_limits
-        ]
-        # a test number (SMS_TEST_NUMBERS) gets its fixed code; the sender holds it back from every vendor
-        code = settings.test_numbers.get(phone_e164) or self._new_code()
-        now = self.clock()
-        with self._storage():
-            # One atomic step, before the vendor is called: cool-down free and quotas
-            # with room, then take the cool-down, store the code and count the send.
-            wait = self.store.begin(
-                keys,
-                quotas,
-                self._digest(purpose_name, phone_e164, code),
-                now,
-                settings.resend_interval,
-                settings.code_ttl,
-            )
-            if wait > 0:
-                raise RateLimited(retry_after=max(1, math.ceil(wait)))
-            try:
-                self.limits.hit(settings.global_limits, "global", now=now)
-            except RateLimited:
-                self.store.undo(keys, quotas, now)
-                raise
-
-        params = {"code": code, "minutes": max(1, settings.code_ttl // 60)}
+        keys, quotas, now = self._begin(sent)
+        params = {"code": sent.code, "minutes": max(1, settings.code_ttl // 60)}
         try:
-            self.sender.send_numbers(app, {phone_e164: number}, purpose_name, params)
+            self.sender.send_numbers(app, {sent.phone: sent.number}, sent.purpose, params)
         except PhoneRejected:
             # Final for this number (invalid, opted out, the vendor's own cap): asking again at
             # once cannot succeed, so the cool-down and the quota stay.
             raise
         except BaseException:
             # Nothing was sent and nothing may have been: give the cool-down and the quota back.
-            self._undo(keys, quotas, now)
+            self._undo(keys, quotas, now, code=bool(sent.digest))
             raise
         # Sent, or may have been (the vendor never answered): the code, the cool-down and the
         # quota stay, so a slow vendor cannot be made to text a phone again and again.
         # Nothing touches the storage after a delivered text.
-        code_sent.send(app, phone=phone_e164, purpose=purpose_name)
-        return CodeSent(phone_e164, purpose_name, settings.code_ttl, settings.resend_interval)
+        code_sent.send(app, phone=sent.phone, purpose=sent.purpose)
+        return CodeSent(sent.phone, sent.purpose, settings.code_ttl if sent.digest else 0, settings.resend_interval)
 
-    def _undo(self, keys: Keys, quotas: list[Quota], now: float) -> None:
+    def _begin(self, sent: _Send) -> tuple[Keys, list[Quota], float]:
+        """One atomic step, before the vendor is called: cool-down free and quotas with room, then take the
+        cool-down, store the code (if it is ours) and count the send; then the app-wide ceiling."""
+        settings = self.settings
+        keys = keys_for(sent.purpose, sent.phone)
+        quotas = [
+            (keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry())
+            for item in settings.phone_limits
+        ]
+        now = self.clock()
+        with self._storage():
+            wait = self.store.begin(keys, quotas, sent.digest, now, settings.resend_interval, settings.code_ttl)
+            if wait > 0:
+                raise RateLimited(retry_after=max(1, math.ceil(wait)))
+            try:
+                self.limits.hit(settings.global_limits, "global", now=now)
+            except RateLimited:
+                self.store.undo(keys, quotas, now, code=bool(sent.digest))
+                raise
+        return keys, quotas, now
+
+    def _undo(self, keys: Keys, quotas: list[Quota], now: float, code: bool = True) -> None:
         try:
-            self.store.undo(keys, quotas, now)
+            self.store.undo(keys, quotas, now, code)
         except self.storage_errors:
             logger.warning("could not undo an undelivered send (storage unavailable); its cool-down stays")
 

@@ -61,6 +61,16 @@ def text(value: Any) -> str:
     return value.strip()
 
 
+def regex(value: Any) -> re.Pattern[str]:
+    """A regular expression (a string, or one compiled already)."""
+    if isinstance(value, re.Pattern):
+        return value
+    try:
+        return re.compile(text(value))
+    except re.error as exc:
+        raise Invalid(f"must be a regular expression ({exc})") from None
+
+
 def as_list(value: Any) -> Any:
     """``'["a","b"]'`` and ``"a, b"`` become lists; anything else is left for the caller to check."""
     if isinstance(value, str):

@@ -29,6 +29,7 @@ from .signals import provider_down, provider_up, sms_failed, sms_sent
 from .test_numbers import TEST_NUMBER
 
 if TYPE_CHECKING:
+    from .idempotency import Ledger
     from .receipts import ReceiptBook
 
 logger = logging.getLogger("flask_sms")
@@ -321,6 +322,8 @@ class Sender:
         self.receipts: ReceiptBook | None = None
         #: the providers' circuit breakers (``SMS_CIRCUIT_BREAKER``); ``None`` when turned off
         self.breaker: Breaker | None = None
+        #: where idempotent sends are claimed and their results kept; ``None`` without a storage
+        self.ledger: Ledger | None = None
 
     def send(
         self,
@@ -330,10 +333,21 @@ class Sender:
         params: Mapping[str, Any] | None = None,
         *,
         out_id: str | None = None,
+        idempotent: bool = False,
     ) -> SendResult:
-        """Parse the numbers, then :meth:`send_numbers`. ``app`` is the signals' sender."""
+        """Parse the numbers, then :meth:`send_numbers`. ``app`` is the signals' sender.
+
+        ``idempotent``: at most once per ``out_id`` (see :mod:`.idempotency`).
+        """
         self._check_call(purpose, params, out_id)
-        return self.send_numbers(app, parse_phones(phones, self.default_region), purpose, params, out_id=out_id)
+        if not idempotent:
+            return self.send_numbers(app, parse_phones(phones, self.default_region), purpose, params, out_id=out_id)
+        if not out_id:
+            raise TypeError("idempotent=True needs an out_id: the id your records give this send")
+        if self.ledger is None:
+            raise SmsError("idempotent sends need the storage: keep SMS_ENABLE_CAPTCHA on, or set SMS_RECEIPT_TOKEN")
+        numbers = parse_phones(phones, self.default_region)
+        return self.ledger.once(out_id, lambda: self.send_numbers(app, numbers, purpose, params, out_id=out_id))
 
     def send_numbers(
         self,

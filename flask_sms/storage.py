@@ -67,6 +67,10 @@ class CodeStore(ABC):
         the wrong-code count (a new code gets a fresh attempt budget) and count the
         send against the quotas.
 
+        An empty ``digest`` begins a send whose code another library keeps
+        (``send_external_code``): the cool-down and the quotas as above, no code
+        written and no wrong-code count touched.
+
         Returns 0.0 when begun, else the seconds until a send could succeed: the
         longest wait among the cool-down and the quotas that refused (waiting out
         only the first would be answered with another refusal). Nothing is written
@@ -76,10 +80,11 @@ class CodeStore(ABC):
         """
 
     @abstractmethod
-    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float, code: bool = True) -> None:
         """Take back a begun send that was not delivered: free the cool-down,
-        drop the undelivered code and uncount the quotas (a count back at zero is
-        deleted, so refused sends leave no keys behind)."""
+        drop the undelivered code (unless ``code`` is false: a send begun without one)
+        and uncount the quotas (a count back at zero is deleted, so refused sends
+        leave no keys behind)."""
 
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
@@ -122,16 +127,18 @@ class CacheStore(CodeStore):
             if wait > 0:
                 return wait
             self.cache.set(keys.cooldown, now + interval, timeout=_ttl(interval))
-            self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
-            self.cache.delete(keys.fails)
+            if digest:
+                self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
+                self.cache.delete(keys.fails)
             for quota_key, count, window_end in counts:
                 self.cache.set(quota_key, (count + 1, window_end), timeout=_ttl(window_end - now))
             return 0.0
 
-    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float, code: bool = True) -> None:
         with self.lock:
             self.cache.delete(keys.cooldown)
-            self.cache.delete(keys.code)
+            if code:
+                self.cache.delete(keys.code)
             for quota_key, _, _ in quotas:
                 count, window_end = self.cache.get(quota_key) or (0, 0.0)
                 if count > 1 and window_end > now:
@@ -182,7 +189,7 @@ class CacheStore(CodeStore):
 # leak how much of the digest matched; and the digest is an HMAC an attacker
 # cannot steer anyway.
 # KEYS: cool-down, code, wrong-code count, then the quota counters ("count:window_end").
-# ARGV: now, interval, cool-down TTL, code value, code TTL, slack, then amount and window per quota.
+# ARGV: now, interval, cool-down TTL, code value ('' for none), code TTL, slack, then amount and window per quota.
 _BEGIN = """
 local now, slack = tonumber(ARGV[1]), tonumber(ARGV[6])
 local wait = 0
@@ -203,18 +210,21 @@ for i = 4, #KEYS do
 end
 if wait > 0 then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
-redis.call('DEL', KEYS[3])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+  redis.call('DEL', KEYS[3])
+end
 for i = 4, #KEYS do
   redis.call('SET', KEYS[i], (counts[i] + 1) .. ':' .. ends[i], 'EX', math.ceil(ends[i] - now) + slack)
 end
 return '0'
 """
 
-# KEYS: cool-down, code, then the quota counters. ARGV: now, slack.
+# KEYS: cool-down, code, then the quota counters. ARGV: now, slack, drop the code (1/0).
 _UNDO = """
 local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1])
+if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
 for i = 3, #KEYS do
   local raw = redis.call('GET', KEYS[i])
   if raw then
@@ -275,7 +285,7 @@ class RedisStore(CodeStore):
             repr(now),
             repr(interval),
             _ttl(interval),
-            f"{digest}:{now + ttl!r}",
+            f"{digest}:{now + ttl!r}" if digest else "",
             _ttl(ttl),
             _CLEANUP_SLACK,
         ]
@@ -283,8 +293,8 @@ class RedisStore(CodeStore):
             args += [amount, window]
         return float(self._begin(keys=self._keys(keys, quotas, fails=True), args=args))
 
-    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float) -> None:
-        self._undo(keys=self._keys(keys, quotas), args=[repr(now), _CLEANUP_SLACK])
+    def undo(self, keys: Keys, quotas: Sequence[Quota], now: float, code: bool = True) -> None:
+        self._undo(keys=self._keys(keys, quotas), args=[repr(now), _CLEANUP_SLACK, "1" if code else "0"])
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         keys = [self.prefix + code_key, self.prefix + fail_key]
