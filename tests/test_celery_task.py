@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -36,7 +37,10 @@ def environment(fake, redis_server, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.syspath_prepend(str(TESTS))
     monkeypatch.delitem(sys.modules, "celery_worker_app", raising=False)  # its broker and app: this test's
-    return env
+    yield env
+    # Celery's AsyncResult objects sit in reference cycles, and their __del__ talks to the result backend:
+    # collect them while this test's Redis still runs, not in whichever test the collector runs next
+    gc.collect()
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
