@@ -6,18 +6,19 @@ One URL configures both, so codes and limits always live in the same place.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
+from . import _redact
 from .errors import ConfigError
 from .ratelimits import RateLimits
 
 logger = logging.getLogger("flask_sms")
 
 KEY_PREFIX = "flask_sms:"
-_MEMORY_THRESHOLD = 100_000  # SimpleCache evicts past this; its default of 500 would drop live codes
 
 
 def _hosts(url: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -52,7 +53,8 @@ def _sentinel(url: str, timeout: float) -> dict[str, Any]:
 
 
 def _memory(url: str, timeout: float) -> dict[str, Any]:
-    return {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": _MEMORY_THRESHOLD}
+    # flask_sms's own backend: it never evicts security state to make room (see flask_sms.memory)
+    return {"CACHE_TYPE": "flask_sms.memory.MemoryCache"}
 
 
 MEMORY_STORAGE = "memory://"
@@ -98,12 +100,13 @@ _CACHE_DEFAULTS: dict[str, Any] = {
 }
 
 
-def isolated_cache_config(app: Flask, url: str, timeout: float) -> dict[str, Any]:
+def isolated_cache_config(app: Flask, url: str, timeout: float, clock: Callable[[], float]) -> dict[str, Any]:
     """Our cache's whole config: every ``CACHE_*`` key of the app replaced.
 
     Flask-Caching starts from a copy of ``app.config``, so an app's
     ``CACHE_REDIS_DB = 3`` or ``CACHE_DEFAULT_TIMEOUT`` would otherwise reach the
-    code store built from ``SMS_STORAGE_URL``.
+    code store built from ``SMS_STORAGE_URL``. ``memory://`` expires keys on ``clock``
+    (the flow's), Redis on its own.
     """
     config: dict[str, Any] = {key: None for key in app.config if key.startswith("CACHE_")}
     for key in ("CACHE_FILE_HASH_METHOD", "CACHE_HASH_METHOD"):
@@ -113,16 +116,18 @@ def isolated_cache_config(app: Flask, url: str, timeout: float) -> dict[str, Any
     if own["CACHE_TYPE"] == "RedisCache":
         path = urlsplit(url).path.strip("/")
         own["CACHE_REDIS_DB"] = int(path) if path.isdigit() else 0  # the URL's database, or 0 as limits uses
+    if url.startswith(MEMORY_STORAGE):
+        own["CACHE_OPTIONS"] = {"clock": clock}
     config.update(own)
     return config
 
 
-def make_cache(app: Flask, url: str, timeout: float) -> Any:
+def make_cache(app: Flask, url: str, timeout: float, clock: Callable[[], float]) -> Any:
     from flask_caching import Cache
 
     # with_jinja2_ext=False: the app's ``{% cache %}`` template tag keeps using the app's own cache
     cache = Cache(with_jinja2_ext=False)
-    cache.init_app(app, config=isolated_cache_config(app, url, timeout))
+    cache.init_app(app, config=isolated_cache_config(app, url, timeout, clock))
     return cache
 
 
@@ -219,10 +224,72 @@ def _describe_redis(client: Any) -> str | None:
     return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
+#: the ``maxmemory-policy`` under which a full Redis refuses writes (flask_sms answers 503) instead of evicting
+SAFE_POLICY = "noeviction"
+
+
+def _policies(client: Any) -> list[str]:
+    """``maxmemory-policy`` of a redis-py client's server (of each primary, on a cluster): one CONFIG GET each."""
+    if type(client).__name__ == "RedisCluster":
+        answers = [client.config_get("maxmemory-policy", target_nodes=node) for node in client.get_primaries()]
+    else:
+        answers = [client.config_get("maxmemory-policy")]
+    policies = []
+    for answer in answers:
+        found = {_text(key): _text(value) for key, value in answer.items()}
+        policies.append(found.get("maxmemory-policy", ""))
+    return policies
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def eviction_warnings(clients: Sequence[Any]) -> list[str]:
+    """What ``flask sms check`` warns about each Redis flask_sms keeps state in: a ``maxmemory-policy``
+    that evicts keys when Redis is full (every flask_sms key has a TTL, so ``volatile-*`` can evict them
+    as well as ``allkeys-*``), or a server that will not say (a managed Redis may refuse CONFIG)."""
+    warnings: list[str] = []
+    for client in clients:
+        where = _describe_redis(client) or type(client).__name__
+        try:
+            policies = _policies(client)
+        except storage_errors() as exc:
+            warnings.append(
+                f"could not read maxmemory-policy of {where} (CONFIG GET refused: {_redact.redact(str(exc))}); "
+                f"a managed Redis may not allow CONFIG: check in its console that it is {SAFE_POLICY!r}, or a full "
+                "Redis may evict live codes and cool-downs (README, Storage)"
+            )
+            continue
+        for policy in dict.fromkeys(policies):
+            if policy and policy != SAFE_POLICY:
+                warnings.append(
+                    f"{where} has maxmemory-policy {policy!r}: when Redis reaches maxmemory it evicts keys, and "
+                    f"every flask_sms key (cool-downs, live codes, attempt and quota counters, redeemed tokens) has a "
+                    f"TTL, so it can evict those: set maxmemory-policy {SAFE_POLICY!r}, and a full Redis refuses "
+                    "(flask_sms answers 503) instead of forgetting (README, Storage)"
+                )
+    return list(dict.fromkeys(warnings))
+
+
+def evicting_cache_warnings(backend: Any) -> list[str]:
+    """A ``cache=`` that forgets security state to make room: cachelib's ``SimpleCache`` (and Flask-Caching's)."""
+    from cachelib import SimpleCache
+
+    if not isinstance(backend, SimpleCache):
+        return []
+    warning = (
+        "the cache passed as cache= is a SimpleCache: past its CACHE_THRESHOLD it evicts the soonest-expiring "
+        "keys, cool-downs and live codes first; use CACHE_TYPE 'flask_sms.memory.MemoryCache', which refuses "
+        "(503) instead of forgetting, or Redis (README, Storage)"
+    )
+    return [warning]
+
+
 def describe_cache(backend: Any) -> str:
     """Where a Flask-Caching backend keeps the codes, as a URL without password (for the startup log)."""
     name = type(backend).__name__
-    if name == "SimpleCache":
+    if name == "MemoryCache":
         return MEMORY_STORAGE
     return _describe_redis(getattr(backend, "_write_client", None)) or name
 

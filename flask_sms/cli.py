@@ -71,6 +71,9 @@ def check_command() -> None:
     click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
     if settings.test_numbers and not (current_app.debug or current_app.testing):
         click.echo(f"warning: {test_numbers.warning(settings.test_numbers)}", err=True)
+    code_flow = extension._state().flow
+    for warning in code_flow.storage_warnings() if code_flow is not None else ():
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

@@ -27,6 +27,7 @@ from .options import (
     BreakerPolicy,
     Invalid,
     Option,
+    audience,
     boolean,
     choice,
     circuit_breaker,
@@ -142,6 +143,7 @@ FLOW_KEYS: tuple[Option, ...] = (
     Option("SMS_CODE_LENGTH", 6, integer(4, 10)),
     Option("SMS_CODE_TTL", 300, integer(30, 600)),
     Option("SMS_TOKEN_TTL", 600, integer(30, 86400)),
+    Option("SMS_TOKEN_AUDIENCE", AppDefault(lambda app: app.import_name), audience),
     Option("SMS_MAX_ATTEMPTS", 5, integer(1, 100)),
     Option("SMS_RESEND_INTERVAL", 60, integer(1, 3600)),
     Option("SMS_PHONE_LIMITS", "5/hour;10/day", rate_limits),
@@ -191,6 +193,7 @@ class CaptchaSettings:
     code_length: int
     code_ttl: int
     token_ttl: int
+    token_audience: str
     max_attempts: int
     resend_interval: int
     phone_limits: tuple[Any, ...]

@@ -29,6 +29,7 @@ from .cli import sms_cli
 from .config import Registration, Settings, apply_defaults, load_settings, registration
 from .errors import ConfigError, SmsError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
+from .memory import MemoryCache
 from .phones import PhoneInput, parse_phone
 from .providers import REGISTRY, AnyProvider, ProviderLoadError, provider_class, split_entry
 from .providers.reports import ParsedReceipts
@@ -61,6 +62,8 @@ class _SmsState:
     storage: str = ""
     #: delivery reports (de-duplication, status); ``None`` when neither the flow nor receipts keep a storage
     receipts: ReceiptBook | None = None
+    #: the ``memory://`` backend built from ``SMS_STORAGE_URL``: it expires keys on ``sms.clock``
+    memory: MemoryCache | None = None
 
 
 def _build_providers(settings: Settings) -> list[AnyProvider]:
@@ -218,13 +221,14 @@ class SmsExtension:
         sender.receipts = book
         sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
         sender.breaker = self._breaker(settings, breaker_state_for(backend))
+        memory = backend if isinstance(backend, MemoryCache) and self.cache is None else None
         if settings.captcha is None:
             storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-            return _SmsState(settings, sender, None, storage=storage, receipts=book)
+            return _SmsState(settings, sender, None, storage=storage, receipts=book, memory=memory)
         flow, notes, storage = self._build_flow(app, settings, sender, backend, store)
         logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-        return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book)
+        return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory)
 
     def _breaker(self, settings: Settings, state: BreakerState) -> Breaker | None:
         """The providers' circuit breakers, shared through the storage when it is Redis."""
@@ -240,7 +244,7 @@ class SmsExtension:
         if self.cache is not None:
             cache = backends.adopt_cache(app, self.cache)
         else:
-            cache = backends.make_cache(app, settings.storage_url, settings.timeout)
+            cache = backends.make_cache(app, settings.storage_url, settings.timeout, self._clock)
         return app.extensions["cache"][cache]
 
     def _build_flow(
@@ -342,6 +346,8 @@ class SmsExtension:
                 state.receipts.clock = clock
             if state.sender is not None and state.sender.breaker is not None:
                 state.sender.breaker.clock = clock
+            if state.memory is not None:
+                state.memory.clock = clock
 
     # -- sending ---------------------------------------------------------------------------
     def send(
@@ -514,8 +520,9 @@ class SmsExtension:
         """The verified E.164 phone of a token from ``POST /sms_captcha/verify``, exactly once.
 
         Returns ``None`` for a token that is forged, expired, already redeemed (by
-        any worker: the token's id is kept in the code storage), or issued for
-        another purpose (``purpose`` defaults to ``SMS_DEFAULT_PURPOSE``). Raises
+        any worker: the token's id is kept in the code storage), issued for
+        another purpose (``purpose`` defaults to ``SMS_DEFAULT_PURPOSE``), or minted
+        by another app, even one with the same ``SECRET_KEY`` (``SMS_TOKEN_AUDIENCE``). Raises
         ``StorageUnavailable`` when the storage cannot be reached (fail closed).
         """
         flow = self._flow()[1]

@@ -24,7 +24,7 @@ from flask import Flask
 from phonenumbers import PhoneNumber
 
 from . import _redact, reporting
-from .backends import storage_errors
+from .backends import evicting_cache_warnings, eviction_warnings, storage_errors
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
@@ -114,7 +114,7 @@ class CodeFlow:
         self.limits = limits
         # A key of our own, derived from SECRET_KEY, so codes are bound to this use.
         self.hmac_key = hmac.new(secret_key, b"flask_sms verification code v1", hashlib.sha256).digest()
-        self.tokens = TokenSigner(secret_key)
+        self.tokens = TokenSigner(secret_key, settings.token_audience)
         self.hooks = hooks
         self.clock = clock
         self.storage_errors = storage_errors()
@@ -306,6 +306,14 @@ class CodeFlow:
             return [f"the storage (SMS_STORAGE_URL) cannot be reached: {_redact.redact(str(exc))}"]
         return [] if reachable else ["the storage (SMS_STORAGE_URL) cannot be reached"]
 
+    def storage_warnings(self) -> list[str]:
+        """What ``flask sms check`` warns about: a store that evicts security state when full (a Redis of
+        the codes or of the limits with an evicting ``maxmemory-policy``, a ``SimpleCache`` passed as ``cache=``)."""
+        clients = [getattr(self.store, "client", None), getattr(self.limits.storage, "storage", None)]
+        redis_clients = [client for client in clients if client is not None and hasattr(client, "config_get")]
+        unique = list({id(client): client for client in redis_clients}.values())
+        return evicting_cache_warnings(getattr(self.store, "cache", None)) + eviction_warnings(unique)
+
     def check_verify_limit(self, client_ip: str) -> None:
         """Count one verify attempt from ``client_ip`` against ``SMS_VERIFY_IP_LIMITS``."""
         key = client_key(client_ip, self.settings.ipv6_prefix)
@@ -320,8 +328,8 @@ class CodeFlow:
     def redeem_token(self, token: object, purpose: str) -> str | None:
         """The phone of a good, live token for ``purpose``, once; ``None`` for any other token.
 
-        A forged, expired or wrong-purpose token is refused without touching the
-        storage (and is not used up); a good one is marked used in the code storage
+        A forged, expired, wrong-purpose or other-audience token is refused without
+        touching the storage (and is not used up); a good one is marked used in the code storage
         in one atomic step, so of two workers redeeming it at once exactly one wins.
         """
         claim = self.tokens.loads(token)

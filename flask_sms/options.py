@@ -237,6 +237,17 @@ def receipt_token(value: Any) -> str:
     return token
 
 
+MAX_AUDIENCE_LENGTH = 200
+
+
+def audience(value: Any) -> str:
+    """Who a verification token is for: a non-empty name, short enough to sign into every token."""
+    name = text(value)
+    if not name or len(name) > MAX_AUDIENCE_LENGTH:
+        raise Invalid(f"must be a non-empty string of at most {MAX_AUDIENCE_LENGTH} characters")
+    return name
+
+
 def networks(value: Any) -> tuple[Any, ...]:
     """CIDRs such as ``["203.0.113.0/24", "2001:db8::/32"]`` (a bare address is its own /32 or /128); empty: any."""
     import ipaddress

@@ -4,7 +4,9 @@ Vendors retry pushes and do not promise to send a report once, so each report
 is let through once per (provider, message id, phone, status): the first time is
 an atomic "use once" in the code storage (``SET NX`` on Redis), so it holds
 across workers and hosts. Everything lives in the same storage as the codes
-(``SMS_STORAGE_URL``) for ``SMS_RECEIPT_TTL`` seconds.
+(``SMS_STORAGE_URL``) for ``SMS_RECEIPT_TTL`` seconds; on ``memory://`` in a bounded part of
+its own (:data:`~.memory.RECEIPTS`), which forgets its oldest reports when full and so can
+never crowd out the codes and cool-downs.
 
 With receipts on, each send records its message ids against its ``out_id``
 (one ``set_many``: one pipelined round trip on Redis), so a report that carries
@@ -19,11 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from .memory import RECEIPTS
 from .results import DeliveryReport, SentMessage
 from .signals import delivery_reported
 from .storage import CodeStore
 
-_PREFIX = "sms:receipt:"
+#: every receipt key: on ``memory://`` they live in a bounded part of their own (RECEIPTS)
+_PREFIX = RECEIPTS.prefix
 
 
 def _digest(*parts: str) -> str:

@@ -23,11 +23,12 @@ import hmac
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .codes import CODE_EXPIRED, INVALID_CODE, TOO_MANY_ATTEMPTS
+from .memory import MemoryCache
 
 OK = "ok"  # what check() says for the right code; the failures are error codes from .codes
 _CLEANUP_SLACK = 5  # seconds the backend keeps a key past its logical expiry
@@ -104,28 +105,41 @@ def _ttl(seconds: float) -> int:
 
 
 class CacheStore(CodeStore):
-    """Any Flask-Caching backend; compound steps run under one process-wide lock."""
+    """Any Flask-Caching backend; compound steps run under one process-wide lock.
 
-    def __init__(self, cache: Any) -> None:
+    ``room_for_send(keys)`` (``memory://``'s :meth:`~.memory.MemoryCache.room_for_send`) raises
+    before a send's first write when the backend has no room for its keys, so a full store
+    refuses a send whole and never leaves half of one behind.
+    """
+
+    def __init__(self, cache: Any, room_for_send: Callable[[Sequence[str]], None] | None = None) -> None:
         self.cache = cache
+        self.room_for_send = room_for_send
         self.lock = threading.Lock()
+
+    def _wait(self, keys: Keys, quotas: Sequence[Quota], now: float) -> tuple[float, list[tuple[str, int, float]]]:
+        """The longest wait among the cool-down and the full quotas, and each quota's (key, count, window end)."""
+        wait = 0.0
+        until = self.cache.get(keys.cooldown)
+        if until is not None and until > now:
+            wait = float(until - now)
+        counts = []
+        for quota_key, amount, window in quotas:
+            count, window_end = self.cache.get(quota_key) or (0, 0.0)
+            if window_end <= now:
+                count, window_end = 0, now + window
+            if count >= amount:
+                wait = max(wait, float(window_end - now))
+            counts.append((quota_key, count, window_end))
+        return wait, counts
 
     def begin(self, keys: Keys, quotas: Sequence[Quota], digest: str, now: float, interval: float, ttl: float) -> float:
         with self.lock:
-            wait = 0.0
-            until = self.cache.get(keys.cooldown)
-            if until is not None and until > now:
-                wait = float(until - now)
-            counts = []
-            for quota_key, amount, window in quotas:
-                count, window_end = self.cache.get(quota_key) or (0, 0.0)
-                if window_end <= now:
-                    count, window_end = 0, now + window
-                if count >= amount:
-                    wait = max(wait, float(window_end - now))
-                counts.append((quota_key, count, window_end))
+            wait, counts = self._wait(keys, quotas, now)
             if wait > 0:
                 return wait
+            if self.room_for_send is not None:
+                self.room_for_send([keys.cooldown, keys.code, *(quota_key for quota_key, _, _ in counts)])
             self.cache.set(keys.cooldown, now + interval, timeout=_ttl(interval))
             if digest:
                 self.cache.set(keys.code, (digest, now + ttl), timeout=_ttl(ttl))
@@ -157,13 +171,15 @@ class CacheStore(CodeStore):
             stored = self.cache.get(code_key)
             if stored is None or stored[1] <= now:
                 return CODE_EXPIRED
-            if hmac.compare_digest(stored[0], digest):
-                self.cache.delete(code_key)
-                return OK
             if failures == 0:
                 failures_expire = now + ttl
             failures += 1
+            # counted before the compare, as the Lua script does: a full store refuses any code alike
             self.cache.set(fail_key, (failures, failures_expire), timeout=_ttl(failures_expire - now))
+            if hmac.compare_digest(stored[0], digest):
+                self.cache.delete(code_key)
+                self.cache.delete(fail_key)
+                return OK
             if failures >= max_attempts:
                 self.cache.delete(code_key)
                 return TOO_MANY_ATTEMPTS
@@ -241,7 +257,11 @@ return 1
 """
 
 # KEYS: code, failures. ARGV: digest, now, ttl, max attempts, slack, then what to answer:
-# right code, wrong code, no live code, too many attempts.
+# right code, wrong code, no live code, too many attempts. The attempt is counted before the
+# codes are compared (and the count dropped with the code when it was right): on a Redis at
+# maxmemory (noeviction) that first write is refused whatever the code, so a full Redis never
+# answers a right code differently from a wrong one (a 503 for wrong guesses only would be an
+# oracle that counts nothing).
 _CHECK = """
 local now, ttl, max_attempts = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local OK, INVALID, EXPIRED, LOCKED = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -257,10 +277,10 @@ local stored = redis.call('GET', KEYS[1])
 if not stored then return EXPIRED end
 local sep = string.find(stored, ':', 1, true)
 if tonumber(string.sub(stored, sep + 1)) <= now then return EXPIRED end
-if string.sub(stored, 1, sep - 1) == ARGV[1] then redis.call('DEL', KEYS[1]) return OK end
 if failures == 0 then failures_expire = now + ttl end
 failures = failures + 1
 redis.call('SET', KEYS[2], failures .. ':' .. failures_expire, 'EX', math.ceil(failures_expire - now) + ARGV[5])
+if string.sub(stored, 1, sep - 1) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) return OK end
 if failures >= max_attempts then redis.call('DEL', KEYS[1]) return LOCKED end
 return INVALID
 """
@@ -326,6 +346,8 @@ def store_for(cache: Any) -> CodeStore:
     if isinstance(backend, RedisCache):
         prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
         return RedisStore(backend._write_client, prefix)
+    if isinstance(backend, MemoryCache):
+        return CacheStore(cache, room_for_send=backend.room_for_send)
     return CacheStore(cache)
 
 

@@ -290,7 +290,7 @@ def test_only_an_hmac_is_stored(make_captcha_app):
     app = make_captcha_app()
     code = sent_code(app, app.test_client())
     backend = next(iter(app.extensions["cache"].values()))
-    stored = repr(backend._cache)
+    stored = repr(backend.items())
     assert code not in stored
     assert "sms:{captcha:+8613800138000}:code" in stored
 

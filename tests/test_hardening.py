@@ -394,10 +394,10 @@ def test_refusals_leave_no_keys_behind_in_memory(make_flow_app):
     client = app.test_client()
     assert send(client).status_code == 200
     backend = next(iter(app.extensions["cache"].values()))
-    before = set(backend._cache)
+    before = set(backend.items())
     for index in range(50):
         assert send(client, f"1390013{index:04d}").status_code == 429
-    assert set(backend._cache) - before == set()
+    assert set(backend.items()) - before == set()
 
 
 # -- passwords in storage URLs ---------------------------------------------------------------------

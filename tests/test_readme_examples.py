@@ -175,6 +175,14 @@ def check_storage(ns: dict[str, Any], run: Run) -> None:
     assert ns["sms"].storage(ns["app"]).startswith(f"codes in {where}")
 
 
+def check_memory_sizing(ns: dict[str, Any], run: Run) -> None:
+    app = ns["create_app"]()
+    (backend,) = app.extensions["cache"].values()
+    assert backend.capacity == 500_000 and backend.part_sizes() == {"security": 0, "sms:receipt:": 0}
+    assert app.test_client().post("/sms_captcha/", json={"phone": "13700137009"}).status_code == 200
+    assert any(":code" in key for key in backend.items())  # the codes went to the store sized here
+
+
 def check_hooks(ns: dict[str, Any], run: Run) -> None:
     client = ns["app"].test_client()
     refused = client.post("/sms_captcha/", json={"phone": "13700137006"})
@@ -258,6 +266,7 @@ CHECKS: dict[str, tuple[Step | None, Step | None]] = {
     "async def register_code_async():": (None, check_async),
     "app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)": (None, check_proxy_fix),
     "sms = SmsExtension(app, cache=cache, limiter=limiter)": (None, check_storage),
+    '"CACHE_TYPE": "flask_sms.memory.MemoryCache",': (None, check_memory_sizing),
     "def human_check(phone, purpose, request):": (given_verify_slider, check_hooks),
     "csrf.exempt(sms.blueprint)": (None, check_csrf_exempt),
     "class LoginForm(FlaskForm):": (None, check_login_helper),

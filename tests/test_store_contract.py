@@ -10,7 +10,8 @@ import pytest
 from cachelib import SimpleCache
 
 from flask_sms.codes import CODE_EXPIRED, INVALID_CODE, TOO_MANY_ATTEMPTS
-from flask_sms.storage import OK, CacheStore, CodeStore, RedisStore, keys_for
+from flask_sms.memory import MemoryCache
+from flask_sms.storage import OK, CacheStore, CodeStore, RedisStore, keys_for, store_for
 
 NOW = 1_700_000_000.0
 KEYS = keys_for("captcha", "+8613800138000")
@@ -19,9 +20,11 @@ DAILY = (KEYS.quota(3, 86400), 3, 86400)
 INTERVAL, TTL, ATTEMPTS = 60.0, 300.0, 3
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "cachelib", "redis"])
 def store(request: pytest.FixtureRequest) -> CodeStore:
-    if request.param == "memory":
+    if request.param == "memory":  # memory://: flask_sms's own backend, with its room check
+        return store_for(MemoryCache())
+    if request.param == "cachelib":  # any other cachelib backend an app passes as cache=
         return CacheStore(SimpleCache(threshold=1000))
     import redis
 
@@ -105,6 +108,8 @@ def test_undo_of_a_send_in_an_old_window_does_not_go_negative(store):
 def stored_keys(store: CodeStore) -> list[str]:
     if isinstance(store, RedisStore):
         return sorted(key.decode() for key in store.client.keys(store.prefix + "*"))
+    if isinstance(store.cache, MemoryCache):
+        return sorted(store.cache.items())
     return sorted(key for key in store.cache._cache)
 
 
@@ -145,6 +150,20 @@ def test_wrong_codes_lock_the_code_at_the_limit(store):
     assert check(store, "x") == INVALID_CODE
     assert check(store, "x") == TOO_MANY_ATTEMPTS  # the third wrong code is the last
     assert check(store, "d1") == TOO_MANY_ATTEMPTS  # the right code is dead too
+
+
+def test_the_right_code_after_wrong_ones_leaves_no_key_behind(store):
+    """The attempt is counted before the compare (so a full store refuses any code alike); a right
+    code drops that count with the code, in the same step."""
+    begin(store, quotas=())
+    assert check(store, "x") == INVALID_CODE
+    assert check(store, "x") == INVALID_CODE
+    assert check(store, "d1") == OK
+    assert stored_keys(store) == [store_key(store, KEYS.cooldown)]
+
+
+def store_key(store: CodeStore, key: str) -> str:
+    return store.prefix + key if isinstance(store, RedisStore) else key
 
 
 def test_a_new_code_starts_a_fresh_attempt_budget(store):
