@@ -18,6 +18,7 @@ from .results import DeliveryReport, SendResult
 from .sender import FAILURE_RECORD
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .extension import SmsExtension
 
 sms_cli = AppGroup("sms", help="Check the SMS config and send texts through the configured providers.")
@@ -69,11 +70,17 @@ def check_command() -> None:
         flow = f"storage {extension.storage()} reachable"
     receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
     click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
-    if settings.test_numbers and not (current_app.debug or current_app.testing):
-        click.echo(f"warning: {test_numbers.warning(settings.test_numbers)}", err=True)
-    code_flow = extension._state().flow
-    for warning in code_flow.storage_warnings() if code_flow is not None else ():
+    for warning in _warnings(extension, settings):
         click.echo(f"warning: {warning}", err=True)
+
+
+def _warnings(extension: SmsExtension, settings: Settings) -> list[str]:
+    """What is allowed but risky: test numbers outside debug/testing, a store that evicts security state."""
+    warnings = []
+    if settings.test_numbers and not (current_app.debug or current_app.testing):
+        warnings.append(test_numbers.warning(settings.test_numbers))
+    code_flow = extension._state().flow  # the flow's own checks of its storage
+    return warnings + (code_flow.storage_warnings() if code_flow is not None else [])
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

@@ -221,7 +221,7 @@ class SmsExtension:
         sender.receipts = book
         sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
         sender.breaker = self._breaker(settings, breaker_state_for(backend))
-        memory = backend if isinstance(backend, MemoryCache) and self.cache is None else None
+        memory = self._own_memory(backend)
         if settings.captcha is None:
             storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
@@ -229,6 +229,11 @@ class SmsExtension:
         flow, notes, storage = self._build_flow(app, settings, sender, backend, store)
         logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
         return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory)
+
+    def _own_memory(self, backend: Any) -> MemoryCache | None:
+        """The ``memory://`` backend built from ``SMS_STORAGE_URL`` (its keys expire on ``sms.clock``);
+        ``None`` for Redis or a ``cache=`` passed in (whose clock is the app's own choice)."""
+        return backend if isinstance(backend, MemoryCache) and self.cache is None else None
 
     def _breaker(self, settings: Settings, state: BreakerState) -> Breaker | None:
         """The providers' circuit breakers, shared through the storage when it is Redis."""
