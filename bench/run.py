@@ -1354,40 +1354,47 @@ def bench_workers(rows: list[Row], fake: RemoteFake, workdir: Path, quick: bool)
 WORKER_TARGET = 4.0
 
 
+def run_parts(chosen: set[str], rows: list[Row], fake: RemoteFake, tmp: Path, quick: bool) -> None:
+    """The chosen parts, in the table's order."""
+    route_pairs = 200 if quick else 1200
+    sdk_pairs = 60 if quick else 500
+    if "routes" in chosen:
+        bench_routes(rows, route_pairs)
+    if "receipts" in chosen:
+        bench_receipts(rows, route_pairs // 4, tmp)
+    if "memory" in chosen:
+        bench_memory_full(rows, route_pairs // 2)
+    if "redis" in chosen:
+        progress("redis")
+        bench_redis(rows, tmp)
+    if "breaker" in chosen:
+        bench_breaker(rows, fake, sdk_pairs)
+    if "sdks" in chosen:
+        bench_sdks(rows, fake, sdk_pairs)
+    if "channels" in chosen:
+        from bench.channels import bench_channels
+
+        bench_channels(rows, fake, sdk_pairs)
+    if "bulk" in chosen:
+        bench_bulk(rows, fake, 1 if quick else 5)
+    if "workers" in chosen:
+        bench_workers(rows, fake, tmp, quick)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, noisier ratios)")
-    parts = ("routes", "redis", "breaker", "sdks", "bulk", "workers", "receipts", "memory")
+    parts = ("routes", "redis", "breaker", "sdks", "bulk", "workers", "receipts", "memory", "channels")
     parser.add_argument("--only", choices=parts, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
     chosen = set(args.only or parts)
-
-    route_pairs = 200 if args.quick else 1200
-    sdk_pairs = 60 if args.quick else 500
-    bulk_runs = 1 if args.quick else 5
 
     started = time.perf_counter()
     rows: list[Row] = []
     fake = RemoteFake()  # tests/fake_vendor.FakeVendor, in a child process (see bench/fake_server.py)
     try:
         with tempfile.TemporaryDirectory(prefix="flask_sms_bench_") as tmp:
-            if "routes" in chosen:
-                bench_routes(rows, route_pairs)
-            if "receipts" in chosen:
-                bench_receipts(rows, route_pairs // 4, Path(tmp))
-            if "memory" in chosen:
-                bench_memory_full(rows, route_pairs // 2)
-            if "redis" in chosen:
-                progress("redis")
-                bench_redis(rows, Path(tmp))
-            if "breaker" in chosen:
-                bench_breaker(rows, fake, sdk_pairs)
-            if "sdks" in chosen:
-                bench_sdks(rows, fake, sdk_pairs)
-            if "bulk" in chosen:
-                bench_bulk(rows, fake, bulk_runs)
-            if "workers" in chosen:
-                bench_workers(rows, fake, Path(tmp), args.quick)
+            run_parts(chosen, rows, fake, Path(tmp), args.quick)
     finally:
         fake.stop()
 

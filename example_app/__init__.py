@@ -133,6 +133,9 @@ def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathL
     app.config.from_prefixed_env()  # FLASK_* variables
     if config:
         app.config.update(config)
+    if app.config["SMS_PROVIDERS"] == ["console"] and int(app.config.get("SMS_CODE_LENGTH") or 6) <= 8:
+        # the console "calls" too: the page offers "call me instead" after a text (a call reads out 8 digits at most)
+        app.config.setdefault("SMS_VOICE_PROVIDERS", ["console"])
 
     generated_key = not app.config.get("SECRET_KEY")
     if generated_key:

@@ -33,6 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_note": "console 提供方不会真正发送短信，最近“发出”的 50 条短信显示在这里（flask_sms 的开发收件箱，仅限调试模式）。",
         "inbox_empty": "暂无短信。",
         "sms_captcha": "您的验证码是 {code}，{minutes} 分钟内有效。",
+        "voice_captcha": "语音电话：您的验证码是 {code}，{minutes} 分钟内有效。",
         "status_sent": "已提交",
         "status_delivered": "已送达",
         "status_failed": "未送达",
@@ -55,6 +56,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "inbox_note": "The console provider sends nothing; the last 50 texts it “sent” appear here (flask_sms's dev inbox, debug mode only).",
         "inbox_empty": "No texts yet.",
         "sms_captcha": "Your code is {code}. It is valid for {minutes} minutes.",
+        "voice_captcha": "Call: your code is {code}. It is valid for {minutes} minutes.",
         "status_sent": "sent",
         "status_delivered": "delivered",
         "status_failed": "not delivered",
@@ -66,7 +68,15 @@ for _language, _table in TEXTS.items():
     _table.update(MESSAGES[_language])
 
 #: the texts the page's script needs (the code request itself is flask_sms's sms.js, with flask_sms's texts)
-SCRIPT_KEYS = ("inbox_empty", "sms_captcha", "network_error", "status_sent", "status_delivered", "status_failed")
+SCRIPT_KEYS = (
+    "inbox_empty",
+    "sms_captcha",
+    "voice_captcha",
+    "network_error",
+    "status_sent",
+    "status_delivered",
+    "status_failed",
+)
 
 
 def current_language() -> str:

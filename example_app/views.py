@@ -98,7 +98,8 @@ def inbox_entry(entry: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
         "status_code": entry["status_code"],
     }
     if "code" in params:
-        before, _, after = table["sms_captcha"].partition("{code}")
+        wording = "voice_captcha" if entry.get("channel") == "voice" else "sms_captcha"
+        before, _, after = table[wording].partition("{code}")
         minutes = params.get("minutes", "?")
         view.update(before=before.format(minutes=minutes), code=params["code"], after=after.format(minutes=minutes))
     else:

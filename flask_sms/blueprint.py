@@ -110,14 +110,17 @@ def _client_ip() -> str:
 def widget(locale: str | None = None) -> dict[str, Any]:
     """What the ``sms_code_fields`` macro needs: the send URL, texts in the page's language, code length."""
     try:
-        captcha = _sms().settings().captcha
+        settings = _sms().settings()
     except ConfigError:
-        captcha = None  # the page still renders; the route answers 503 until the config is fixed
+        settings = None  # the page still renders; the route answers 503 until the config is fixed
+    captcha = settings.captcha if settings else None
     return {
         "send_url": url_for("sms.send_code"),
         "lang": locale or current_locale(),
         "texts": {**error_texts(locale), **ui_texts(locale)},
         "code_length": captcha.code_length if captcha else 6,
+        # whether the "call me instead" control is rendered (sms.js shows it when an answer says voice_after)
+        "voice": settings is not None and settings.voice is not None,
     }
 
 
@@ -152,9 +155,16 @@ def misconfigured(exc: ConfigError) -> Response:
 
 @blueprint.post("/sms_captcha/")
 def send_code() -> Response:
-    fields = _fields("phone", "purpose", required=("phone",))
-    sent = _sms().send_code(fields["phone"] or "", fields["purpose"], client_ip=_client_ip())
-    return jsonify(ok=True, expires_in=sent.expires_in, resend_after=sent.resend_after)
+    fields = _fields("phone", "purpose", "channel", required=("phone",))
+    sent = _sms().send_code(
+        fields["phone"] or "", fields["purpose"], client_ip=_client_ip(), channel=fields["channel"] or "sms"
+    )
+    answer: dict[str, Any] = {"ok": True, "expires_in": sent.expires_in, "resend_after": sent.resend_after}
+    if sent.channel != "sms":
+        answer["channel"] = sent.channel
+    if sent.voice_after is not None:  # a call may be asked for instead, that many seconds from now
+        answer["voice_after"] = sent.voice_after
+    return jsonify(answer)
 
 
 @blueprint.post("/sms_captcha/verify")

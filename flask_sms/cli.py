@@ -69,7 +69,10 @@ def check_command() -> None:
     if settings.captcha is not None:
         flow = f"storage {extension.storage()} reachable"
     receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
-    click.echo(f"flask_sms: config OK; providers {', '.join(settings.providers)}; verification flow {flow}{receipts}")
+    calls = f"; calls through {', '.join(settings.voice.providers)}" if settings.voice is not None else ""
+    click.echo(
+        f"flask_sms: config OK; providers {', '.join(settings.providers)}{calls}; verification flow {flow}{receipts}"
+    )
     for warning in _warnings(extension, settings):
         click.echo(f"warning: {warning}", err=True)
 

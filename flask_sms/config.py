@@ -19,6 +19,7 @@ from flask import Flask
 
 from ._redact import url_without_password
 from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
+from .channels import VoiceSettings, apply_voice_defaults, load_voice_settings
 from .errors import ConfigError
 from .messages import LANGUAGES
 from .options import (
@@ -61,6 +62,9 @@ from .test_numbers import code_length_problems, test_numbers
 
 DEFAULT_PURPOSE = "captcha"
 
+#: account labels whose keys are a vendor's own: ``SMS_ALIYUN_VOICE_*`` configures its calls
+RESERVED_LABELS = frozenset({"voice"})
+
 
 @dataclass(frozen=True)
 class AppDefault:
@@ -87,8 +91,22 @@ def _provider_name_problems(chosen: tuple[str, ...], unknown: list[str], availab
     problems = [f"has unknown providers {unknown}; choices: {', '.join(available)}"] if unknown else []
     labels = [problem for name in chosen if name not in unknown for problem in [entry_problem(name)] if problem]
     problems += [f"has an {problem}" for problem in labels]
+    problems += _reserved_label_problems(chosen)
     if len(set(chosen)) != len(chosen):
         problems.append(f"lists a provider twice: {list(chosen)}")
+    return problems
+
+
+def _reserved_label_problems(chosen: tuple[str, ...]) -> list[str]:
+    """``"aliyun:voice"`` would read ``SMS_ALIYUN_VOICE_*``, the keys of Aliyun's calls."""
+    problems = []
+    for name in chosen:
+        vendor, label = split_entry(name)
+        if label in RESERVED_LABELS:
+            problems.append(
+                f"has {name!r}, whose keys SMS_{vendor.upper()}_{label.upper()}_* are the vendor's {label} keys; "
+                "choose another account label"
+            )
     return problems
 
 
@@ -245,6 +263,8 @@ class Settings:
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     captcha: CaptchaSettings | None = None
     receipts: ReceiptSettings | None = None
+    #: the voice channel (``SMS_VOICE_*``); ``None`` when ``SMS_VOICE_PROVIDERS`` is empty
+    voice: VoiceSettings | None = None
 
     @property
     def storage_url(self) -> str:
@@ -290,6 +310,7 @@ def apply_defaults(app: Flask) -> None:
         # an account ("aliyun:backup") falls back to the vendor's keys, so only those get defaults
         for suffix, value in defaults.items():
             app.config.setdefault(f"SMS_{vendor.upper()}_{suffix}", value)
+    apply_voice_defaults(app)
 
 
 @dataclass(frozen=True)
@@ -593,9 +614,10 @@ def load_settings(app: Flask) -> Settings:
                 default_region=sending["default_region"], test_numbers=sending["test_numbers"], **flow
             )
     receipts = _receipt_settings(app, None if flow is None else flow["storage_url"], problems)
+    voice = load_voice_settings(config, flow, sending["proxy"], problems)
     if problems:
         raise ConfigError(problems)
-    return Settings(**sending, provider_settings=provider_settings, captcha=captcha, receipts=receipts)
+    return Settings(**sending, provider_settings=provider_settings, captcha=captcha, receipts=receipts, voice=voice)
 
 
 def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[str]) -> ReceiptSettings | None:
@@ -612,7 +634,7 @@ def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[s
 assert {_field(o.name) for o in FLOW_KEYS} | {"default_region", "test_numbers"} == {
     f.name for f in fields(CaptchaSettings)
 }
-assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts"} == {
+assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts", "voice"} == {
     f.name for f in fields(Settings)
 }
 assert {_field(o.name) for o in RECEIPT_KEYS} | {"storage_url"} == {f.name for f in fields(ReceiptSettings)}

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, codes, dev_inbox, forms, idempotency, messages, test_numbers
+from . import _redact, backends, channels, codes, dev_inbox, forms, idempotency, messages, test_numbers
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -64,14 +64,23 @@ class _SmsState:
     receipts: ReceiptBook | None = None
     #: the ``memory://`` backend built from ``SMS_STORAGE_URL``: it expires keys on ``sms.clock``
     memory: MemoryCache | None = None
+    #: the voice channel's sender (``SMS_VOICE_PROVIDERS``); ``None`` when voice is off
+    voice: Sender | None = None
 
 
 def _build_providers(settings: Settings) -> list[AnyProvider]:
+    return _built(
+        ((name, provider_class(name), settings.provider_settings[name]) for name in settings.providers), settings
+    )
+
+
+def _built(
+    classes: Iterable[tuple[str, type[AnyProvider], Mapping[str, Any]]], settings: Settings, what: str = "provider"
+) -> list[AnyProvider]:
+    """One provider per entry, each with its parsed settings; an SDK refusing its arguments is a config problem."""
     providers = []
     problems = []
-    for name in settings.providers:
-        cls = provider_class(name)
-        options = settings.provider_settings[name]
+    for name, cls, options in classes:
         _redact.register(*(options.get(key) for key in cls.credentials()))
         _redact.guard_loggers(*cls.sdk_loggers, sdk=True)
         try:
@@ -79,16 +88,37 @@ def _build_providers(settings: Settings) -> list[AnyProvider]:
             provider.name = name  # "aliyun:backup": its own result name and breaker
             providers.append(provider)
         except Exception as exc:  # noqa: BLE001 -- an SDK refusing its arguments is a config problem
-            problems.append(f"provider {name!r} could not be set up: {_redact.redact(str(exc))}")
+            problems.append(f"{what} {name!r} could not be set up: {_redact.redact(str(exc))}")
     if problems:
         raise ConfigError(problems)
     return providers
 
 
+def _voice_sender(settings: Settings) -> Sender | None:
+    """The voice channel's sender: its providers in ``SMS_VOICE_PROVIDERS`` order, the sending options of texts."""
+    voice = settings.voice
+    if voice is None:
+        return None
+    classes = ((vendor, channels.voice_class(vendor), voice.provider_settings[vendor]) for vendor in voice.providers)
+    return Sender(
+        _built(classes, settings, "voice provider"),
+        default_region=settings.default_region,
+        suppress=settings.suppress_send,
+        max_concurrency=settings.max_concurrency,
+        failover_on_timeout=settings.failover_on_timeout,
+        test_numbers=settings.test_numbers,
+        channel=channels.VOICE,
+    )
+
+
 def _warn_if_console(app: Flask, settings: Settings) -> None:
-    """The console provider outside debug/testing: say loudly that codes reach no phone."""
+    """The console provider (or test numbers) outside debug/testing: say loudly that codes reach no phone."""
+    if app.debug or app.testing:
+        return
+    if settings.test_numbers:
+        backends.warn_once(test_numbers.warning(settings.test_numbers), app)
     consoles = [entry for entry in settings.providers if split_entry(entry)[0] == "console"]
-    if not consoles or app.debug or app.testing:
+    if not consoles:
         return
     if len(consoles) == len(settings.providers):
         backends.warn_once(
@@ -195,12 +225,11 @@ class SmsExtension:
             weights=settings.weights,
             test_numbers=settings.test_numbers,
         )
-        sender.breaker = self._breaker(settings, MemoryBreakerState())
+        voice = _voice_sender(settings)
+        self._route(settings, MemoryBreakerState(), None, sender, voice)
         _redact.guard_loggers("flask_sms")
         messages.set_language(app, settings.language, self._locale_selectors)
         _warn_if_console(app, settings)
-        if settings.test_numbers and not (app.debug or app.testing):
-            backends.warn_once(test_numbers.warning(settings.test_numbers), app)
         if settings.receipts is not None:
             # the token travels in the push URL's query string: mask it in the dev server's access log too
             _redact.register(settings.receipts.receipt_token)
@@ -208,7 +237,7 @@ class SmsExtension:
         if settings.captcha is None and settings.receipts is None:
             storage = "off (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-            return _SmsState(settings, sender, None, storage=storage)
+            return _SmsState(settings, sender, None, storage=storage, voice=voice)
         backend = self._storage_backend(app, settings)
         store = store_for(backend)
         book = ReceiptBook(
@@ -218,22 +247,36 @@ class SmsExtension:
             self._clock,
             record=settings.receipts is not None,
         )
-        sender.receipts = book
         sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
-        sender.breaker = self._breaker(settings, breaker_state_for(backend))
+        self._route(settings, breaker_state_for(backend), book, sender, voice)
+        if voice is not None:
+            voice.ledger = sender.ledger  # an out_id is sent once, whatever the channel
         memory = self._own_memory(backend)
         if settings.captcha is None:
             storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-            return _SmsState(settings, sender, None, storage=storage, receipts=book, memory=memory)
-        flow, notes, storage = self._build_flow(app, settings, sender, backend, store)
+            return _SmsState(settings, sender, None, storage=storage, receipts=book, memory=memory, voice=voice)
+        flow, notes, storage = self._build_flow(app, settings, sender, backend, store, voice)
         logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-        return _SmsState(settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory)
+        return _SmsState(
+            settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory, voice=voice
+        )
 
     def _own_memory(self, backend: Any) -> MemoryCache | None:
         """The ``memory://`` backend built from ``SMS_STORAGE_URL`` (its keys expire on ``sms.clock``);
         ``None`` for Redis or a ``cache=`` passed in (whose clock is the app's own choice)."""
         return backend if isinstance(backend, MemoryCache) and self.cache is None else None
+
+    def _route(
+        self, settings: Settings, state: BreakerState, book: ReceiptBook | None, *senders: Sender | None
+    ) -> None:
+        """Give each channel's sender its breakers (voice's apart from texts', in the same state) and the receipts."""
+        for sender in senders:
+            if sender is None:
+                continue
+            own = state if sender.channel == channels.SMS else channels.ChannelBreakerState(state, sender.channel)
+            sender.breaker = self._breaker(settings, own)
+            sender.receipts = book
 
     def _breaker(self, settings: Settings, state: BreakerState) -> Breaker | None:
         """The providers' circuit breakers, shared through the storage when it is Redis."""
@@ -253,7 +296,7 @@ class SmsExtension:
         return app.extensions["cache"][cache]
 
     def _build_flow(
-        self, app: Flask, settings: Settings, sender: Sender, backend: Any, store: Any
+        self, app: Flask, settings: Settings, sender: Sender, backend: Any, store: Any, voice: Sender | None
     ) -> tuple[CodeFlow, tuple[str, ...], str]:
         assert settings.captcha is not None
         url, timeout = settings.storage_url, settings.timeout
@@ -264,7 +307,13 @@ class SmsExtension:
         notes = backends.per_process_warnings(app, url, own_cache=self.cache is None, own_limits=self.limiter is None)
         secret = app.config["SECRET_KEY"]
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
-        flow = CodeFlow(settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock)
+        route = None
+        if voice is not None and settings.voice is not None:
+            texts = channels.TextLog(backend, settings.voice.after, settings.captcha.code_ttl)
+            route = channels.VoiceRoute(voice, settings.voice, texts)
+        flow = CodeFlow(
+            settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock, voice=route
+        )
         return flow, notes, self._describe_storage(url, backend, limits)
 
     def _describe_storage(self, url: str, backend: Any, limits: Any) -> str:
@@ -288,11 +337,15 @@ class SmsExtension:
             raise state.error
         return state
 
-    def _sender(self) -> tuple[Flask, Sender]:
+    def _sender(self, channel: str = "sms") -> tuple[Flask, Sender]:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        sender = self._state(app).sender
-        assert sender is not None  # built whenever the config has no problems
-        return app, sender
+        state = self._state(app)
+        if channel == channels.VOICE and state.voice is not None:
+            return app, state.voice
+        if channel != channels.SMS:
+            raise SmsError(f"channel {channel!r}: use 'sms', or 'voice' with SMS_VOICE_PROVIDERS set")
+        assert state.sender is not None  # built whenever the config has no problems
+        return app, state.sender
 
     def _flow(self) -> tuple[Flask, CodeFlow]:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -349,8 +402,9 @@ class SmsExtension:
                 state.flow.clock = clock
             if state.receipts is not None:
                 state.receipts.clock = clock
-            if state.sender is not None and state.sender.breaker is not None:
-                state.sender.breaker.clock = clock
+            for sender in (state.sender, state.voice):
+                if sender is not None and sender.breaker is not None:
+                    sender.breaker.clock = clock
             if state.memory is not None:
                 state.memory.clock = clock
 
@@ -363,6 +417,7 @@ class SmsExtension:
         *,
         out_id: str | None = None,
         idempotent: bool = False,
+        channel: str = "sms",
     ) -> SendResult:
         """Send one template to one or many numbers, failing over in ``SMS_PROVIDERS`` order.
 
@@ -372,8 +427,10 @@ class SmsExtension:
         ``idempotent=True`` sends at most once per ``out_id`` across workers (for
         ``SMS_IDEMPOTENCY_TTL`` seconds): a second call returns the first call's
         result without sending, and raises ``DuplicateSend`` while the first is in flight.
+        ``channel="voice"`` calls instead, through ``SMS_VOICE_PROVIDERS`` (``params``
+        then carry the ``code`` the call reads out).
         """
-        app, sender = self._sender()
+        app, sender = self._sender(channel)
         return sender.send(app, phones, purpose, params, out_id=out_id, idempotent=idempotent)
 
     # -- delivery receipts -------------------------------------------------------------------
@@ -435,6 +492,10 @@ class SmsExtension:
         Raises ``BadReceipt`` when the body is not the vendor's format at all.
         """
         app, _, book = self._receipts()
+        vendor = channels.vendor_of_receipt(provider)
+        if vendor is not None:  # "aliyun-voice": a call's result, reported as the vendor's
+            parsed = channels.voice_class(vendor).parse_receipts(body, content_type)
+            return parsed, book.accept(app, parsed.reports)[1]
         parsed = provider_class(provider).parse_receipts(body, content_type)
         if any(report.provider != provider for report in parsed.reports):  # an account: its own name
             parsed.reports[:] = [dataclasses.replace(report, provider=provider) for report in parsed.reports]
@@ -443,6 +504,9 @@ class SmsExtension:
     @staticmethod
     def receipt_answer(provider: str, content_type: str) -> tuple[bytes, str]:
         """What ``provider`` expects back after a push: (body, media type)."""
+        vendor = channels.vendor_of_receipt(provider)
+        if vendor is not None:
+            return channels.voice_class(vendor).receipt_answer(content_type)
         return provider_class(provider).receipt_answer(content_type)
 
     def receipt_providers(self) -> tuple[str, ...]:
@@ -455,22 +519,32 @@ class SmsExtension:
                     names[entry] = None
             except ProviderLoadError:  # reported by flask sms check
                 continue
+        names.update(dict.fromkeys(channels.receipt_names(self.settings().voice)))
         return tuple(names)
 
     # -- the verification flow -----------------------------------------------------------------
-    def send_code(self, phone: str, purpose: str | None = None, *, client_ip: str | None = None) -> CodeSent:
+    def send_code(
+        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None, channel: str = "sms"
+    ) -> CodeSent:
         """Send a fresh code, after every check the public route makes.
 
         Raises an :class:`~flask_sms.errors.SmsHTTPError` (an HTTP exception that
         renders as the route's JSON error) when it refuses. Inside a request the
-        client's address defaults to ``request.remote_addr``.
+        client's address defaults to ``request.remote_addr``. ``channel="voice"``
+        calls the phone instead (``SMS_VOICE_PROVIDERS``); the call replaces any
+        texted code, as a text replaces a called one.
         """
         app, flow = self._flow()
         address, current_request = _client(client_ip)
         if current_request is not None:
             _check_origin(flow, current_request)
         return flow.send_code(
-            app, phone, purpose or flow.settings.default_purpose, client_ip=address, request=current_request
+            app,
+            phone,
+            purpose or flow.settings.default_purpose,
+            client_ip=address,
+            request=current_request,
+            channel=channel,
         )
 
     def send_external_code(self, phone: str, code: str, *, purpose: str, client_ip: str | None = None) -> CodeSent:
@@ -579,15 +653,16 @@ class SmsExtension:
         params: Mapping[str, Any] | None = None,
         *,
         out_id: str | None = None,
+        channel: str = "sms",
     ) -> SendResult:
         """:meth:`send` for an ``async def`` view: runs in a worker thread, the event loop keeps going."""
-        return await _in_thread(self.send, phones, purpose, params, out_id=out_id)
+        return await _in_thread(self.send, phones, purpose, params, out_id=out_id, channel=channel)
 
     async def send_code_async(
-        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None
+        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None, channel: str = "sms"
     ) -> CodeSent:
         """:meth:`send_code` for an ``async def`` view (a worker thread with the app and request context)."""
-        return await _in_thread(self.send_code, phone, purpose, client_ip=client_ip)
+        return await _in_thread(self.send_code, phone, purpose, client_ip=client_ip, channel=channel)
 
     async def verify_code_async(
         self, phone: str, code: str, purpose: str | None = None, *, client_ip: str | None = None
@@ -703,10 +778,11 @@ def send_sms(
     *,
     out_id: str | None = None,
     idempotent: bool = False,
+    channel: str = "sms",
 ) -> SendResult:
     """Send through the current app's :class:`SmsExtension` (see :meth:`SmsExtension.send`)."""
     try:
         extension: SmsExtension = current_app.extensions["sms"]
     except KeyError:
         raise RuntimeError("SmsExtension is not set up on this app; call SmsExtension(app)") from None
-    return extension.send(phones, purpose, params, out_id=out_id, idempotent=idempotent)
+    return extension.send(phones, purpose, params, out_id=out_id, idempotent=idempotent, channel=channel)

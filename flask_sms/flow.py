@@ -25,6 +25,7 @@ from phonenumbers import PhoneNumber
 
 from . import _redact, reporting
 from .backends import evicting_cache_warnings, eviction_warnings, storage_errors
+from .channels import SMS, VOICE, VoiceRoute, channel_problem, voice_keys
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
@@ -49,6 +50,11 @@ from .tokens import TokenSigner
 
 logger = logging.getLogger("flask_sms")
 
+
+def _same_keys(keys: Keys) -> Keys:
+    return keys
+
+
 #: ``hook(phone, purpose, request)``; returning ``False`` refuses the send
 BeforeSendHook = Callable[[str, str, Any], Any]
 Clock = Callable[[], float]
@@ -62,6 +68,20 @@ class CodeSent:
     purpose: str
     expires_in: int
     resend_after: int
+    #: ``"sms"`` or ``"voice"``: how this code went out
+    channel: str = SMS
+    #: seconds until a call may be asked for instead, when voice is offered for this phone (else ``None``)
+    voice_after: int | None = None
+
+
+@dataclass(frozen=True)
+class _Way:
+    """How one channel sends a code: its sender, cool-down, quotas, and the keys they are counted under."""
+
+    sender: Sender
+    resend_interval: int
+    phone_limits: tuple[Any, ...]
+    keys: Callable[[Keys], Keys]
 
 
 @dataclass(frozen=True)
@@ -107,9 +127,18 @@ class CodeFlow:
         secret_key: bytes,
         hooks: Sequence[BeforeSendHook],
         clock: Clock,
+        *,
+        voice: VoiceRoute | None = None,
     ) -> None:
         self.settings = settings
         self.sender = sender
+        #: the voice channel (``SMS_VOICE_PROVIDERS``); ``None`` when it is off
+        self.voice = voice
+        self._ways = {SMS: _Way(sender, settings.resend_interval, settings.phone_limits, _same_keys)}
+        if voice is not None:
+            self._ways[VOICE] = _Way(
+                voice.sender, voice.settings.resend_interval, voice.settings.phone_limits, voice_keys
+            )
         self.store = store
         self.limits = limits
         # A key of our own, derived from SECRET_KEY, so codes are bound to this use.
@@ -185,15 +214,27 @@ class CodeFlow:
 
     # -- the flow --------------------------------------------------------------------------
     def send_code(
-        self, app: Flask, phone: object, purpose: object, *, client_ip: str | None = None, request: Any = None
+        self,
+        app: Flask,
+        phone: object,
+        purpose: object,
+        *,
+        client_ip: str | None = None,
+        request: Any = None,
+        channel: str = SMS,
     ) -> CodeSent:
-        """Check everything, store the code, then hand it to the sender; undo if nothing was sent."""
+        """Check everything, store the code, then hand it to the channel's sender; undo if nothing was sent.
+
+        One code lives per phone and purpose, whatever the channel: a call replaces a texted
+        code and the other way round. Each channel has its own cool-down and quotas.
+        """
+        self._way(channel)  # a channel that is off or unknown: the route's 400 before anything else
         phone_e164, number, purpose_name = self._parse(phone, purpose)
         # a test number (SMS_TEST_NUMBERS) gets its fixed code; the sender holds it back from every vendor
         code = self.settings.test_numbers.get(phone_e164) or self._new_code()
         digest = self._digest(purpose_name, phone_e164, code)
         sent = _Send(phone_e164, number, purpose_name, code, digest)
-        return self._send(app, sent, client_ip, request)
+        return self._send(app, sent, client_ip, request, channel)
 
     def send_external_code(
         self, app: Flask, phone: object, code: str, purpose: str, *, client_ip: str | None = None, request: Any = None
@@ -208,19 +249,23 @@ class CodeFlow:
         phone_e164, number, purpose_name = self._parse(phone, purpose, route=False)
         return self._send(app, _Send(phone_e164, number, purpose_name, code.strip(), ""), client_ip, request)
 
-    def _send(self, app: Flask, sent: _Send, client_ip: str | None, request: Any) -> CodeSent:
-        """The one way a code goes out: per-IP limit, hooks, then :meth:`_begin` and the vendor call."""
+    def _send(self, app: Flask, sent: _Send, client_ip: str | None, request: Any, channel: str = SMS) -> CodeSent:
+        """The one way a code goes out: per-IP limit, hooks, then :meth:`_begin` and the channel's vendor call."""
         settings = self.settings
+        way = self._ways[channel]
         if client_ip is not None:
             with self._storage():
                 self.limits.hit(settings.ip_limits, "ip", client_key(client_ip, settings.ipv6_prefix), now=self.clock())
         for hook in self.hooks:
             if hook(sent.phone, sent.purpose, request) is False:
                 raise SendRefused()
-        keys, quotas, now = self._begin(sent)
+        phone_keys = keys_for(sent.purpose, sent.phone)
+        if channel == VOICE:
+            self._offered(phone_keys)
+        keys, quotas, now = self._begin(sent, way, way.keys(phone_keys))
         params = {"code": sent.code, "minutes": max(1, settings.code_ttl // 60)}
         try:
-            self.sender.send_numbers(app, {sent.phone: sent.number}, sent.purpose, params)
+            way.sender.send_numbers(app, {sent.phone: sent.number}, sent.purpose, params)
         except PhoneRejected:
             # Final for this number (invalid, opted out, the vendor's own cap): asking again at
             # once cannot succeed, so the cool-down and the quota stay.
@@ -233,20 +278,20 @@ class CodeFlow:
         # quota stay, so a slow vendor cannot be made to text a phone again and again.
         # Nothing touches the storage after a delivered text.
         code_sent.send(app, phone=sent.phone, purpose=sent.purpose)
-        return CodeSent(sent.phone, sent.purpose, settings.code_ttl if sent.digest else 0, settings.resend_interval)
+        voice_after = self._voice_after(channel, phone_keys, now) if sent.digest else None
+        expires_in = settings.code_ttl if sent.digest else 0
+        return CodeSent(sent.phone, sent.purpose, expires_in, way.resend_interval, channel, voice_after)
 
-    def _begin(self, sent: _Send) -> tuple[Keys, list[Quota], float]:
-        """One atomic step, before the vendor is called: cool-down free and quotas with room, then take the
-        cool-down, store the code (if it is ours) and count the send; then the app-wide ceiling."""
+    def _begin(self, sent: _Send, way: _Way, keys: Keys) -> tuple[Keys, list[Quota], float]:
+        """One atomic step, before the vendor is called: the channel's cool-down free and quotas with room, then
+        take the cool-down, store the code (if it is ours) and count the send; then the app-wide ceiling."""
         settings = self.settings
-        keys = keys_for(sent.purpose, sent.phone)
         quotas = [
-            (keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry())
-            for item in settings.phone_limits
+            (keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry()) for item in way.phone_limits
         ]
         now = self.clock()
         with self._storage():
-            wait = self.store.begin(keys, quotas, sent.digest, now, settings.resend_interval, settings.code_ttl)
+            wait = self.store.begin(keys, quotas, sent.digest, now, way.resend_interval, settings.code_ttl)
             if wait > 0:
                 raise RateLimited(retry_after=max(1, math.ceil(wait)))
             try:
@@ -255,6 +300,32 @@ class CodeFlow:
                 self.store.undo(keys, quotas, now, code=bool(sent.digest))
                 raise
         return keys, quotas, now
+
+    def _way(self, channel: str) -> _Way:
+        """The channel's way of sending, or the route's 400 (``field: channel``) for one that is off or unknown."""
+        way = self._ways.get(channel) if isinstance(channel, str) else None
+        if way is None:
+            problem = channel_problem(channel, self.voice)
+            assert problem is not None
+            raise problem
+        return way
+
+    def _offered(self, keys: Keys) -> None:
+        """A call only after ``SMS_VOICE_AFTER`` texts within the code's lifetime (403 ``forbidden``)."""
+        assert self.voice is not None
+        with self._storage():
+            self.voice.check_offered(keys, self.clock())
+
+    def _voice_after(self, channel: str, keys: Keys, now: float) -> int | None:
+        """When the send answer may offer a call (``voice_after``): after a text once enough went out, and again
+        after a call's cool-down. A text is noted (after it went out) only while voice is on."""
+        voice = self.voice
+        if voice is None:
+            return None
+        if channel == VOICE:
+            return voice.settings.resend_interval
+        texted = voice.texts.texted(keys, now) if voice.settings.after else 0
+        return self.settings.resend_interval if texted >= voice.settings.after else None
 
     def _undo(self, keys: Keys, quotas: list[Quota], now: float, code: bool = True) -> None:
         try:

@@ -85,6 +85,9 @@ DETAIL_SOURCE: dict[str, str] = {
     "length_required": N_("The request must say how long its body is (Content-Length)."),
     "cross_site": N_("This request came from another website, so it was refused."),
     "not_mobile": N_("That number cannot receive verification codes. Please use a mobile number."),
+    "voice_off": N_("Codes by phone call are not available."),
+    "voice_not_yet": N_("Please ask for a text message first; a call can be requested after it."),
+    "channel_invalid": N_("The channel must be “sms” or “voice”."),
 }
 
 #: texts of the front-end helpers (the Jinja macro and sms.js); ``{seconds}``/``{minutes}`` filled in by them
@@ -101,6 +104,9 @@ UI_SOURCE: dict[str, str] = {
     "phone_required": N_("Please enter your phone number."),
     "code_required": N_("Please enter the code."),
     "network_error": N_("Network error. Please check your connection and try again."),
+    "calling": N_("Calling…"),
+    "call_placed": N_("We are calling you. The code is valid for {minutes} minutes."),
+    "call_in": N_("Call me in {seconds}s"),
 }
 
 # SMS_LANGUAGE per app, validated once by the config loader and handed down here at init_app.

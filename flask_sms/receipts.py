@@ -72,15 +72,17 @@ def dump(report: DeliveryReport) -> tuple[Any, ...]:
         report.description,
         None if submitted is None else submitted.isoformat(),
         None if delivered is None else delivered.isoformat(),
+        report.channel,
     )
 
 
 def load(values: Any) -> DeliveryReport | None:
-    if not isinstance(values, (tuple, list)) or len(values) != len(_FIELDS):
+    """A report :func:`dump` stored (one stored before reports had a channel is a text's)."""
+    if not isinstance(values, (tuple, list)) or len(values) not in (len(_FIELDS) - 1, len(_FIELDS)):
         return None
     try:
-        times = [None if value is None else datetime.fromisoformat(value) for value in values[7:]]
-        return DeliveryReport(*values[:7], *times)
+        times = [None if value is None else datetime.fromisoformat(value) for value in values[7:9]]
+        return DeliveryReport(*values[:7], *times, *values[9:])
     except (TypeError, ValueError):
         return None
 

@@ -44,6 +44,8 @@ class SmsMessage:
     phones: tuple[str, ...]
     purpose: str
     params: dict[str, str]
+    #: ``"sms"``, or ``"voice"`` for a call that reads the code out
+    channel: str = "sms"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class SendResult:
     unknown: dict[str, Attempt] = field(default_factory=dict)  # E.164 -> the attempt that may have sent it
     out_id: str = ""
     messages: list[SentMessage] = field(default_factory=list)
+    #: ``"sms"``, or ``"voice"`` for calls
+    channel: str = "sms"
 
     def __bool__(self) -> bool:
         return self.ok
@@ -90,7 +94,7 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What the vendor learned from the carrier about one text, normalised across vendors.
+    """What the vendor learned from the carrier about one text (or call), normalised across vendors.
 
     ``phone`` is E.164; ``code`` and ``description`` are the vendor's own words
     (``DELIVRD``, ``UNDELIV``, ``MK:0001`` ...). ``out_id`` is ``""`` when neither the
@@ -108,3 +112,5 @@ class DeliveryReport:
     description: str
     submitted_at: datetime | None
     delivered_at: datetime | None
+    #: ``"sms"``, or ``"voice"`` for the result of a call (``delivered``: answered; ``failed``: not)
+    channel: str = "sms"

@@ -304,8 +304,11 @@ class Sender:
         strategy: str = "order",
         weights: Mapping[str, int] | None = None,
         test_numbers: Iterable[str] = (),
+        channel: str = "sms",
     ) -> None:
         self.providers = list(providers)
+        #: ``"sms"``, or ``"voice"``: the voice channel's sender calls instead of texting
+        self.channel = channel
         #: ``SMS_TEST_NUMBERS``: E.164 numbers no provider is ever asked to reach
         self.test_numbers = frozenset(test_numbers)
         self.default_region = default_region
@@ -371,7 +374,10 @@ class Sender:
         groups = _by_kind(numbers)
         plans = self.plans(purpose, values, set(groups), correlation)
         message = SmsMessage(
-            tuple(numbers), purpose, {name: str(value) for name, value in values.items() if value is not None}
+            tuple(numbers),
+            purpose,
+            {name: str(value) for name, value in values.items() if value is not None},
+            self.channel,
         )
         if self.suppress:
             result = _suppressed(plans, message, correlation)
@@ -379,6 +385,7 @@ class Sender:
             result = self._delivered(app, plans, groups, correlation, message)
         else:
             result = self._held_back(app, plans, numbers, correlation, message)
+        result.channel = self.channel
         sms_sent.send(app, message=message, result=result)
         return result
 
@@ -414,9 +421,10 @@ class Sender:
         """Deliver, then record and announce how it went; raises when nothing was sent and nothing may have been."""
         out = self._deliver(plans, groups, correlation)
         result = out.finish()
+        result.channel = self.channel
         self._note_receipts(app, result, out.reports)
         for change in out.transitions:
-            (provider_down if change.down else provider_up).send(app, provider=change.provider)
+            (provider_down if change.down else provider_up).send(app, provider=change.provider, channel=self.channel)
         if result.unknown:
             logger.warning(
                 "SMS %r: %d number(s) got no answer from the vendor and may have been sent (not sent again): %s",

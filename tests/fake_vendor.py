@@ -488,6 +488,10 @@ class VendorFake:
         """Whether this request is for this vendor (looked at before the built-in four)."""
         raise NotImplementedError
 
+    def claims_request(self, method: str, path: str, query: str, headers: Message, body: bytes) -> bool:
+        """:meth:`claims`, for a fake that needs the query or the body to tell (an Aliyun RPC ``Action``)."""
+        return self.claims(method, path, headers)
+
     def parse(
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
@@ -818,7 +822,7 @@ class FakeVendor:
             return None
         parts = urlsplit(target)
         path, query = parts.path or "/", parts.query
-        claimed = next((p for p in self.plugins.values() if p.claims(method, path, headers)), None)
+        claimed = next((p for p in self.plugins.values() if p.claims_request(method, path, query, headers, body)), None)
         parse: Callable[..., Any]
         if claimed is not None:
             vendor, parse = claimed.name, claimed.parse

@@ -101,10 +101,39 @@ def test_defaults_run_without_a_vendor_account(make, caplog):
             assert response.status_code == 200
 
     response = send_code(client)
-    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60}
+    # the console "calls" too: the answer offers "call me instead" once the text's resend wait is over
+    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60, "voice_after": 60}
     code = inbox_code(client)
     texts = [r.getMessage() for r in caplog.records if r.name == "flask_sms"]
     assert f"SMS to {E164} [captcha] code={code} minutes=5" in texts  # shown in the terminal
+
+
+def test_call_me_instead_on_the_console(make, caplog):
+    """The example app offers a call on the console provider, which logs the call as it logs a text."""
+    caplog.set_level(logging.INFO, logger="flask_sms")
+    app = make(SMS_RESEND_INTERVAL=1)
+    client = app.test_client()
+    assert 'data-sms-channel="voice" hidden' in client.get("/?lang=en").get_data(as_text=True)  # hidden until offered
+    assert send_code(client).get_json()["voice_after"] == 1
+    called = client.post("/sms_captcha/", json={"phone": PHONE, "channel": "voice"})
+    assert called.status_code == 200 and called.get_json()["channel"] == "voice"
+    (call, text) = client.get(INBOX).get_json()["messages"][:2]  # newest first
+    assert (call["channel"], text["channel"]) == ("voice", "sms")
+    assert f"Call to {E164} [captcha] code={call['code']} minutes=5" in caplog.text
+    assert "Call: your code is" in client.get("/?lang=en").get_data(as_text=True)
+    login(client, call["code"])
+    assert signed_in_as(client) == SHOWN  # the call's code replaced the text's
+
+
+def test_real_vendors_get_no_console_calls(make):
+    app = make(
+        SMS_PROVIDERS=["aliyun"],
+        SMS_ALIYUN_ACCESS_KEY_ID="k",
+        SMS_ALIYUN_ACCESS_KEY_SECRET="s",
+        SMS_ALIYUN_SIGN_NAME="n",
+        SMS_ALIYUN_TEMPLATES={"captcha": "SMS_1"},
+    )
+    assert app.extensions["sms"].settings(app).voice is None
 
 
 def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):

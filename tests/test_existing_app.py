@@ -29,7 +29,7 @@ E164 = "+8613800138000"
 PAGE = """
 {%- from "flask_sms/macros.html" import sms_code_fields -%}
 <!doctype html><html lang="{{ sms_lang }}"><head><meta name="csrf-token" content="{{ csrf_token() }}"></head>
-<body><form method="post" action="/login">{{ form.csrf_token }}{{ sms_code_fields(phone_field=form.phone, code_field=form.code) }}
+<body><form method="post" action="/login">{{ form.csrf_token }}{{ sms_code_fields(phone_field=form.phone, code_field=form.code, channel_button=True) }}
 <button type="submit">Sign in</button></form>
 <script src="{{ url_for('sms.static', filename='sms.js') }}" defer></script></body></html>
 """

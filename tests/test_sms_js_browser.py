@@ -78,3 +78,37 @@ def test_the_macro_and_sms_js_speak_the_apps_babel_language(serve_existing, page
     page.click("#send-code")
     expect(page.locator("[data-sms-message]")).to_have_text("驗證碼已傳送，5 分鐘內有效。")
     expect(page.locator("#send-code")).to_have_text(re.compile(r"^[1-3] 秒後重新取得$"))
+
+
+def test_call_me_instead_appears_only_when_the_server_offers_a_call(serve_existing, page, expect):  # noqa: F811
+    base, parts = serve_existing(SMS_VOICE_PROVIDERS=["console"], SMS_VOICE_RESEND_INTERVAL=30)
+    with parts["sms"].record_messages() as outbox:
+        page.goto(base + "/login?lang=en")
+        call = page.locator("[data-sms-channel=voice]")
+        expect(call).to_be_hidden()  # no text yet: the server offers no call (SMS_VOICE_AFTER = 1)
+        page.fill("#phone", PHONE)
+        page.click("#send-code")
+        expect(page.locator("[data-sms-message]")).to_have_text("Code sent. It is valid for 5 minutes.")
+        expect(call).to_be_visible()
+        expect(call).to_be_disabled()
+        expect(call).to_have_text(re.compile(r"^Call me in [1-3]s$"))  # voice_after: the text's own resend wait
+        expect(call).to_be_enabled(timeout=4000)
+        expect(call).to_have_text("Call me instead")
+        shot(page, "sms-js-call-me-instead")
+        call.click()
+        expect(page.locator("[data-sms-message]")).to_have_text("We are calling you. The code is valid for 5 minutes.")
+        expect(call).to_have_text(re.compile(r"^Call me in (29|30)s$"))  # the call's own cool-down
+    texted, called = outbox
+    assert (texted.channel, called.channel) == ("sms", "voice")
+    page.fill("#code", called.params["code"])  # the call's code replaced the text's
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/welcome$"))
+
+
+def test_the_call_button_stays_hidden_without_voice(serve_existing, page, expect):  # noqa: F811
+    base, _ = serve_existing()
+    page.goto(base + "/login?lang=en")
+    page.fill("#phone", PHONE)
+    page.click("#send-code")
+    expect(page.locator("[data-sms-message]")).to_have_text("Code sent. It is valid for 5 minutes.")
+    expect(page.locator("[data-sms-channel=voice]")).to_be_hidden()  # no voice_after: no call is offered

@@ -13,6 +13,7 @@ from fakes.baidu import BaiduCredentials
 from fakes.huawei import HuaweiCredentials
 from fakes.netease import NeteaseCredentials
 from fakes.qiniu import QiniuCredentials
+from fakes.tencent_vms import TencentVoiceCredentials
 from fakes.volcengine import VolcengineCredentials
 from fakes.yunpian import YunpianCredentials
 
@@ -23,6 +24,7 @@ BAIDU = BaiduCredentials()
 QINIU = QiniuCredentials()
 YUNPIAN = YunpianCredentials()
 NETEASE = NeteaseCredentials()
+TENCENT_VOICE = TencentVoiceCredentials()
 
 TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_153055065", "notice": {"id": "SMS_200", "params": ["name"]}},
@@ -56,6 +58,16 @@ TEMPLATES: dict[str, Any] = {
         "captcha": {"id": "19000001", "params": ["code", "minutes"]},
         "notice": {"id": "19000002", "params": ["name"]},
     },
+}
+
+#: voice templates (Aliyun TTS codes; Tencent and Ronglian read out the bare code)
+VOICE_TEMPLATES: dict[str, Any] = {"aliyun": {"captcha": {"id": "TTS_171115079", "params": ["code"]}}}
+
+#: how each voice vendor is pointed at a port nothing listens on
+VOICE_CLOSED = {
+    "aliyun": lambda port: {"SMS_ALIYUN_VOICE_ENDPOINT": f"127.0.0.1:{port}"},
+    "tencent": lambda port: {"SMS_TENCENT_VOICE_ENDPOINT": f"127.0.0.1:{port}"},
+    "ronglian": lambda port: {"SMS_RONGLIAN_VOICE_BASE_URL": f"http://127.0.0.1:{port}"},
 }
 
 #: international templates (a mainland template of theirs cannot text numbers abroad); the newer vendors'
@@ -197,4 +209,9 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_NETEASE_TEMPLATES": TEMPLATES["netease"],
         "SMS_NETEASE_ENDPOINT": host,
         "SMS_NETEASE_SCHEME": "http",
+        # the voice channel (on only when a test sets SMS_VOICE_PROVIDERS); credentials are the SMS ones
+        "SMS_ALIYUN_VOICE_TEMPLATES": VOICE_TEMPLATES["aliyun"],
+        "SMS_ALIYUN_VOICE_ENDPOINT": host,
+        "SMS_TENCENT_VOICE_SDK_APP_ID": TENCENT_VOICE.voice_app_id,
+        "SMS_TENCENT_VOICE_ENDPOINT": host,
     }

@@ -101,7 +101,7 @@
     text.className = "inbox-text";
     var params = entry.params || {};
     if (Object.prototype.hasOwnProperty.call(params, "code")) {
-      var parts = T.sms_captcha.split("{code}");
+      var parts = (entry.channel === "voice" ? T.voice_captcha : T.sms_captcha).split("{code}");
       var minutes = { minutes: params.minutes || "?" };
       var code = document.createElement("strong");
       code.className = "inbox-code";

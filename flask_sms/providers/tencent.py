@@ -19,18 +19,22 @@ from ..options import Option, host, scheme
 from ..phones import e164
 from ..results import DeliveryReport, Outcome
 from .base import Provider
-from .payload import Payload, Reply, templates
+from .payload import Payload, Reply, Template, templates
 from .replies import short, transport_error
 from .reports import (
     BadItem,
+    BadReceipt,
     ParsedReceipts,
     beijing,
     beijing_day,
     e164_of,
+    each_item,
     from_unix,
     json_array,
+    json_body,
     string,
 )
+from .voice import CODE_ONLY, VoiceProvider, shared, voice_code
 
 _TIME = "%Y-%m-%d %H:%M:%S"
 #: PullSmsSendStatus*: the most one call returns; PullSmsSendStatusByPhoneNumber looks back 7 days at most
@@ -91,35 +95,9 @@ class TencentProvider(Provider[Any, Any]):
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        from tencentcloud.common.credential import Credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-        # The SDK's default is a 60 s timeout and a new connection per call.
-        url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/"
-        http_profile = HttpProfile(
-            protocol=settings["SCHEME"],
-            endpoint=settings["ENDPOINT"],
-            reqTimeout=timeout,
-            keepAlive=True,
-            proxy=self.proxy_for(url),
-        )
-        self.client = SmsClient(
-            Credential(settings["SECRET_ID"], settings["SECRET_KEY"]),
-            settings["REGION"],
-            ClientProfile(httpProfile=http_profile),
-        )
-        # Given no proxy, the SDK reads HTTP(S)_PROXY itself and tests NO_PROXY as a substring
-        # (NO_PROXY=.tencentcloudapi.com does not match): set the decided route on its connection.
-        connection = getattr(self.client.request, "conn", None)
-        if connection is not None and hasattr(connection, "proxy"):
-            connection.proxy = self.proxies_for(url)
-            session = getattr(connection, "_session", None)
-            if session is not None:
-                # the route is decided; the SDK passes its own CA bundle: nothing is left for
-                # requests to read from the environment on every send
-                session.trust_env = False
+        self.client = sdk_client(self, SmsClient, settings, timeout)
 
     def format_phone(self, number: PhoneNumber) -> str:
         return e164(number)
@@ -138,19 +116,7 @@ class TencentProvider(Provider[Any, Any]):
         return request
 
     def call(self, request: Any) -> Any:
-        from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-
-        try:
-            return self.client.SendSms(request)
-        except TencentCloudSDKException as exc:
-            code, message = str(exc.get_code()), str(exc.get_message())
-            if code in _TRANSPORT_CODES:
-                raise transport_error(exc.__context__ or Exception(message)) from None
-            if code in _BODY_READ_CODES:
-                raise ProviderError("connection_error", short(message), "unknown") from None
-            if code in _SDK_PARSE_CODES:
-                raise ProviderError("bad_reply", short(message)) from None
-            raise ProviderError(code, short(message)) from None
+        return sdk_call(self.client.SendSms, request)
 
     def parse(self, raw: Any, phones: Sequence[str]) -> Reply:
         statuses = getattr(raw, "SendStatusSet", None)
@@ -281,6 +247,56 @@ class TencentProvider(Provider[Any, Any]):
             return None
 
 
+def sdk_client(provider: Provider[Any, Any], client_class: Any, settings: Mapping[str, Any], timeout: float) -> Any:
+    """A Tencent Cloud SDK client (SMS or VMS) with our timeout, kept-alive connections and the decided proxy route."""
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    # The SDK's default is a 60 s timeout and a new connection per call.
+    url = f"{settings['SCHEME']}://{settings['ENDPOINT']}/"
+    http_profile = HttpProfile(
+        protocol=settings["SCHEME"],
+        endpoint=settings["ENDPOINT"],
+        reqTimeout=timeout,
+        keepAlive=True,
+        proxy=provider.proxy_for(url),
+    )
+    client = client_class(
+        Credential(settings["SECRET_ID"], settings["SECRET_KEY"]),
+        settings["REGION"],
+        ClientProfile(httpProfile=http_profile),
+    )
+    # Given no proxy, the SDK reads HTTP(S)_PROXY itself and tests NO_PROXY as a substring
+    # (NO_PROXY=.tencentcloudapi.com does not match): set the decided route on its connection.
+    connection = getattr(client.request, "conn", None)
+    if connection is not None and hasattr(connection, "proxy"):
+        connection.proxy = provider.proxies_for(url)
+        session = getattr(connection, "_session", None)
+        if session is not None:
+            # the route is decided; the SDK passes its own CA bundle: nothing is left for
+            # requests to read from the environment on every send
+            session.trust_env = False
+    return client
+
+
+def sdk_call(action: Any, request: Any) -> Any:
+    """One SDK call, its failures as a :class:`ProviderError` with the vendor's code (or the transport's)."""
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+    try:
+        return action(request)
+    except TencentCloudSDKException as exc:
+        code, message = str(exc.get_code()), str(exc.get_message())
+        if code in _TRANSPORT_CODES:
+            raise transport_error(exc.__context__ or Exception(message)) from None
+        if code in _BODY_READ_CODES:
+            raise ProviderError("connection_error", short(message), "unknown") from None
+        if code in _SDK_PARSE_CODES:
+            raise ProviderError("bad_reply", short(message)) from None
+        raise ProviderError(code, short(message)) from None
+
+
 def _matching(reports: list[DeliveryReport], day: date | None, message_id: str | None) -> list[DeliveryReport]:
     """The reports of that day (one still undelivered counts) and that message id: the pulls return more."""
     if day is not None:
@@ -288,3 +304,117 @@ def _matching(reports: list[DeliveryReport], day: date | None, message_id: str |
     if message_id:
         reports = [r for r in reports if r.message_id == message_id]
     return reports
+
+
+# -- 语音消息 (VMS): voice verification codes --------------------------------------------------------
+class TencentVoiceProvider(VoiceProvider[Any, Any]):
+    """VMS ``SendCodeVoice`` (API version 2020-09-02) through ``tencentcloud-sdk-python-vms``, TC3-signed.
+
+    No template: the call says "您的验证码是" and then the digits of ``CodeMessage``. The
+    number goes as E.164; ``SessionContext`` carries the send's ``out_id``. The call's
+    result comes as the voice code status callback (语音验证码状态通知).
+    """
+
+    name = "tencent"
+    extra = "tencent_voice"
+    sdk_module = "tencentcloud.vms.v20200902.vms_client"
+    options = (
+        Option("SDK_APP_ID"),  # VoiceSdkAppid: the voice console's application, not the SMS one
+        Option("ENDPOINT", "vms.tencentcloudapi.com", host("vms.tencentcloudapi.com")),
+    )
+    shared_options = shared(TencentProvider.options, "SECRET_ID", "SECRET_KEY", "REGION", "SCHEME")
+    needs_templates = False
+    receipt_formats = ("application/json",)
+    sdk_loggers = TencentProvider.sdk_loggers
+    # SendCodeVoice's codes (tencentcloud/vms/v20200902/errorcodes.py); unlisted codes fail over
+    error_classes: ClassVar[Mapping[str, Outcome]] = {
+        "InvalidParameterValue.CalledNumberVerifyFail": "rejected",  # 被叫手机号码格式校验失败
+        "LimitExceeded.DeliveryFrequencyLimit": "rejected",  # 命中频率限制策略 (per number)
+        "FailedOperation.InsufficientBalanceInVoicePackage": "failed",
+        "UnauthorizedOperation.ServiceSuspendDueToArrears": "failed",
+        "UnauthorizedOperation.SdkAppidIsDisabled": "failed",
+        "UnauthorizedOperation.VoiceSdkAppidVerifyFail": "failed",
+        "InvalidParameterValue.SdkAppidNotExist": "failed",
+        "InternalError.UpstreamError": "failed",
+        "AuthFailure.SignatureFailure": "failed",
+    }
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(settings, timeout)
+        from tencentcloud.vms.v20200902.vms_client import VmsClient
+
+        self.client = sdk_client(self, VmsClient, settings, timeout)
+
+    def template_for(self, purpose: str, international: bool = False) -> Template:
+        return Template(purpose, CODE_ONLY)
+
+    def wire_number(self, number: PhoneNumber) -> str:
+        return e164(number)
+
+    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
+        from tencentcloud.vms.v20200902.models import SendCodeVoiceRequest
+
+        request = SendCodeVoiceRequest()
+        request.CodeMessage = voice_code(payload)
+        request.CalledNumber = phones[0]
+        request.VoiceSdkAppid = self.settings["SDK_APP_ID"]
+        if payload.out_id:
+            request.SessionContext = payload.out_id
+        return request
+
+    def call(self, request: Any) -> Any:
+        return sdk_call(self.client.SendCodeVoice, request)
+
+    def parse(self, raw: Any, phones: Sequence[str]) -> Reply:
+        status = getattr(raw, "SendStatus", None)
+        call_id = str(getattr(status, "CallId", "") or "")
+        if not call_id:
+            raise ProviderError("bad_reply", "the reply has no SendStatus.CallId")
+        return Reply(accepted={phone: call_id for phone in phones}, request_id=str(raw.RequestId or ""))
+
+    # -- call results: the voice code status callback and the failure-reason callback ---------------
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``{"voicecode_callback": {result, callid, mobile, nationcode, start_calltime, end_calltime, ...}}``
+        (``result`` 0: answered), or ``{"voice_failure_callback": {callid, mobile, failure_code, failure_reason}}``."""
+        data = json_body(body)
+        if isinstance(data, dict) and isinstance(data.get("voicecode_callback"), dict):
+            return each_item([data["voicecode_callback"]], cls._call_status)
+        if isinstance(data, dict) and isinstance(data.get("voice_failure_callback"), dict):
+            return each_item([data["voice_failure_callback"]], cls._call_failure)
+        raise BadReceipt("not a voicecode_callback or voice_failure_callback push")
+
+    @classmethod
+    def _call_status(cls, item: Any) -> DeliveryReport:
+        result = string(item, "result", limit=8)
+        return DeliveryReport(
+            cls.name,
+            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", required=False, limit=8)),
+            string(item, "callid"),
+            "",
+            "delivered" if result == "0" else "failed",
+            result,
+            {"0": "answered", "1": "not answered"}.get(result, "call failed"),
+            from_unix(string(item, "start_calltime", required=False, limit=16) or None),
+            from_unix(string(item, "end_calltime", required=False, limit=16) or None),
+            "voice",
+        )
+
+    @classmethod
+    def _call_failure(cls, item: Any) -> DeliveryReport:
+        return DeliveryReport(
+            cls.name,
+            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", required=False, limit=8)),
+            string(item, "callid"),
+            "",
+            "failed",
+            string(item, "failure_code", limit=16),
+            string(item, "failure_reason", required=False),
+            None,
+            None,
+            "voice",
+        )
+
+    @classmethod
+    def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
+        return TencentProvider.receipt_answer(content_type)

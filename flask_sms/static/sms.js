@@ -6,6 +6,9 @@
  * up one you add later. Inside it:
  *   [data-sms-phone]  the phone input        [data-sms-send]     the "get code" button
  *   [data-sms-code]   the code input         [data-sms-message]  where messages go
+ *   [data-sms-send][data-sms-channel="voice"]  the "call me instead" button (the macro's channel_button):
+ *                     hidden until a send answer carries "voice_after" (the server offers a call for that
+ *                     phone), enabled that many seconds later; a click asks for the code by phone call
  * and on the element itself: data-sms-url (the send route), data-sms-purpose, data-sms-lang,
  * data-sms-texts (JSON: the button texts and fallback messages), data-sms-message-target (a CSS
  * selector for a message element elsewhere on the page).
@@ -50,7 +53,14 @@
     var purpose = root.getAttribute("data-sms-purpose");
     var lang = root.getAttribute("data-sms-lang");
     var phone = root.querySelector("[data-sms-phone]");
-    var senders = Array.prototype.slice.call(root.querySelectorAll("[data-sms-send]"));
+    var all = Array.prototype.slice.call(root.querySelectorAll("[data-sms-send]"));
+    function isCall(each) {
+      return each.getAttribute("data-sms-channel") === "voice";
+    }
+    var senders = all.filter(function (each) {
+      return !isCall(each);
+    });
+    var calls = all.filter(isCall);
     var button = senders[0] || null;
     var code = root.querySelector("[data-sms-code]");
     var target = root.getAttribute("data-sms-message-target");
@@ -58,7 +68,9 @@
     var baseClass = message ? (message.className.split(" ")[0] || "sms-message") : "";
     var storeKey = STORE_PREFIX + url;
     var timer = null;
+    var callTimer = null;
     var idle = button ? button.textContent : "";
+    var callIdle = calls.length ? calls[0].textContent : "";
 
     function text(key, fallback) {
       return texts[key] || fallback || "";
@@ -127,6 +139,35 @@
       timer = setInterval(tick, 250);
     }
 
+    // "Call me instead": hidden unless the server offers a call (voice_after), enabled `seconds` from now.
+    function offerCall(seconds) {
+      clearInterval(callTimer);
+      callTimer = null;
+      if (typeof seconds !== "number") {
+        calls.forEach(function (each) {
+          each.hidden = true;
+        });
+        return;
+      }
+      var until = Date.now() + seconds * 1000;
+      function tick() {
+        var left = Math.ceil((until - Date.now()) / 1000);
+        calls.forEach(function (each) {
+          each.hidden = false;
+          each.disabled = left > 0;
+          each.textContent = left > 0 ? format(text("call_in", "{seconds}s"), { seconds: left }) : text("call_me", callIdle);
+        });
+        if (left <= 0) {
+          clearInterval(callTimer);
+          callTimer = null;
+        }
+      }
+      tick();
+      if (seconds > 0) {
+        callTimer = setInterval(tick, 250);
+      }
+    }
+
     var channel = null;
 
     function fail(error, words, status) {
@@ -136,14 +177,23 @@
 
     function send(asked) {
       channel = typeof asked === "string" ? asked : null;
+      var calling = channel === "voice";
       var number = phone.value.trim();
       if (!number) {
         fail("phone_required", text("phone_required"), 0);
         phone.focus();
         return Promise.resolve(null);
       }
-      hold(true);
-      button.textContent = text("sending", idle);
+      if (calling) {
+        clearInterval(callTimer);
+        calls.forEach(function (each) {
+          each.disabled = true;
+          each.textContent = text("calling", callIdle);
+        });
+      } else {
+        hold(true);
+        button.textContent = text("sending", idle);
+      }
       var headers = { "Content-Type": "application/json", "Accept": "application/json" };
       if (lang) {
         headers["Accept-Language"] = lang;
@@ -169,8 +219,12 @@
           return null;
         }).then(function (payload) {
           if (response.ok && payload && payload.ok) {
-            show(format(text("code_sent"), { minutes: Math.max(1, Math.floor(payload.expires_in / 60)) }), "ok");
-            countdownUntil(Date.now() + payload.resend_after * 1000);
+            var minutes = { minutes: Math.max(1, Math.floor(payload.expires_in / 60)) };
+            show(format(text(calling ? "call_placed" : "code_sent"), minutes), "ok");
+            if (!calling) { // a call has its own cool-down (voice_after): the text's countdown goes on
+              countdownUntil(Date.now() + payload.resend_after * 1000);
+            }
+            offerCall(payload.voice_after);
             if (code) {
               code.focus();
             }
@@ -185,7 +239,9 @@
           var wait = parseInt(response.headers.get("Retry-After") || "", 10);
           var words = (payload && payload.message) || format(text(error, text("invalid_request")), { retry_after: wait || 1 });
           fail(error, words, response.status);
-          if (error === "rate_limited" && wait > 0) {
+          if (calling) { // the call is offered again when it may be asked for: after the wait, or not now
+            offerCall(error === "rate_limited" && wait > 0 ? wait : error === "forbidden" ? null : 0);
+          } else if (error === "rate_limited" && wait > 0) {
             countdownUntil(Date.now() + wait * 1000);
           } else {
             ready();
@@ -194,13 +250,17 @@
         });
       }, function () {
         fail("network_error", text("network_error"), 0);
-        ready();
+        if (calling) {
+          offerCall(0);
+        } else {
+          ready();
+        }
         return null;
       });
     }
 
     if (button && phone) {
-      senders.forEach(function (each) {
+      all.forEach(function (each) {
         each.addEventListener("click", function () {
           send(each.getAttribute("data-sms-channel"));
         });
