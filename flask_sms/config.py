@@ -380,7 +380,7 @@ def _provider_settings(
         problems.extend(found)
         settings[option.name] = value
     problems += _sign_problems(name, cls, settings.get("TEMPLATES"), config)
-    sdk_problem = cls.sdk_problem()
+    sdk_problem = cls.sdk_problem(settings)
     if sdk_problem:
         problems.append(sdk_problem)
     return settings

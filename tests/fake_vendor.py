@@ -4,7 +4,9 @@ Point the real vendor SDKs (or flask_sms) at ``FakeVendor.url`` / ``.host``
 and the fake answers in each vendor's real wire format after checking the
 request's signature, written from each vendor's *published* scheme:
 
-* **Aliyun Dysmsapi** (RPC signature v1, HMAC-SHA1). This is any request not
+* **Aliyun Dysmsapi** (RPC signature v1, HMAC-SHA1, as ``aliyun-python-sdk-core``
+  signs; or the V3 signature ACS3-HMAC-SHA256, as ``alibabacloud_dysmsapi20170525``
+  signs, the action and version then in ``x-acs-*`` headers). This is any request not
   claimed by the vendors below. Parameters may be in the query string and/or
   a form-encoded body; both are merged.
 * **Tencent Cloud SMS 2021-01-11** (TC3-HMAC-SHA256). These are requests
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # annotations are lazy (PEP 563): no runtime dependency
     from typing_extensions import Self
 
 __all__ = [
+    "ACS3",
     "ALIYUN_MAX_NUMBERS",
     "MODES",
     "RONGLIAN_MAX_NUMBERS",
@@ -73,6 +76,9 @@ __all__ = [
     "Refusal",
     "Reply",
     "VendorFake",
+    "acs3_authorization_fields",
+    "acs3_canonical_request",
+    "acs3_signature",
     "aliyun_percent_encode",
     "aliyun_request_params",
     "aliyun_signature",
@@ -355,6 +361,38 @@ def aliyun_request_params(query: str, content_type: str, body: bytes) -> dict[st
     if body and (not ctype or "application/x-www-form-urlencoded" in ctype):
         params.update(_parse_form(body.decode("utf-8", "replace")))
     return params
+
+
+#: the V3 signature's algorithm name (the one the V2 SDK uses)
+ACS3 = "ACS3-HMAC-SHA256"
+
+
+def acs3_authorization_fields(header: str) -> dict[str, str] | None:
+    """``ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=hex`` read back, or ``None``."""
+    algorithm, _, rest = header.strip().partition(" ")
+    if algorithm != ACS3:
+        return None
+    fields = dict(item.strip().split("=", 1) for item in rest.split(",") if "=" in item)
+    return fields if {"Credential", "SignedHeaders", "Signature"} <= fields.keys() else None
+
+
+def acs3_canonical_request(
+    method: str, path: str, query: dict[str, str], lowered: dict[str, str], signed: list[str], payload_hash: str
+) -> str:
+    """The V3 canonical request: method, path, the query (name and value RFC 3986-encoded, sorted), each signed
+    header as ``name:trimmed value``, the signed names, the body's hex SHA-256."""
+    pe = aliyun_percent_encode
+    canonical_query = "&".join(f"{pe(k)}={pe(v)}" for k, v in sorted(query.items()))
+    canonical_headers = "".join(f"{name}:{lowered[name].strip()}\n" for name in signed)
+    return (
+        f"{method.upper()}\n{path or '/'}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed)}\n{payload_hash}"
+    )
+
+
+def acs3_signature(secret: str, canonical_request: str) -> str:
+    """Hex HMAC-SHA256 under the AccessKey secret of ``ACS3-HMAC-SHA256\n`` + the canonical request's hex SHA-256."""
+    to_sign = f"{ACS3}\n{hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()}"
+    return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def tc3_authorization_fields(header: str) -> dict[str, str] | None:
@@ -898,7 +936,15 @@ class FakeVendor:
 
     def _aliyun_parse(self, method: str, path: str, query: str, headers: Message, body: bytes):
         params = aliyun_request_params(query, headers.get("Content-Type") or "", body)
-        self._aliyun_authenticate(method, params)
+        if (headers.get("Authorization") or "").startswith(ACS3 + " "):
+            self._aliyun_acs3_authenticate(method, path, query, headers, body)
+            params = {
+                **params,
+                "Action": headers.get("x-acs-action") or "",
+                "Version": headers.get("x-acs-version") or "",
+            }
+        else:
+            self._aliyun_authenticate(method, params)
         self._aliyun_route(params)
         phones = params["PhoneNumbers"].split(",")
         template_params, pending = _aliyun_template_params(params.get("TemplateParam"))
@@ -936,6 +982,43 @@ class FakeVendor:
         with self._lock:
             replayed = params["SignatureNonce"] in self._nonces
             self._nonces.add(params["SignatureNonce"])
+        if replayed:
+            raise refuse(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+
+    def _aliyun_acs3_authenticate(self, method: str, path: str, query: str, headers: Message, body: bytes) -> None:
+        """The V3 signature's checks (ACS3-HMAC-SHA256, "V3版本请求体&签名机制"): the header's form, the key, the
+        signed headers (host and every x-acs-* header present), the body's hash, the time, the HMAC, the nonce."""
+        refuse = self._aliyun_refuse
+        fields = acs3_authorization_fields(headers.get("Authorization") or "")
+        if fields is None:
+            raise refuse(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+        if fields["Credential"] != self.credentials.aliyun_key_id:
+            raise refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        lowered = {name.lower(): value for name, value in headers.items()}
+        signed = fields["SignedHeaders"].split(";")
+        required = {"host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce"}
+        required |= {name for name in lowered if name.startswith("x-acs-")} | ({"content-type"} & set(lowered))
+        if not required <= set(signed) or any(name not in lowered for name in signed):
+            raise refuse(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+        if lowered["x-acs-content-sha256"] != hashlib.sha256(body).hexdigest():
+            raise refuse(400, "SignatureDoesNotMatch", "The request body does not match its x-acs-content-sha256.")
+        try:
+            when = datetime.strptime(lowered["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise refuse(
+                400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."
+            ) from None
+        if abs((datetime.now(timezone.utc) - when).total_seconds()) > 15 * 60:
+            raise refuse(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+        canonical = acs3_canonical_request(
+            method, path, _parse_form(query), lowered, signed, lowered["x-acs-content-sha256"]
+        )
+        expected = acs3_signature(self.credentials.aliyun_secret, canonical)
+        if not hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii")):
+            raise refuse(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
+        with self._lock:
+            replayed = lowered["x-acs-signature-nonce"] in self._nonces
+            self._nonces.add(lowered["x-acs-signature-nonce"])
         if replayed:
             raise refuse(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 

@@ -34,6 +34,15 @@ from flask_sms import SendError, SmsExtension, send_sms
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aliyunsdkcore")
 
 VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi", "huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease"]
+# Aliyun through its V2.0 SDK (SMS_ALIYUN_SDK = "v2"): it reads HTTP(S)_PROXY itself and ignores NO_PROXY
+VENDORS.append("aliyun-v2")
+
+
+def _vendor(entry: str) -> str:
+    """The fake vendor (and provider) of a test's vendor entry."""
+    return entry.removesuffix("-v2")
+
+
 PARAMS = {"code": "483920", "minutes": 5, "name": "张三"}
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -208,12 +217,14 @@ def _app(fake: Any, vendor: str, host: str | None = None, **config: Any) -> Flas
     app = Flask("flask_sms_proxy_tests")
     app.config.update(
         SECRET_KEY="test-secret-key-for-flask-sms",
-        SMS_PROVIDERS=[vendor],
+        SMS_PROVIDERS=[_vendor(vendor)],
         SMS_SUPPRESS_SEND=False,
         SMS_TIMEOUT=2,
         SMS_CIRCUIT_BREAKER=None,
         **(_https if config.pop("https", False) else dict)(vendor_config(f"http://{host}", host)),
     )
+    if vendor.endswith("-v2"):
+        app.config["SMS_ALIYUN_SDK"] = "v2"
     app.config.update(config)
     SmsExtension(app)
     return app
@@ -226,14 +237,14 @@ def _send(app: Flask) -> Any:
 
 def assert_proxied(proxy: _ProxyServer, fake: Any, vendor: str, host: str, result: Any) -> None:
     assert result.ok, result.attempts
-    assert len(fake.received(vendor)) == 1
+    assert len(fake.received(_vendor(vendor))) == 1
     assert [seen[1] for seen in proxy.seen] == [host], "the request should have gone through the proxy"
     assert not proxy.refused
 
 
 def assert_direct(proxy: _ProxyServer, fake: Any, vendor: str, result: Any) -> None:
     assert result.ok, result.attempts
-    assert len(fake.received(vendor)) == 1
+    assert len(fake.received(_vendor(vendor))) == 1
     assert proxy.seen == [] and proxy.refused == [], "the request should have gone straight to the vendor"
 
 
@@ -336,7 +347,7 @@ def test_https_endpoint_goes_through_a_connect_tunnel(proxy, fake, tls_front, ve
         _app(fake, vendor, tls_front.host, https=True, SMS_PROXY=proxy.url.replace("http://", "http://ops:pw@"))
     )
     assert result.ok, result.attempts
-    assert len(fake.received(vendor)) == 1
+    assert len(fake.received(_vendor(vendor))) == 1
     assert [(seen[0], seen[1], seen[3]) for seen in proxy.seen] == [("CONNECT", tls_front.host, "Basic b3BzOnB3")]
 
 
@@ -357,7 +368,7 @@ def test_dead_proxy_fails_over_as_nothing_was_sent(proxy, fake, caplog, vendor):
         send_sms("13800138000", "captcha", PARAMS)
     (attempt,) = caught.value.attempts
     assert attempt.outcome == "failed", (attempt.code, attempt.message)
-    assert fake.received(vendor) == []
+    assert fake.received(_vendor(vendor)) == []
     # the proxy's password reaches neither the error nor a log record
     assert "proxy-pass-9271" not in f"{caught.value} {attempt.message}"
     assert "proxy-pass-9271" not in caplog.text

@@ -20,6 +20,9 @@ from fake_vendor import (
     AuthRefusal,
     Credentials,
     FakeVendor,
+    acs3_authorization_fields,
+    acs3_canonical_request,
+    acs3_signature,
     aliyun_request_params,
     aliyun_signature,
     ronglian_authorization,
@@ -50,6 +53,37 @@ def test_aliyun_sendsms_example():
         "OutId": "123",
     }
     assert aliyun_signature("GET", params, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+
+
+def test_aliyun_v3_signature_example():
+    """Aliyun's V3 request signature (ACS3-HMAC-SHA256), which the V2.0 SDK sends: the published example of
+    "ROA风格请求体&签名机制" (help.aliyun.com/zh/model-studio/roa-style-request-body-signature-mechanism), its request
+    headers and its Authorization, checked with the fake's own canonical request and HMAC; the secret is the
+    docs' placeholder YourAccessKeySecret."""
+    empty = hashlib.sha256(b"").hexdigest()
+    assert empty == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # x-acs-content-sha256
+    headers = {
+        "host": "ecs.cn-shanghai.aliyuncs.com",
+        "x-acs-action": "RunInstances",
+        "x-acs-content-sha256": empty,
+        "x-acs-date": "2023-10-26T09:01:01Z",
+        "x-acs-signature-nonce": "d410180a5abf7fe235dd9b74aca91fc0",
+        "x-acs-version": "2014-05-26",
+    }
+    authorization = (
+        "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;x-acs-content-sha256;"
+        "x-acs-date;x-acs-signature-nonce;x-acs-version,"
+        "Signature=e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
+    )
+    fields = acs3_authorization_fields(authorization)
+    assert fields is not None and fields["Credential"] == "YourAccessKeyId"
+    query = {"ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd", "RegionId": "cn-shanghai"}
+    canonical = acs3_canonical_request("POST", "/", query, headers, fields["SignedHeaders"].split(";"), empty)
+    assert acs3_signature("YourAccessKeySecret", canonical) == fields["Signature"]
+    # any part changed changes it
+    assert (
+        acs3_signature("YourAccessKeySecret", canonical.replace("RunInstances", "StopInstances")) != fields["Signature"]
+    )
 
 
 def test_aliyun_rpc_signature_examples():

@@ -1,12 +1,24 @@
-"""Aliyun Dysmsapi (阿里云短信服务) through ``aliyun-python-sdk-core``.
+"""Aliyun Dysmsapi (阿里云短信服务) through either generation of Aliyun's Python SDK.
 
 SendSms, API version 2017-05-25: up to 1000 comma-separated numbers, one
 ``TemplateParam`` JSON object, business errors as ``Code != "OK"`` in HTTP 200.
+
+``SMS_ALIYUN_SDK`` picks the SDK: ``"v1"`` (the default) is ``aliyun-python-sdk-core``
+(``AcsClient`` + ``CommonRequest``, the RPC signature v1, HMAC-SHA1), which Aliyun
+says "will soon enter the Basic Security Maintenance phase"; ``"v2"`` is
+``alibabacloud_dysmsapi20170525`` on ``alibabacloud-tea-openapi`` (extra
+``[aliyun-v2]``), which signs with ACS3-HMAC-SHA256 (the V3 request signature:
+``x-acs-action``/``x-acs-version`` headers, the parameters in the query, the body's
+SHA-256 signed). Both send the same parameters and are read into the same reply,
+so outcomes, correlation (``OutId``) and QuerySendDetails are the same.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import types
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, ClassVar
@@ -14,7 +26,7 @@ from typing import Any, ClassVar
 from phonenumbers import PhoneNumber
 
 from ..errors import ProviderError, SmsError
-from ..options import UNSET, Option, host, scheme
+from ..options import UNSET, Option, choice, host, scheme
 from ..phones import is_mainland
 from ..results import DeliveryReport, Outcome
 from .base import Provider
@@ -32,13 +44,23 @@ from .reports import (
 from .voice import VoiceProvider, shared
 
 _TIME = "%Y-%m-%d %H:%M:%S"
+_VERSION = "2017-05-25"
 #: QuerySendDetails: the largest page, the oldest day it answers for
 _PAGE_SIZE = 50
 _QUERY_DAYS = 30
 _QUERY_PAGES = 200  # 10,000 reports for one number and day: far past any real use, a stop for a looping reply
 
+#: one Dysmsapi call: the action and its parameters (the same for both SDKs)
+AliyunRequest = tuple[str, dict[str, str]]
 
-class AliyunProvider(Provider[Any, bytes]):
+#: the SDK generations, their import module and pip extra
+_SDKS = {
+    "v1": ("aliyunsdkcore.client", "aliyun"),
+    "v2": ("alibabacloud_dysmsapi20170525.client", "aliyun-v2"),
+}
+
+
+class AliyunProvider(Provider[AliyunRequest, dict[str, Any]]):
     name = "aliyun"
     extra = "aliyun"
     sdk_module = "aliyunsdkcore.client"
@@ -52,6 +74,11 @@ class AliyunProvider(Provider[Any, bytes]):
         Option("REGION", "cn-hangzhou"),
         Option("ENDPOINT", "dysmsapi.aliyuncs.com", host("dysmsapi.aliyuncs.com")),
         Option("SCHEME", "https", scheme),
+        Option(
+            "SDK",
+            "v1",
+            choice("v1", "v2", describe='"v1" (aliyun-python-sdk-core) or "v2" (alibabacloud_dysmsapi20170525)'),
+        ),
     )
     receipt_formats = ("application/json",)
     # A mainland template cannot text other numbers (国内短信模板和国际短信模板不可以混用).
@@ -83,73 +110,44 @@ class AliyunProvider(Provider[Any, bytes]):
         "aliyunsdkcore.http.http_response",
         "aliyunsdkcore.auth.signers.access_key_signer",
         "aliyunsdkcore.vendored.requests.packages.urllib3.connectionpool",
+        # the V2 SDK: its DEBUG=sdk dump (through a handler of its own) and the requests it sends
+        "darabonba-core",
+        "urllib3.connectionpool",
     )
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        from aliyunsdkcore.client import AcsClient
+        proxy = self.proxy_for(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
+        sdk = _SdkV2 if settings.get("SDK") == "v2" else _SdkV1
+        self.sdk: _SdkV1 | _SdkV2 = sdk(settings, timeout, proxy)
 
-        # auto_retry off: a retried SendSms texts the user twice. proxy: always a full mapping, None
-        # for direct: given none, the SDK reads HTTP(S)_PROXY itself and ignores NO_PROXY.
-        self.client = AcsClient(
-            settings["ACCESS_KEY_ID"],
-            settings["ACCESS_KEY_SECRET"],
-            settings["REGION"],
-            auto_retry=False,
-            max_retry_time=0,
-            timeout=timeout,
-            connect_timeout=timeout,
-            proxy=self.proxies_for(f"{settings['SCHEME']}://{settings['ENDPOINT']}/"),
-        )
+    @classmethod
+    def sdk_problem(cls, settings: Mapping[str, Any] | None = None) -> str | None:
+        module, extra = _SDKS.get((settings or {}).get("SDK") or "v1", _SDKS["v1"])
+        return _missing(module, f"provider {cls.name!r} needs its vendor SDK: pip install 'Flask-SMS-Captcha[{extra}]'")
 
     def format_phone(self, number: PhoneNumber) -> str:
         """Mainland: the 11 digits; elsewhere country code + number, no ``00`` or ``+`` (852000012****)."""
         return _wire(number)
 
-    def _common_request(self, action: str) -> Any:
-        """A Dysmsapi 2017-05-25 RPC call to our endpoint; the parameters are added by the caller."""
-        from aliyunsdkcore.request import CommonRequest
-
-        request = CommonRequest()
-        request.set_domain(self.settings["ENDPOINT"])
-        request.set_protocol_type(self.settings["SCHEME"])
-        request.set_version("2017-05-25")
-        request.set_action_name(action)
-        request.set_method("POST")
-        request.set_accept_format("json")
-        return request
-
-    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
-        request = self._common_request("SendSms")
-        request.add_query_param("PhoneNumbers", ",".join(phones))
-        request.add_query_param("SignName", self.sign_name(payload))
-        request.add_query_param("TemplateCode", payload.template.id)
+    def build_request(self, phones: Sequence[str], payload: Payload) -> AliyunRequest:
+        params = {
+            "PhoneNumbers": ",".join(phones),
+            "SignName": self.sign_name(payload),
+            "TemplateCode": payload.template.id,
+        }
         if payload.params:
-            param = json.dumps(dict(payload.params), ensure_ascii=False, separators=(",", ":"))
-            request.add_query_param("TemplateParam", param)
+            params["TemplateParam"] = json.dumps(dict(payload.params), ensure_ascii=False, separators=(",", ":"))
         if payload.out_id:
-            request.add_query_param("OutId", payload.out_id)  # echoed as out_id in SmsReport
-        return request
+            params["OutId"] = payload.out_id  # echoed as out_id in SmsReport
+        return "SendSms", params
 
-    def call(self, request: Any) -> bytes:
-        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
+    def call(self, request: AliyunRequest) -> dict[str, Any]:
+        return self.sdk.call(*request)
 
-        try:
-            reply: bytes = self.client.do_action_with_exception(request)
-            return reply
-        except ServerException as exc:
-            status = exc.get_http_status() or 0
-            if status >= 500:
-                raise ProviderError(f"http_{status}", short(exc.get_error_msg())) from None
-            raise ProviderError(exc.get_error_code(), short(exc.get_error_msg())) from None
-        except ClientException as exc:
-            # SDK.HttpError keeps only the text of the requests error ("Max retries exceeded ..."
-            # when it never connected): the text decides failed or unknown
-            raise transport_error(Exception(exc.get_error_msg())) from None
-
-    def parse(self, raw: bytes, phones: Sequence[str]) -> Reply:
-        body = load_json(raw, self.name)
-        if not isinstance(body, dict) or "Code" not in body:
+    def parse(self, raw: dict[str, Any], phones: Sequence[str]) -> Reply:
+        body = raw
+        if "Code" not in body:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         if body["Code"] != "OK":
             raise ProviderError(str(body["Code"]), short(body.get("Message", "")))
@@ -208,18 +206,14 @@ class AliyunProvider(Provider[Any, bytes]):
         return [r for r in (self._queried_report(e, message_id) for e in entries) if r is not None]
 
     def _query_page(self, wire: str, day: date, page: int, message_id: str | None) -> dict[str, Any]:
-        request = self._common_request("QuerySendDetails")
-        request.add_query_param("PhoneNumber", wire)
-        request.add_query_param("SendDate", day.strftime("%Y%m%d"))
-        request.add_query_param("PageSize", str(_PAGE_SIZE))
-        request.add_query_param("CurrentPage", str(page))
+        params = {"PhoneNumber": wire, "SendDate": day.strftime("%Y%m%d")}
+        params.update(PageSize=str(_PAGE_SIZE), CurrentPage=str(page))
         if message_id:
-            request.add_query_param("BizId", message_id)
+            params["BizId"] = message_id
         try:
-            raw = self.call(request)
+            body = self.call(("QuerySendDetails", params))
         except ProviderError as exc:
             raise SmsError(f"aliyun QuerySendDetails failed: {exc.code} {exc.message}".rstrip()) from None
-        body = load_json(raw, self.name)
         if not isinstance(body, dict) or body.get("Code") != "OK":
             code = body.get("Code") if isinstance(body, dict) else "bad_reply"
             message = body.get("Message", "") if isinstance(body, dict) else short(body)
@@ -274,7 +268,7 @@ def _wire(number: PhoneNumber) -> str:
 _VOICE_OUT_ID_BYTES = 15
 
 
-class AliyunVoiceProvider(VoiceProvider[Any, bytes]):
+class AliyunVoiceProvider(VoiceProvider[AliyunRequest, dict[str, Any]]):
     """Dyvmsapi ``SingleCallByTts`` (API version 2017-05-25), through the same RPC client and signature as SendSms.
 
     ``TtsCode`` is the purpose's TTS template (``SMS_ALIYUN_VOICE_TEMPLATES``), ``TtsParam`` the
@@ -313,31 +307,30 @@ class AliyunVoiceProvider(VoiceProvider[Any, bytes]):
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
         # the RPC client, request shape and error reading of SendSms, pointed at Dyvmsapi's endpoint
+        # (through aliyun-python-sdk-core: SMS_ALIYUN_SDK picks the SDK of SMS only)
         self.rpc = AliyunProvider(settings, timeout)
 
-    def build_request(self, phones: Sequence[str], payload: Payload) -> Any:
-        request = self.rpc._common_request("SingleCallByTts")
-        request.add_query_param("CalledNumber", phones[0])
-        request.add_query_param("TtsCode", payload.template.id)
+    def build_request(self, phones: Sequence[str], payload: Payload) -> AliyunRequest:
+        params = {"CalledNumber": phones[0], "TtsCode": payload.template.id}
         if payload.params:
-            request.add_query_param("TtsParam", json.dumps(dict(payload.params), separators=(",", ":")))
+            params["TtsParam"] = json.dumps(dict(payload.params), separators=(",", ":"))
         show_number = self.settings.get("SHOW_NUMBER")
         if show_number:
-            request.add_query_param("CalledShowNumber", show_number)
+            params["CalledShowNumber"] = show_number
         if payload.out_id and len(payload.out_id.encode()) <= _VOICE_OUT_ID_BYTES:
-            request.add_query_param("OutId", payload.out_id)
-        return request
+            params["OutId"] = payload.out_id
+        return "SingleCallByTts", params
 
-    def parse(self, raw: bytes, phones: Sequence[str]) -> Reply:
-        body = load_json(raw, self.name)
-        if not isinstance(body, dict) or "Code" not in body:
+    def parse(self, raw: dict[str, Any], phones: Sequence[str]) -> Reply:
+        body = raw
+        if "Code" not in body:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         if body["Code"] != "OK":
             raise ProviderError(str(body["Code"]), short(body.get("Message", "")))
         call_id = str(body.get("CallId", ""))
         return Reply(accepted={phone: call_id for phone in phones}, request_id=str(body.get("RequestId", "")))
 
-    def call(self, request: Any) -> bytes:
+    def call(self, request: AliyunRequest) -> dict[str, Any]:
         return self.rpc.call(request)
 
     # -- call results: the VoiceReport push ---------------------------------------------------------
@@ -369,3 +362,180 @@ class AliyunVoiceProvider(VoiceProvider[Any, bytes]):
     @classmethod
     def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
         return AliyunProvider.receipt_answer(content_type)
+def _missing(module: str, problem: str) -> str | None:
+    """``problem`` when ``module`` cannot be imported."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return problem
+    return None
+
+
+class _SdkV1:
+    """Dysmsapi through ``aliyun-python-sdk-core``: a ``CommonRequest`` per call on one ``AcsClient``."""
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float, proxy: str | None) -> None:
+        from aliyunsdkcore.client import AcsClient
+
+        from .base import proxies_mapping
+
+        self.settings = settings
+        # auto_retry off: a retried SendSms texts the user twice. proxy: always a full mapping, None
+        # for direct: given none, the SDK reads HTTP(S)_PROXY itself and ignores NO_PROXY.
+        self.client = AcsClient(
+            settings["ACCESS_KEY_ID"],
+            settings["ACCESS_KEY_SECRET"],
+            settings["REGION"],
+            auto_retry=False,
+            max_retry_time=0,
+            timeout=timeout,
+            connect_timeout=timeout,
+            proxy=proxies_mapping(proxy),
+        )
+
+    def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
+        from aliyunsdkcore.request import CommonRequest
+
+        request = CommonRequest()
+        request.set_domain(self.settings["ENDPOINT"])
+        request.set_protocol_type(self.settings["SCHEME"])
+        request.set_version(_VERSION)
+        request.set_action_name(action)
+        request.set_method("POST")
+        request.set_accept_format("json")
+        for name, value in params.items():
+            request.add_query_param(name, value)
+        try:
+            raw: bytes = self.client.do_action_with_exception(request)
+        except ServerException as exc:
+            status = exc.get_http_status() or 0
+            if status >= 500:
+                raise ProviderError(f"http_{status}", short(exc.get_error_msg())) from None
+            raise ProviderError(exc.get_error_code(), short(exc.get_error_msg())) from None
+        except ClientException as exc:
+            # SDK.HttpError keeps only the text of the requests error ("Max retries exceeded ..."
+            # when it never connected): the text decides failed or unknown
+            raise transport_error(Exception(exc.get_error_msg())) from None
+        return _body(load_json(raw, "aliyun"))
+
+
+def _body(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProviderError("bad_reply", f"unexpected reply: {short(value)}")
+    return value
+
+
+class _SdkV2:
+    """Dysmsapi through ``alibabacloud_dysmsapi20170525`` (V2.0): the SDK's own typed request and method
+    per call, on one ``Client``.
+
+    Its defaults are kept where they are safe: no retries (``RuntimeOptions`` without ``autoretry``
+    makes one attempt), ACS3-HMAC-SHA256. Two are not: given no proxy it reads ``HTTP(S)_PROXY``
+    itself and ignores ``NO_PROXY``; and a reply that is not JSON raises without its HTTP status.
+    So its request function runs with private globals (nothing process-wide changes, other code
+    that uses the SDK is unaffected): an environment without proxy variables (the decided proxy
+    is passed in the config), and the status of the last response kept for this thread.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], timeout: float, proxy: str | None) -> None:
+        from alibabacloud_dysmsapi20170525.client import Client
+        from alibabacloud_tea_openapi.utils_models import Config
+
+        milliseconds = int(timeout * 1000)
+        config = Config(
+            access_key_id=settings["ACCESS_KEY_ID"],
+            access_key_secret=settings["ACCESS_KEY_SECRET"],
+            region_id=settings["REGION"],
+            endpoint=settings["ENDPOINT"],
+            protocol=settings["SCHEME"],
+            read_timeout=milliseconds,
+            connect_timeout=milliseconds,
+            http_proxy=proxy,
+            https_proxy=proxy,
+            # it verifies with certifi's bundle alone: the one requests would read from the environment
+            ca=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None,
+        )
+        self.status = threading.local()
+        self.client = _routed_v2_client(Client, self.status)(config)
+
+    def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        from alibabacloud_dysmsapi20170525 import models
+        from darabonba.runtime import RuntimeOptions
+
+        model, method = {
+            "SendSms": (models.SendSmsRequest, self.client.send_sms_with_options),
+            "QuerySendDetails": (models.QuerySendDetailsRequest, self.client.query_send_details_with_options),
+        }[action]
+        self.status.code = 0
+        try:
+            response = method(model().from_map(dict(params)), RuntimeOptions())
+        except Exception as exc:  # noqa: BLE001 -- the SDK's own exception types, read below
+            raise self._error(exc) from None
+        return _body(response.body.to_map() if response.body is not None else None)
+
+    def _error(self, exc: Exception) -> ProviderError:
+        """The vendor's code for a refusal (HTTP 4xx/5xx with a JSON body); the transport's fault; else the
+        HTTP status or an unreadable reply."""
+        from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
+        from darabonba.exceptions import RetryError, UnretryableException
+
+        if isinstance(exc, AlibabaCloudException):
+            return _vendor_error(exc)
+        inner = exc.inner_exception if isinstance(exc, UnretryableException) else exc
+        if isinstance(inner, RetryError):  # the request failed in transport: its requests error, as text
+            return transport_error(Exception(str(inner.message)))
+        status = int(getattr(self.status, "code", 0) or 0)
+        if status >= 300:  # a body that is not JSON, with an error status: a proxy's 502 page
+            return ProviderError(f"http_{status}", short(str(inner)))
+        return ProviderError("bad_reply", f"aliyun sent a reply that could not be read: {short(str(inner), 120)}")
+
+
+def _vendor_error(exc: Any) -> ProviderError:
+    """A refusal the V2 SDK read from the reply: Aliyun's code and message (HTTP 5xx: ``http_<status>``)."""
+    status = int(exc.status_code or 0)
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = short(data.get("Message") or exc.message or "")
+    return ProviderError(f"http_{status}" if status >= 500 else str(exc.code), message)
+
+
+class _NoProxyEnviron(dict[str, str]):
+    """``os.environ`` for the V2 SDK's request function: the proxy variables are decided for it."""
+
+    _PROXY = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default if key.lower() in self._PROXY else os.environ.get(key, default)
+
+
+def _routed_v2_client(client_class: type[Any], status: threading.local) -> type[Any]:
+    """A subclass of the V2 SDK's ``Client`` whose requests read no proxy variable and keep their status.
+
+    ``DaraCore.do_action`` (the HTTP call) and the OpenAPI client's ``do_request`` that calls it run
+    with private copies of their module globals, as for Ronglian and Baidu.
+    """
+    import alibabacloud_tea_openapi.client as openapi_client
+    import darabonba.core as dara_core
+
+    core_globals = dict(vars(dara_core))
+    core_globals["os"] = types.SimpleNamespace(environ=_NoProxyEnviron(), getenv=os.getenv)
+    original = dara_core.DaraCore.__dict__["do_action"].__func__
+    do_action = types.FunctionType(
+        original.__code__, core_globals, original.__name__, original.__defaults__, original.__closure__
+    )
+
+    def do_action_keeping_status(request: Any, runtime_option: Any = None) -> Any:
+        response = do_action(request, runtime_option)
+        status.code = response.status_code
+        return response
+
+    core = type("RoutedDaraCore", (dara_core.DaraCore,), {"do_action": staticmethod(do_action_keeping_status)})
+    client_globals = dict(vars(openapi_client))
+    client_globals["DaraCore"] = core
+    method = openapi_client.Client.do_request
+    routed = types.FunctionType(
+        method.__code__, client_globals, method.__name__, method.__defaults__, method.__closure__
+    )
+    return type("RoutedDysmsapiClient", (client_class,), {"do_request": routed})

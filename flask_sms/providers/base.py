@@ -153,7 +153,8 @@ class Provider(ABC, Generic[RequestT, RawT]):
         return tuple(option.name for option in cls.options if option.secret)
 
     @classmethod
-    def sdk_problem(cls) -> str | None:
+    def sdk_problem(cls, settings: Mapping[str, Any] | None = None) -> str | None:
+        """Why the SDK these settings need cannot be used (not installed), or ``None``."""
         if cls.sdk_module is None:
             return None
         try:
