@@ -52,6 +52,17 @@ def test_each_generation_signs_as_it_should_and_carries_the_out_id(make_app, fak
 
 
 @pytest.mark.parametrize("sdk", SDKS)
+def test_the_client_is_built_once_and_its_connection_kept_alive(make_app, fake, sdk):
+    app = _app(make_app, sdk)
+    (provider,) = app.extensions["sms"]._state(app).sender.providers
+    client = provider.client
+    for _ in range(3):
+        assert _send(app).ok
+    assert provider.client is client
+    assert len({r.client_port for r in fake.received("aliyun")}) == 1, "each send opened a new connection"
+
+
+@pytest.mark.parametrize("sdk", SDKS)
 def test_a_wrong_secret_is_refused_by_the_signature_check_and_fails_over(make_app, fake, sdk):
     app = _app(make_app, sdk, ["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret-value")
     result = _send(app)

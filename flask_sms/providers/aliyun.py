@@ -120,6 +120,8 @@ class AliyunProvider(Provider[AliyunRequest, dict[str, Any]]):
         proxy = self.proxy_for(f"{settings['SCHEME']}://{settings['ENDPOINT']}/")
         sdk = _SdkV2 if settings.get("SDK") == "v2" else _SdkV1
         self.sdk: _SdkV1 | _SdkV2 = sdk(settings, timeout, proxy)
+        #: the SDK's own client (``AcsClient`` or the V2 ``Client``), built once
+        self.client = self.sdk.client
 
     @classmethod
     def sdk_problem(cls, settings: Mapping[str, Any] | None = None) -> str | None:
@@ -488,6 +490,9 @@ class _SdkV2:
         if isinstance(inner, RetryError):  # the request failed in transport: its requests error, as text
             return transport_error(Exception(str(inner.message)))
         status = int(getattr(self.status, "code", 0) or 0)
+        if not status:  # no reply came, and not a transport error (requests raises IOError for those): the
+            # request could not be made (its TLS set-up, say), so nothing was sent
+            return ProviderError("connection_error", short(f"{type(inner).__name__}: {inner}"), "failed")
         if status >= 300:  # a body that is not JSON, with an error status: a proxy's 502 page
             return ProviderError(f"http_{status}", short(str(inner)))
         return ProviderError("bad_reply", f"aliyun sent a reply that could not be read: {short(str(inner), 120)}")
