@@ -295,7 +295,7 @@ class AliyunVoiceProvider(VoiceProvider[AliyunRequest, dict[str, Any]]):
     error_classes: ClassVar[Mapping[str, Outcome]] = {
         "isv.MOBILE_NUMBER_ILLEGAL": "rejected",
         "isv.BUSINESS_LIMIT_CONTROL": "rejected",  # 1/min, 5/h, 20/24 h per called number
-        "isv.BLACK_KEY_CONTROL_LIMIT": "rejected",
+        "isv.BLACK_KEY_CONTROL_LIMIT": "content",  # a blacklisted keyword in the TTS values, as for SMS
         "isv.AMOUNT_NOT_ENOUGH": "failed",
         "isv.OUT_OF_SERVICE": "failed",
         "isv.PRODUCT_UNSUBSCRIBE": "failed",
@@ -364,6 +364,8 @@ class AliyunVoiceProvider(VoiceProvider[AliyunRequest, dict[str, Any]]):
     @classmethod
     def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
         return AliyunProvider.receipt_answer(content_type)
+
+
 def _missing(module: str, problem: str) -> str | None:
     """``problem`` when ``module`` cannot be imported."""
     import importlib
