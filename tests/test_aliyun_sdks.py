@@ -120,7 +120,7 @@ def test_the_breaker_opens_on_failures_and_ignores_content_refusals(make_app, fa
     downs: list[str] = []
     app = _app(make_app, sdk, ["aliyun", "tencent"], SMS_CIRCUIT_BREAKER={"failures": 2, "window": 60, "cooldown": 30})
     app.extensions["sms"].clock = FakeClock()
-    with provider_down.connected_to(lambda sender, provider: downs.append(provider)):
+    with provider_down.connected_to(lambda sender, provider, **_: downs.append(provider)):
         for _ in range(3):
             _send(app, purpose="notice", params={"name": "http://evil.example.com"})  # content: not counted
         assert downs == []

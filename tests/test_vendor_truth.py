@@ -260,7 +260,7 @@ def test_values_the_vendor_refuses_fail_over_but_never_open_its_breaker(make_app
     downs: list[str] = []
     app = make_app(["aliyun", "tencent"], SMS_CIRCUIT_BREAKER={"failures": 3, "window": 60, "cooldown": 30})
     app.extensions["sms"].clock = FakeClock()
-    with provider_down.connected_to(lambda sender, provider: downs.append(provider)):
+    with provider_down.connected_to(lambda sender, provider, **_: downs.append(provider)):
         for n in range(6):
             result = _send(app, f"1380013800{n}", {"name": "see http://evil.example.com"}, purpose="notice")
             refused, sent = result.attempts

@@ -129,7 +129,8 @@ def test_the_published_single_call_by_tts_reply_is_read():
     from flask_sms.providers.aliyun import AliyunVoiceProvider
 
     published = b'{"RequestId":"D9CB3933-9FE3-4870-BA8E-2BEE91B69D23","Code":"OK","Message":"OK","CallId":"116012354148^10281378****"}'
-    parsed = AliyunVoiceProvider.parse(object.__new__(AliyunVoiceProvider), published, ["13800138000"])
+    # the transport reads the JSON (as for SendSms); parse reads the body
+    parsed = AliyunVoiceProvider.parse(object.__new__(AliyunVoiceProvider), json.loads(published), ["13800138000"])
     assert parsed.accepted == {"13800138000": "116012354148^10281378****"}
     assert parsed.request_id == "D9CB3933-9FE3-4870-BA8E-2BEE91B69D23"
 
