@@ -29,6 +29,7 @@ import contextlib
 import datetime
 import gc
 import hashlib
+import importlib.util
 import io
 import itertools
 import json
@@ -250,7 +251,7 @@ register_provider("bench_instant", InstantProvider)
 
 
 def route_app(
-    storage_url: str = "memory://", high_limits: bool = True, provider: str = "console"
+    storage_url: str = "memory://", high_limits: bool = True, provider: str = "console", **config: Any
 ) -> tuple[Flask, SmsExtension]:
     app = Flask("bench_routes")
     app.config.update(
@@ -258,6 +259,7 @@ def route_app(
         SMS_PROVIDERS=[provider],
         SMS_SUPPRESS_SEND=False,  # the console provider really "sends" (logs) each text
         SMS_STORAGE_URL=storage_url,
+        **config,
     )
     if high_limits:
         app.config.update(
@@ -453,6 +455,25 @@ def bench_memory_full(rows: list[Row], pairs: int) -> None:
             timing.ratio,
         )
     )
+
+
+def bench_metrics(rows: list[Row], pairs: int) -> None:
+    """The send route with the Prometheus metrics on (SMS_METRICS = True) vs off, side by side."""
+    if importlib.util.find_spec("prometheus_client") is None:
+        rows.append(Row("metrics: skipped (prometheus_client is not installed)", "—"))
+        return
+    on_app, on_sms = route_app(SMS_METRICS=True)
+    off_app, off_sms = route_app(SMS_METRICS=False)
+    on, off = on_app.test_client(), off_app.test_client()
+
+    def phones(n: int) -> list[dict[str, str]]:
+        return [{"phone": fresh_phone()} for _ in range(n)]
+
+    for client, sms in ((on, on_sms), (off, off_sms)):
+        send_codes(client, sms, 40)  # warm-up
+    progress("metrics: send route, on vs off")
+    timing = alternate(poster(on, "/sms_captcha/", phones(pairs)), poster(off, "/sms_captcha/", phones(pairs)), pairs)
+    rows.append(ratio_row("metrics: `POST /sms_captcha/` with Prometheus metrics on vs off, per request", timing, 1.05))
 
 
 # --------------------------------------------------------------------------------- 6. receipts
@@ -669,6 +690,23 @@ def redis_rows(label: str, measured: Measured, limit: int) -> list[Row]:
     return [round_trips, commands]
 
 
+def idempotency_row(probe: RedisProbe, app: Flask, sms: SmsExtension) -> Row:
+    """``send_sms(..., idempotent=True)`` against the same send without it: the round trips it adds."""
+
+    def send_sms_once(**kwargs: Any) -> None:
+        with app.app_context():
+            sms.send(fresh_phone(), "notice", {"n": "1"}, **kwargs)
+
+    send_sms_once(out_id="warm-up", idempotent=True)  # loads the claim script
+    time.sleep(1.1)  # both sends below refresh the breakers' view: the same worst case on each side
+    plain = probe.measure(lambda: send_sms_once(out_id=uuid.uuid4().hex))
+    time.sleep(1.1)
+    idempotent = probe.measure(lambda: send_sms_once(out_id=uuid.uuid4().hex, idempotent=True))
+    extra = len(idempotent.round_trips) - len(plain.round_trips)
+    detail = f"{Measured.summary(idempotent.round_trips)} vs {Measured.summary(plain.round_trips)}"
+    return count_row("redis: an idempotent `send_sms` — round trips over a plain one", extra, 1, detail)
+
+
 def bench_redis(rows: list[Row], workdir: Path) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -716,6 +754,7 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
         verified = probe.measure(lambda: verify_route(payloads[0]))
         other = send_one()
         direct = probe.measure(lambda: verify_direct(other))
+        idempotent_row = idempotency_row(probe, app, sms)
 
         for label, measured, limit in (
             ("redis: one send through the route", sent, 4),
@@ -723,6 +762,7 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
             ("redis: `sms.verify_code()` alone", direct, 1),
         ):
             rows += redis_rows(label, measured, limit)
+        rows.append(idempotent_row)
     finally:
         if probe is not None:
             probe.close()
@@ -1405,6 +1445,8 @@ def run_parts(chosen: set[str], rows: list[Row], fake: RemoteFake, tmp: Path, qu
     sdk_pairs = 60 if quick else 500
     if "routes" in chosen:
         bench_routes(rows, route_pairs)
+    if "metrics" in chosen:
+        bench_metrics(rows, route_pairs)
     if "receipts" in chosen:
         bench_receipts(rows, route_pairs // 4, tmp)
     if "memory" in chosen:
@@ -1429,7 +1471,7 @@ def run_parts(chosen: set[str], rows: list[Row], fake: RemoteFake, tmp: Path, qu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, noisier ratios)")
-    parts = ("routes", "redis", "breaker", "sdks", "bulk", "workers", "receipts", "memory", "channels")
+    parts = ("routes", "metrics", "redis", "breaker", "sdks", "bulk", "workers", "receipts", "memory", "channels")
     parser.add_argument("--only", choices=parts, action="append", help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
     chosen = set(args.only or parts)

@@ -10,6 +10,7 @@ that lists every problem.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -141,6 +142,11 @@ SEND_KEYS: tuple[Option, ...] = (
     Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
     Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
     Option("SMS_IDEMPOTENCY_TTL", 86400, integer(60, 30 * 86400)),
+    Option(
+        "SMS_METRICS",
+        None,
+        choice(None, True, False, describe="True, False, or unset: on when prometheus_client is installed"),
+    ),
     Option("SMS_ENABLE_CAPTCHA", True, boolean),
     Option("SMS_TEST_NUMBERS", {}, test_numbers),
     Option(
@@ -257,6 +263,7 @@ class Settings:
     suppress_send: bool
     max_concurrency: int
     idempotency_ttl: int
+    metrics: bool | None
     enable_captcha: bool
     test_numbers: Mapping[str, str]
     language: str | None
@@ -478,6 +485,12 @@ def _international_problems(
     ]
 
 
+def _metrics_problems(wanted: Any) -> list[str]:
+    if wanted is True and importlib.util.find_spec("prometheus_client") is None:
+        return ['SMS_METRICS is True but prometheus_client is not installed: pip install "Flask-SMS-Captcha[metrics]"']
+    return []
+
+
 def _strategy_problems(sending: Mapping[str, Any]) -> list[str]:
     """``SMS_WEIGHTS`` names only listed providers, and ``weighted`` has a weight to draw by."""
     listed, chosen = sending["providers"] or (), sending["weights"] or {}
@@ -601,7 +614,7 @@ def load_settings(app: Flask) -> Settings:
             continue
         provider_settings[name] = _provider_settings(name, cls, config, problems)
         provider_settings[name]["PROXY"] = sending["proxy"]
-    problems.extend(_strategy_problems(sending))
+    problems.extend(_strategy_problems(sending) + _metrics_problems(sending["metrics"]))
     captcha = None
     flow: dict[str, Any] | None = None
     if sending["enable_captcha"] is not False:

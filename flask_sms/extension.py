@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, channels, codes, dev_inbox, forms, idempotency, messages, test_numbers
+from . import _redact, backends, channels, codes, dev_inbox, forms, idempotency, messages, metrics, test_numbers
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -170,8 +170,7 @@ class SmsExtension:
             state = _SmsState(None, None, None, error=exc)
         self._states[app] = state
         app.extensions["sms"] = self
-        if state.flow is not None and state.flow.settings.dev_inbox:
-            dev_inbox.enable(app)
+        _enable_extras(app, state)
         if where.routes:
             app.register_blueprint(blueprint, url_prefix=where.url_prefix or None, subdomain=where.subdomain)
             backends.exempt_from_app_limiters(app, blueprint)
@@ -717,6 +716,14 @@ def _form_refusal(
         return None
     forms.add_error(form_code, messages.message_for(failure))
     return Verification(False, failure, None, purpose)
+
+
+def _enable_extras(app: Flask, state: _SmsState) -> None:
+    """The dev inbox (``SMS_DEV_INBOX``) and the Prometheus metrics (``SMS_METRICS``), when on."""
+    if state.flow is not None and state.flow.settings.dev_inbox:
+        dev_inbox.enable(app)
+    if state.settings is not None and state.settings.metrics is not False and metrics.available():
+        metrics.enable(app, state.settings.providers)
 
 
 def _register_with_flask_security(app: Flask) -> None:

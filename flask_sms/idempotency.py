@@ -57,6 +57,7 @@ def loads(raw: str) -> SendResult:
     data["failed"] = {phone: attempt(item) for phone, item in data["failed"].items()}
     data["unknown"] = {phone: attempt(item) for phone, item in data["unknown"].items()}
     data["messages"] = [SentMessage(**item) for item in data["messages"]]
+    data["timings"] = [(provider, seconds) for provider, seconds in data.get("timings", [])]
     return SendResult(**data)
 
 

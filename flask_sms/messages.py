@@ -307,6 +307,9 @@ def json_error(
     error: str, status: int, retry_after: int | None = None, message: str | None = None, **extra: Any
 ) -> Response:
     """``{"ok": false, "error": ..., "message": ...}`` (plus ``extra``, e.g. the ``field`` at fault)."""
+    from . import metrics  # the refusals counter (a no-op unless the app has metrics on)
+
+    metrics.refused(error)
     text = message or message_for(error, retry_after=retry_after)
     response = jsonify(ok=False, error=error, message=text, **extra)
     response.status_code = status

@@ -80,6 +80,8 @@ class SendResult:
     messages: list[SentMessage] = field(default_factory=list)
     #: ``"sms"``, or ``"voice"`` for calls
     channel: str = "sms"
+    #: (provider, seconds) of each vendor request, in the order they ended
+    timings: list[tuple[str, float]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.ok

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ class _Collector:
         with self.lock:
             self.result.attempts.append(attempt)
 
+    def timed(self, provider: str, seconds: float) -> None:
+        with self.lock:
+            self.result.timings.append((provider, seconds))
+
     def delivered(self, provider: str, phones: dict[str, str], request_id: str) -> None:
         with self.lock:
             for phone, message_id in phones.items():
@@ -131,10 +136,13 @@ def _send_batch(
     step: PlanStep, batch: list[str], wire: dict[str, str], route: _Route, probe: bool
 ) -> dict[str, Attempt]:
     """One request; returns how it ended for each number it did not send (E.164 -> attempt)."""
+    started = time.perf_counter()
     try:
         reply = step.provider.send(batch, step.payload)
     except ProviderError as exc:
+        route.out.timed(step.provider.name, time.perf_counter() - started)
         return _batch_refused(step.provider, batch, wire, route, probe, exc)
+    route.out.timed(step.provider.name, time.perf_counter() - started)
     _note_accepted(step.provider, batch, wire, route.out, reply)
     ended = _numbers_refused(step.provider, batch, wire, route.out, reply)
     if route.breaker is not None:

@@ -226,6 +226,60 @@ def check_dev_inbox(ns: dict[str, Any], run: Run) -> None:
     assert run.fake.received("aliyun") == [] or all(r.phones != ["+8613800138000"] for r in run.fake.received("aliyun"))
 
 
+def check_flask_login(ns: dict[str, Any], run: Run) -> None:
+    client = ns["app"].test_client()
+    phone = "13700137010"
+    assert client.post("/sms_captcha/", json={"phone": phone}).status_code == 200
+    verified = client.post("/sms_captcha/verify", json={"phone": phone, "code": run.code_sent_to(phone)}).get_json()
+    signed_in = client.post("/login/phone", data={"token": verified["token"]})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
+    with client.session_transaction() as current:
+        assert current["_user_id"] == "+8613700137010"  # Flask-Login's session: signed in by phone
+    assert client.post("/login/phone", data={"token": verified["token"]}).headers["Location"] == "/login"
+
+
+def check_flask_security(ns: dict[str, Any], run: Run) -> None:
+    app, security = ns["app"], ns["security"]
+    app.config["WTF_CSRF_ENABLED"] = False  # the test client posts JSON without Flask-WTF's token
+    with app.app_context():
+        user = security.datastore.create_user(email="li@example.com", password="a long password", active=True)
+        secret = security._totp_factory.generate_totp_secret()
+        security.datastore.us_set(user, "sms", totp_secret=secret, phone="+8613700137011")
+        security.datastore.commit()
+    client = app.test_client()
+    ask = {"identity": "li@example.com", "chosen_method": "sms"}
+    answers = [client.post("/us-signin/send-code", json=ask).status_code for _ in range(6)]
+    assert answers == [200, 429, 429, 429, 429, 429]  # six clicks, one text
+    (text,) = [r for r in run.fake.received("aliyun") if r.phones == ["13700137011"]]
+    assert text.template == "SMS_153055067"
+    signed_in = client.post("/us-signin", json={"identity": "13700137011", "passcode": text.params["code"]})
+    assert signed_in.status_code == 200, signed_in.get_json()
+
+
+def check_babelplus(ns: dict[str, Any], run: Run) -> None:
+    client = ns["app"].test_client()
+    answer = client.post("/sms_captcha/", json={"phone": "12"}, headers={"Accept-Language": "en"}).get_json()
+    assert answer["message"] == "手机号码格式不正确。"  # the forum's language, not the browser's
+
+
+def check_celery(ns: dict[str, Any], run: Run) -> None:
+    assert ns["again"] == ns["first"]
+    assert len([r for r in run.fake.received("aliyun") if r.params == {"order": "A2048"}]) == 1
+    ns["celery"].conf.task_always_eager = True  # the test runs the tasks here, without a worker
+    orders = [{"phone": "13700137012", "number": "B7"}, {"phone": "13700137012", "number": "B7"}]
+    ns["notify_shipped"](orders)  # the same order twice: one text
+    assert len([r for r in run.fake.received("aliyun") if r.params == {"order": "B7"}]) == 1
+
+
+def check_metrics(ns: dict[str, Any], run: Run) -> None:
+    text = ns["app"].test_client().get("/metrics").get_data(as_text=True)
+    assert 'flask_sms_sends_total{channel="sms",outcome="sent",provider="aliyun"}' in text
+
+
+def check_gunicorn_conf(ns: dict[str, Any], run: Run) -> None:
+    assert callable(ns["child_exit"])
+
+
 def check_testing_your_app(ns: dict[str, Any], run: Run) -> None:
     app = Flask("readme_testing")
     app.testing = True
@@ -272,6 +326,12 @@ CHECKS: dict[str, tuple[Step | None, Step | None]] = {
     "class LoginForm(FlaskForm):": (None, check_login_helper),
     "def test_register_sends_a_code(app, client):": (None, check_testing_your_app),
     'latest = client.get("/sms_dev/inbox").get_json()["messages"][0]': (None, check_dev_inbox),
+    "def phone_login():": (None, check_flask_login),
+    "class User(db.Model, FlaskSmsUserMixin, fsqla.FsUserMixin):": (None, check_flask_security),
+    "def sms_language():": (None, check_babelplus),
+    "send_task = make_send_task(celery, flask_app=app)": (None, check_celery),
+    "app.wsgi_app = DispatcherMiddleware(": (None, check_metrics),
+    "def child_exit(server, worker):": (None, check_gunicorn_conf),
     'SMS_PROVIDERS=["aliyun", "aliyun:backup"],': (setup_accounts, check_accounts),
     "def test_mygw_sends_the_template_to_the_gateway():": (None, check_adding_a_vendor),
 }
@@ -294,6 +354,8 @@ def deployment(monkeypatch: pytest.MonkeyPatch, fake: Any, redis_server: Any) ->
         "FLASK_SMS_ALIYUN_TEMPLATES": json.dumps({"captcha": "SMS_153055065", "register": "SMS_153055066"}),
         "FLASK_CACHE_TYPE": "SimpleCache",
         "FLASK_RATELIMIT_STORAGE_URI": "memory://",
+        "FLASK_SECURITY_PASSWORD_SALT": secrets.token_hex(16),
+        "SECURITY_TOTP_SECRET": secrets.token_urlsafe(32),
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
