@@ -653,9 +653,12 @@ class SmsExtension:
         *,
         out_id: str | None = None,
         channel: str = "sms",
+        idempotent: bool = False,
     ) -> SendResult:
         """:meth:`send` for an ``async def`` view: runs in a worker thread, the event loop keeps going."""
-        return await _in_thread(self.send, phones, purpose, params, out_id=out_id, channel=channel)
+        return await _in_thread(
+            self.send, phones, purpose, params, out_id=out_id, channel=channel, idempotent=idempotent
+        )
 
     async def send_code_async(
         self, phone: str, purpose: str | None = None, *, client_ip: str | None = None, channel: str = "sms"
