@@ -708,6 +708,7 @@ def idempotency_row(probe: RedisProbe, app: Flask, sms: SmsExtension) -> Row:
 
 
 def bench_redis(rows: list[Row], workdir: Path) -> None:
+    progress("redis")
     binary = shutil.which("redis-server")
     if binary is None:
         rows.append(Row("redis: skipped (redis-server is not installed)", "—"))
@@ -1443,29 +1444,27 @@ def run_parts(chosen: set[str], rows: list[Row], fake: RemoteFake, tmp: Path, qu
     """The chosen parts, in the table's order."""
     route_pairs = 200 if quick else 1200
     sdk_pairs = 60 if quick else 500
-    if "routes" in chosen:
-        bench_routes(rows, route_pairs)
-    if "metrics" in chosen:
-        bench_metrics(rows, route_pairs)
-    if "receipts" in chosen:
-        bench_receipts(rows, route_pairs // 4, tmp)
-    if "memory" in chosen:
-        bench_memory_full(rows, route_pairs // 2)
-    if "redis" in chosen:
-        progress("redis")
-        bench_redis(rows, tmp)
-    if "breaker" in chosen:
-        bench_breaker(rows, fake, sdk_pairs)
-    if "sdks" in chosen:
-        bench_sdks(rows, fake, sdk_pairs)
-    if "channels" in chosen:
+
+    def channels() -> None:
         from bench.channels import bench_channels
 
         bench_channels(rows, fake, sdk_pairs)
-    if "bulk" in chosen:
-        bench_bulk(rows, fake, 1 if quick else 5)
-    if "workers" in chosen:
-        bench_workers(rows, fake, tmp, quick)
+
+    parts: dict[str, Callable[[], None]] = {
+        "routes": lambda: bench_routes(rows, route_pairs),
+        "metrics": lambda: bench_metrics(rows, route_pairs),
+        "receipts": lambda: bench_receipts(rows, route_pairs // 4, tmp),
+        "memory": lambda: bench_memory_full(rows, route_pairs // 2),
+        "redis": lambda: bench_redis(rows, tmp),
+        "breaker": lambda: bench_breaker(rows, fake, sdk_pairs),
+        "sdks": lambda: bench_sdks(rows, fake, sdk_pairs),
+        "channels": channels,
+        "bulk": lambda: bench_bulk(rows, fake, 1 if quick else 5),
+        "workers": lambda: bench_workers(rows, fake, tmp, quick),
+    }
+    for name, run in parts.items():
+        if name in chosen:
+            run()
 
 
 def main(argv: list[str] | None = None) -> int:

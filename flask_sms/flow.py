@@ -277,7 +277,7 @@ class CodeFlow:
         # Sent, or may have been (the vendor never answered): the code, the cool-down and the
         # quota stay, so a slow vendor cannot be made to text a phone again and again.
         # Nothing touches the storage after a delivered text.
-        code_sent.send(app, phone=sent.phone, purpose=sent.purpose)
+        code_sent.send(app, phone=sent.phone, purpose=sent.purpose, channel=channel)
         voice_after = self._voice_after(channel, phone_keys, now) if sent.digest else None
         expires_in = settings.code_ttl if sent.digest else 0
         return CodeSent(sent.phone, sent.purpose, expires_in, way.resend_interval, channel, voice_after)

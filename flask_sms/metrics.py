@@ -13,7 +13,7 @@ multi-process mode under gunicorn (``PROMETHEUS_MULTIPROC_DIR``):
 ``flask_sms_codes_verified_total{purpose}``          counter    right codes (``code_verified``)
 ``flask_sms_refusals_total{reason}``                 counter    error answers, by error code
 ``flask_sms_delivery_reports_total{provider,status}`` counter   new delivery reports (``delivered``/``failed``)
-``flask_sms_breaker_open{provider}``                 gauge      1 while the provider's breaker is open
+``flask_sms_breaker_open{provider}``                 gauge      1 while the provider's breaker (texts) is open
 ``flask_sms_fraud_decisions_total{action}``          counter    the fraud guard's decisions (``fraud_suspected``)
 ==================================================  =========  =============================================
 
@@ -120,7 +120,7 @@ def _failed(sender: Any, message: Any = None, error: Any = None, **extra: Any) -
 
 
 def _count_attempts(metrics: dict[str, Any], message: Any, attempts: Any, timings: Any) -> None:
-    channel = str(getattr(message, "channel", None) or TEXT)
+    channel = str(getattr(message, "channel", None) or TEXT)  # "voice" for calls
     for attempt in attempts:
         if attempt.provider and attempt.code != CIRCUIT_OPEN:  # a skipped provider was not asked
             _child("sends", attempt.provider, attempt.outcome, channel).inc(len(attempt.phones) or 1)
@@ -146,15 +146,15 @@ def _reported(sender: Any, report: Any = None, **extra: Any) -> None:
         _child("reports", report.provider, report.status).inc()
 
 
-def _down(sender: Any, provider: str = "", **extra: Any) -> None:
+def _down(sender: Any, provider: str = "", channel: str = TEXT, **extra: Any) -> None:
     metrics = _on(sender)
-    if metrics is not None:
+    if metrics is not None and channel == TEXT:  # the gauge's one label is the provider: texts' breakers
         _child("breaker", provider).set(1)
 
 
-def _up(sender: Any, provider: str = "", **extra: Any) -> None:
+def _up(sender: Any, provider: str = "", channel: str = TEXT, **extra: Any) -> None:
     metrics = _on(sender)
-    if metrics is not None:
+    if metrics is not None and channel == TEXT:
         _child("breaker", provider).set(0)
 
 

@@ -114,3 +114,14 @@ def test_it_follows_the_url_prefix():
     client.post("/api/sms_captcha/", json={"phone": "13800138000"})
     assert len(client.get("/api" + INBOX).get_json()["messages"]) == 1
     assert client.get(INBOX).status_code == 404
+
+
+def test_console_calls_are_in_it_too():
+    app = debug_app(SMS_VOICE_PROVIDERS=["console"], SMS_VOICE_AFTER=0)
+    client = app.test_client()
+    assert client.post("/sms_captcha/", json={"phone": "13800138000"}).status_code == 200
+    assert client.post("/sms_captcha/", json={"phone": "13800138000", "channel": "voice"}).status_code == 200
+    call, text = client.get(INBOX).get_json()["messages"]
+    assert (call["channel"], text["channel"]) == ("voice", "sms") and call["provider"] == "console"
+    assert client.post("/sms_captcha/verify", json={"phone": "13800138000", "code": call["code"]}).get_json()["ok"]
+    assert 'data-channel="voice"' in client.get(INBOX, headers={"Accept": BROWSER}).get_data(as_text=True)

@@ -186,3 +186,14 @@ def wait_until_up(base: str) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError("gunicorn did not start")
+
+
+def test_calls_count_under_the_voice_channel(make_app):
+    app = make_app(["console"], SMS_SUPPRESS_SEND=False, SMS_VOICE_PROVIDERS=["console"], SMS_VOICE_AFTER=0)
+    client = app.test_client()
+    before = value("flask_sms_codes_sent_total", purpose="captcha", channel="voice")
+    calls = value("flask_sms_sends_total", provider="console", outcome="sent", channel="voice")
+    assert client.post("/sms_captcha/", json={"phone": "13600136000"}).status_code == 200
+    assert client.post("/sms_captcha/", json={"phone": "13600136000", "channel": "voice"}).status_code == 200
+    assert value("flask_sms_codes_sent_total", purpose="captcha", channel="voice") == before + 1
+    assert value("flask_sms_sends_total", provider="console", outcome="sent", channel="voice") == calls + 1
