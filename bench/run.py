@@ -551,14 +551,15 @@ def _bench_receipts(rows: list[Row], pairs: int, storage_url: str) -> None:
     )
     measure = (
         "receipts: a Tencent push of 100 reports through `POST /sms_receipts/tencent` vs bare route "
-        "(memory://; every report new: parsed, de-duplicated, stored, signalled)"
+        "(memory://; every report new: parsed, claimed, stored, signalled, marked seen)"
     )
     if storage_url.startswith("memory://"):
         rows.append(ratio_row(measure, timing, 3.0))
-    else:  # informational: the same push on a local Redis (3 round trips: MGET, two pipelines)
+    else:  # informational: the same push on a local Redis (4 round trips: admit, claim, status, done)
         rows.append(
             Row(
-                "info: receipts: the same push on a local Redis (one MGET, two pipelines) vs bare route",
+                "info: receipts: the same push on a local Redis (four pipelines: admit, claim, status, done) "
+                "vs bare route",
                 fmt_time(timing.ours, "µs"),
                 fmt_time(timing.base, "µs"),
                 timing.ratio,

@@ -197,6 +197,8 @@ RECEIPT_KEYS: tuple[Option, ...] = (
     Option("SMS_RECEIPT_ALLOWED_IPS", [], networks),
     Option("SMS_RECEIPT_MAX_BYTES", 1024 * 1024, integer(1024, 64 * 1024 * 1024)),
     Option("SMS_RECEIPT_TTL", 3 * 86400, integer(60, 90 * 86400)),
+    Option("SMS_RECEIPT_LIMITS", "6000/minute", rate_limits),
+    Option("SMS_RECEIPT_MAX_STORED_BYTES", 256 * 1024 * 1024, integer(1024 * 1024, 1 << 40)),
 )
 
 
@@ -245,6 +247,8 @@ class ReceiptSettings:
     receipt_allowed_ips: tuple[Any, ...]  # ipaddress networks; empty: any source
     receipt_max_bytes: int
     receipt_ttl: int
+    receipt_limits: tuple[Any, ...]  # ``limits`` rate-limit items: pushes read per window
+    receipt_max_stored_bytes: int
     storage_url: str  # the flow's SMS_STORAGE_URL (read for receipts alone when the flow is off)
 
 

@@ -34,7 +34,7 @@ from .phones import PhoneInput, parse_phone
 from .providers import REGISTRY, AnyProvider, ProviderLoadError, provider_class, split_entry
 from .providers.reports import ParsedReceipts
 from .receipt_views import receipts_blueprint
-from .receipts import ReceiptBook
+from .receipts import Accepted, ReceiptBook
 from .results import DeliveryReport, SendResult, SmsMessage
 from .sender import Sender
 from .signals import sms_sent
@@ -108,6 +108,21 @@ def _voice_sender(settings: Settings) -> Sender | None:
         failover_on_timeout=settings.failover_on_timeout,
         test_numbers=settings.test_numbers,
         channel=channels.VOICE,
+    )
+
+
+def _receipt_book(backend: Any, settings: Settings, clock: Clock) -> ReceiptBook:
+    """Delivery reports in the code storage; with receipts off, only the flow's own (console) reports."""
+    receipts = settings.receipts
+    if receipts is None:
+        return ReceiptBook(backend, 3 * 86400, clock, record=False)
+    return ReceiptBook(
+        backend,
+        receipts.receipt_ttl,
+        clock,
+        record=True,
+        push_limits=receipts.receipt_limits,
+        max_stored_bytes=receipts.receipt_max_stored_bytes,
     )
 
 
@@ -239,13 +254,7 @@ class SmsExtension:
             return _SmsState(settings, sender, None, storage=storage, voice=voice)
         backend = self._storage_backend(app, settings)
         store = store_for(backend)
-        book = ReceiptBook(
-            backend,
-            store,
-            settings.receipts.receipt_ttl if settings.receipts is not None else 3 * 86400,
-            self._clock,
-            record=settings.receipts is not None,
-        )
+        book = _receipt_book(backend, settings, self._clock)
         sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
         self._route(settings, breaker_state_for(backend), book, sender, voice)
         if voice is not None:
@@ -476,7 +485,10 @@ class SmsExtension:
             raise SmsError(f"provider {provider!r} is not in SMS_PROVIDERS ({known})")
         number = None if phone is None else parse_phone(phone, state.settings.default_region)
         reports = found.fetch_reports(phone=number, day=date, message_id=message_id)
-        return book.accept(app, reports)[0]
+        accepted = book.accept(app, reports)
+        if accepted.failures:  # every report was read and announced; the first handler error is the caller's
+            raise accepted.failures[0]
+        return accepted.reports
 
     def status(self, out_id: str) -> DeliveryReport | None:
         """The latest delivery report for a send's ``out_id`` (``SendResult.out_id``), or ``None`` yet.
@@ -485,20 +497,26 @@ class SmsExtension:
         """
         return self._receipts()[2].status(out_id)
 
-    def receive_receipts(self, provider: str, body: bytes, content_type: str) -> tuple[ParsedReceipts, int]:
-        """Read one vendor push (the receipt route calls this): (what was read, how many were new).
+    def receive_receipts(
+        self, provider: str, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> tuple[ParsedReceipts, Accepted]:
+        """Read one vendor push (the receipt route calls this): (what was read, what announcing it did).
 
-        Raises ``BadReceipt`` when the body is not the vendor's format at all.
+        Raises ``ForgedReceipt`` when the vendor's own signature on it fails, ``BadReceipt``
+        when the body is not the vendor's format at all.
         """
-        app, _, book = self._receipts()
+        app, state, book = self._receipts()
+        assert state.settings is not None
         vendor = channels.vendor_of_receipt(provider)
         if vendor is not None:  # "aliyun-voice": a call's result, reported as the vendor's
             parsed = channels.voice_class(vendor).parse_receipts(body, content_type)
-            return parsed, book.accept(app, parsed.reports)[1]
-        parsed = provider_class(provider).parse_receipts(body, content_type)
+            return parsed, book.accept(app, parsed.reports)
+        cls = provider_class(provider)
+        cls.verify_receipt(state.settings.provider_settings.get(provider), headers or {}, body)
+        parsed = cls.parse_receipts(body, content_type)
         if any(report.provider != provider for report in parsed.reports):  # an account: its own name
             parsed.reports[:] = [dataclasses.replace(report, provider=provider) for report in parsed.reports]
-        return parsed, book.accept(app, parsed.reports)[1]
+        return parsed, book.accept(app, parsed.reports)
 
     @staticmethod
     def receipt_answer(provider: str, content_type: str) -> tuple[bytes, str]:

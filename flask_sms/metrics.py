@@ -12,7 +12,7 @@ multi-process mode under gunicorn (``PROMETHEUS_MULTIPROC_DIR``):
 ``flask_sms_codes_sent_total{purpose,channel}``      counter    codes handed to a vendor (``code_sent``)
 ``flask_sms_codes_verified_total{purpose}``          counter    right codes (``code_verified``)
 ``flask_sms_refusals_total{reason}``                 counter    error answers, by error code
-``flask_sms_delivery_reports_total{provider,status}`` counter   new delivery reports (``delivered``/``failed``)
+``flask_sms_delivery_reports_total{provider,status}`` counter   delivery reports announced (``delivered``/``failed``; again after a handler raised)
 ``flask_sms_breaker_open{provider}``                 gauge      1 while the provider's breaker (texts) is open
 ``flask_sms_fraud_decisions_total{action}``          counter    the fraud guard's decisions (``fraud_suspected``)
 ==================================================  =========  =============================================

@@ -1,10 +1,11 @@
 """Delivery reports: de-duplication, the message-id -> out_id map and the latest status, in the storage.
 
 Vendors retry pushes and do not promise to send a report once, so each report
-is let through once per (provider, message id, phone, status): the first time is
-an atomic "use once" in the code storage (``SET NX`` on Redis), so it holds
-across workers and hosts. Everything lives in the same storage as the codes
-(``SMS_STORAGE_URL``) for ``SMS_RECEIPT_TTL`` seconds; on ``memory://`` in a bounded part of
+is announced once per (provider, message id, phone, status): it is claimed in the
+code storage (``SET NX`` on Redis, so it holds across workers and hosts), announced,
+and marked seen only when every handler returned (:mod:`.receipt_store`). Everything
+lives in the same storage as the codes (``SMS_STORAGE_URL``) for ``SMS_RECEIPT_TTL``
+seconds, within ``SMS_RECEIPT_MAX_STORED_BYTES``; on ``memory://`` in a bounded part of
 its own (:data:`~.memory.RECEIPTS`), which forgets its oldest reports when full and so can
 never crowd out the codes and cool-downs.
 
@@ -17,14 +18,21 @@ only the vendor's id (a Tencent ``sid``, an Aliyun ``biz_id``) finds its
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import Flask
+
+from . import reporting
 from .memory import RECEIPTS
+from .receipt_store import BUSY, CLAIMED, ReceiptBounds, receipt_store_for
 from .results import DeliveryReport, SentMessage
 from .signals import delivery_reported
-from .storage import CodeStore
+
+logger = logging.getLogger("flask_sms")
 
 #: every receipt key: on ``memory://`` they live in a bounded part of their own (RECEIPTS)
 _PREFIX = RECEIPTS.prefix
@@ -52,7 +60,8 @@ def _message_key(provider: str, message_id: str) -> str:
 
 
 def _seen_key(report: DeliveryReport) -> str:
-    stand_in = report.message_id or (report.submitted_at.isoformat() if report.submitted_at else "")
+    when = report.submitted_at or report.delivered_at  # without a message id, the phone and a time identify it
+    stand_in = report.message_id or (when.isoformat() if when else "")
     return f"{_PREFIX}seen:{_digest(report.provider, stand_in, report.phone, report.status)}"
 
 
@@ -105,16 +114,72 @@ def _with_recorded_id(report: DeliveryReport, value: Any) -> DeliveryReport:
     return dataclasses.replace(report, message_id=value)
 
 
-class ReceiptBook:
-    """De-duplicates reports, fires ``delivery_reported`` once per new report and keeps the latest status."""
+@dataclass
+class Accepted:
+    """What reading a batch of reports did."""
 
-    def __init__(self, cache: Any, store: CodeStore, ttl: int, clock: Callable[[], float], *, record: bool) -> None:
+    #: every report, completed with the ids the sends recorded
+    reports: list[DeliveryReport]
+    #: how many were announced now (every ``delivery_reported`` handler returned)
+    fresh: int = 0
+    #: what the handlers that raised raised; those reports are not marked seen and will be announced again
+    failures: list[Exception] = field(default_factory=list)
+    #: reports another worker is announcing right now (not acknowledged here: the vendor's retry settles them)
+    busy: int = 0
+
+
+#: what a stored entry costs besides its key and value (the storage's own bookkeeping), for the byte bound
+_ENTRY_OVERHEAD = 64
+#: two ISO 8601 times with their offset, and the stored tuple's punctuation
+_TIMES = 80
+
+
+def _entries(report: DeliveryReport) -> dict[str, tuple[Any, ...]]:
+    """What a new report stores: its latest status by out_id and by message id."""
+    values = dump(report)
+    stored: dict[str, tuple[Any, ...]] = {}
+    if report.out_id:
+        stored[_status_key(report.out_id)] = values
+    if report.message_id:
+        stored[_message_key(report.provider, report.message_id)] = values
+    return stored
+
+
+def _cost(key: str, report: DeliveryReport, entries: int) -> int:
+    """About the bytes a new report takes: its mark, and its status under each of its ``entries`` keys
+    (the text fields, two times, the keys and the storage's own bookkeeping)."""
+    fields = len(report.provider) + len(report.phone) + len(report.message_id) + len(report.out_id)
+    value = fields + len(report.code) + len(report.description) + _TIMES
+    return len(key) + _ENTRY_OVERHEAD + entries * (value + fields + _ENTRY_OVERHEAD)
+
+
+class ReceiptBook:
+    """De-duplicates reports, fires ``delivery_reported`` once per new report and keeps the latest status.
+
+    A report is marked seen only once every ``delivery_reported`` handler returned: one that
+    raises leaves it unmarked (the push answers 500), so the vendor's retry announces it again.
+    Handlers see a report at least once; a report whose handlers all returned is not announced again.
+    """
+
+    def __init__(
+        self,
+        cache: Any,
+        ttl: int,
+        clock: Callable[[], float],
+        *,
+        record: bool,
+        push_limits: tuple[Any, ...] = (),
+        max_stored_bytes: int | None = None,
+    ) -> None:
         self.cache = cache  # the cachelib backend of the code storage
-        self.store = store
         self.ttl = ttl
         self.clock = clock
         #: whether sends record their message ids (receipts on); off, a send costs no storage call
         self.record = record
+        self.marks = receipt_store_for(cache)
+        #: every bound on what the receipt route takes and stores (``None`` bytes: receipts off, only
+        #: the console provider's own reports come in)
+        self.bounds = ReceiptBounds(self.marks, push_limits, max_stored_bytes, ttl)
 
     def record_sent(self, messages: Sequence[SentMessage]) -> None:
         """Message id -> out_id and (out_id, phone) -> message id, for every accepted number, in one call."""
@@ -138,31 +203,69 @@ class ReceiptBook:
         found = dict(zip(wanted, self.cache.get_many(*wanted.values())))
         return [_with_recorded_id(report, found.get(index)) for index, report in enumerate(reports)]
 
-    def accept(self, app: object, reports: Iterable[DeliveryReport]) -> tuple[list[DeliveryReport], int]:
-        """Keep and announce the reports not seen before: (every report, completed with its ids; how many were new).
+    def accept(self, app: object, reports: Iterable[DeliveryReport]) -> Accepted:
+        """Announce the reports not seen before; mark each seen once every handler returned for it.
 
-        The de-duplication mark is taken before the report is stored and announced: a crash in
-        between loses that report (the vendor's retry is then a duplicate), it never announces one twice.
+        Each report is claimed (a copy of it pushed to another worker meanwhile is ``busy``), its
+        status stored, and it is announced: marked seen if every handler returned, released if one
+        raised (logged where the app's log shows it), so the vendor's retry announces it again.
         """
         completed = self._completed(list(reports))
         now = self.clock()
-        first = self.store.use_once_many([_seen_key(report) for report in completed], now, now + self.ttl)
-        fresh: list[DeliveryReport] = []
+        unique: dict[str, DeliveryReport] = {}
+        for report in completed:
+            unique.setdefault(_seen_key(report), report)  # a report twice in one batch counts once
+        claims = self.marks.claim(list(unique), now)
+        fresh = [(key, unique[key]) for key, claim in zip(unique, claims) if claim == CLAIMED]
+        result = Accepted(completed, busy=claims.count(BUSY))
+        if fresh:
+            self._store_and_announce(app, fresh, result, now)
+        return result
+
+    def _store_and_announce(
+        self, app: object, fresh: list[tuple[str, DeliveryReport]], result: Accepted, now: float
+    ) -> None:
+        """Store the claimed reports' status (one call), announce them, then mark the ones whose every
+        handler returned done, with the bytes stored counted in the same step, and release the others."""
+        keys = [key for key, _ in fresh]
         latest: dict[str, tuple[Any, ...]] = {}
-        for report, new in zip(completed, first):
-            if not new:
-                continue
-            stored = dump(report)
-            if report.out_id:
-                latest[_status_key(report.out_id)] = stored
-            if report.message_id:
-                latest[_message_key(report.provider, report.message_id)] = stored
-            fresh.append(report)
-        if latest:
-            self.cache.set_many(latest, timeout=self.ttl)
-        for report in fresh:
-            delivery_reported.send(app, report=report)
-        return completed, len(fresh)
+        cost = 0
+        for key, report in fresh:
+            entries = _entries(report)
+            latest.update(entries)
+            cost += _cost(key, report, len(entries))
+        try:
+            if latest:
+                self.cache.set_many(latest, timeout=self.ttl)
+        except BaseException:
+            self.marks.release(keys)
+            raise
+        done = self._announce(app, fresh, result)
+        self.marks.finish(done, now, now + self.ttl, self.bounds.stored(cost))
+        finished = set(done)
+        self.marks.release([key for key in keys if key not in finished])
+
+    @staticmethod
+    def _announce(app: object, fresh: list[tuple[str, DeliveryReport]], result: Accepted) -> list[str]:
+        """Fire ``delivery_reported`` for each report; the keys of those whose every handler returned."""
+        done: list[str] = []
+        for key, report in fresh:
+            try:
+                delivery_reported.send(app, report=report)
+            except Exception as exc:  # noqa: BLE001 -- an app's handler may raise anything
+                result.failures.append(exc)
+                reporting.destination(logging.ERROR, app if isinstance(app, Flask) else None).error(
+                    "a delivery_reported handler raised for the %s report of message %s to %s; it is not marked "
+                    "seen, so the vendor's retry (or the next poll) announces it again",
+                    report.provider,
+                    report.message_id or "-",
+                    report.phone or "-",
+                    exc_info=exc,
+                )
+            else:
+                done.append(key)
+        result.fresh = len(done)
+        return done
 
     def status(self, out_id: str) -> DeliveryReport | None:
         return load(self.cache.get(_status_key(out_id)))

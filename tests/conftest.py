@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fake_vendor import FakeVendor
 from flask import Flask
+from receipt_fixtures import heard, receipt_app, receipts, serve  # noqa: F401 -- the receipt tests' fixtures
 from vendor_config import CREDS, SECRET_VALUES, TEMPLATES, vendor_config
 
 from flask_sms import SmsExtension

@@ -10,10 +10,14 @@ Plugs into :class:`fake_vendor.FakeVendor` (its ``actions`` and ``reply_hooks``)
 * Aliyun ``QuerySendDetails`` and Tencent ``PullSmsSendStatus`` /
   ``PullSmsSendStatusByPhoneNumber`` answer from that record, after the fake's own
   signature checks (the SDKs sign these calls as they sign ``SendSms``);
+* Yunpian ``get_record.json`` and NetEase ``querystatus.action`` answer the same way
+  (their fakes in ``tests/fakes/`` check the credentials first);
 * :meth:`push` posts the reports to an app's receipt route in each vendor's push
-  format over real HTTP, retrying after a non-200 answer as the vendor does.
+  format over real HTTP, retrying after a non-200 answer as the vendor does. The six
+  newer vendors' formats are built by their fakes (``receipt_pushes``); Baidu's and
+  NetEase's pushes carry their signatures.
 
-Written from the vendors' docs (see README, "Delivery receipts"), not from flask_sms.
+Written from the vendors' docs (see docs/vendors.md, "Receipts"), not from flask_sms.
 """
 
 from __future__ import annotations
@@ -28,8 +32,21 @@ import requests
 from fake_vendor import FakeVendor, Received, _Reply
 
 BEIJING = timezone(timedelta(hours=8))
-#: how often each vendor tries a push in all: Aliyun retries 3 times, Tencent twice
-PUSH_TRIES = {"aliyun": 4, "tencent": 3, "ronglian": 3}
+#: how often each vendor tries a push in all: Aliyun retries 3 times, Tencent twice, Baidu 3 times at once
+#: (then hourly), Yunpian 3 times; Qiniu within 10 minutes, the others unpublished (3 here)
+PUSH_TRIES = {
+    "aliyun": 4,
+    "tencent": 3,
+    "ronglian": 3,
+    "huawei": 3,
+    "volcengine": 3,
+    "baidu": 4,
+    "qiniu": 3,
+    "yunpian": 4,
+    "netease": 3,
+}
+#: the vendors whose fakes in tests/fakes/ build their own pushes
+PLUGGED = ("huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease")
 
 
 @dataclass
@@ -54,6 +71,7 @@ class Sent:
 class Push:
     vendor: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)
     answers: list[bytes] = field(default_factory=list)
 
@@ -80,6 +98,8 @@ class FakeReceipts:
         self.fake.actions["aliyun:QuerySendDetails"] = self._query_send_details
         self.fake.actions["tencent:PullSmsSendStatus"] = self._pull_queue
         self.fake.actions["tencent:PullSmsSendStatusByPhoneNumber"] = self._pull_by_phone
+        self.fake.actions["yunpian:get_record"] = self._yunpian_record
+        self.fake.actions["netease:querystatus"] = self._netease_status
         self.fake.reply_hooks.append(self._note_send)
         return self
 
@@ -88,6 +108,8 @@ class FakeReceipts:
             "aliyun:QuerySendDetails",
             "tencent:PullSmsSendStatus",
             "tencent:PullSmsSendStatusByPhoneNumber",
+            "yunpian:get_record",
+            "netease:querystatus",
         ):
             self.fake.actions.pop(action, None)
         if self._note_send in self.fake.reply_hooks:
@@ -100,7 +122,7 @@ class FakeReceipts:
 
     def add(self, vendor: str, phone: str, message_id: str, out_id: str = "", sent_at: datetime | None = None) -> Sent:
         """Record a text as if it had been sent (for histories longer than a test sends)."""
-        wire = phone if vendor == "tencent" else phone.removeprefix("+86")
+        wire = phone if vendor in ("tencent", "huawei", "volcengine") else phone.removeprefix("+86")
         entry = Sent(vendor, wire, phone, message_id, out_id, sent_at or datetime.now(BEIJING))
         self._apply_fate(entry)
         with self._lock:
@@ -132,6 +154,9 @@ class FakeReceipts:
             sid = body["templateSMS"]["smsMessageSid"]
             out_id = str(rec.raw.get("reqId") or "")
             entries = [Sent("ronglian", p, to_e164(p), sid, out_id, now) for p in rec.phones]
+        elif rec.vendor in PLUGGED:
+            texts = self.fake.plugin(rec.vendor).sent_texts(rec, body)
+            entries = [Sent(rec.vendor, phone, phone, message_id, out_id, now) for phone, message_id, out_id in texts]
         for entry in entries:
             self._apply_fate(entry)
         with self._lock:
@@ -197,13 +222,20 @@ class FakeReceipts:
 
     # -- the pusher -----------------------------------------------------------------------------
     def push(
-        self, vendor: str, url: str, body: bytes | list[Any] | dict[str, Any], *, content_type: str = "application/json"
+        self,
+        vendor: str,
+        url: str,
+        body: bytes | list[Any] | dict[str, Any],
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Push:
         """POST one push like the vendor: retried after a non-200 answer (no waiting between tries here)."""
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        record = Push(vendor, raw)
+        record = Push(vendor, raw, dict(headers or {}))
         for _ in range(PUSH_TRIES[vendor]):
-            answer = requests.post(url, data=raw, headers={"Content-Type": content_type}, timeout=10)
+            sent = {"Content-Type": content_type, **record.headers}
+            answer = requests.post(url, data=raw, headers=sent, timeout=10)
             record.statuses.append(answer.status_code)
             record.answers.append(answer.content)
             if answer.status_code == 200:
@@ -211,8 +243,22 @@ class FakeReceipts:
         self.pushes.append(record)
         return record
 
-    def push_all(self, vendor: str, url: str, batch: int = 100) -> list[Push]:
-        """Every text sent through ``vendor``, in batches (Ronglian pushes one report per request)."""
+    def requests_for(
+        self, vendor: str, entries: list[Sent] | None = None, **options: Any
+    ) -> list[tuple[bytes, str, dict]]:
+        """The requests (body, content type, headers) a plugged-in vendor pushes for ``entries``."""
+        chosen = [e for e in self.sent if e.vendor == vendor] if entries is None else entries
+        requests_: list[tuple[bytes, str, dict]] = self.fake.plugin(vendor).receipt_pushes(chosen, **options)
+        return requests_
+
+    def push_all(self, vendor: str, url: str, batch: int = 100, **options: Any) -> list[Push]:
+        """Every text sent through ``vendor``, in batches (Ronglian pushes one report per request; the
+        newer vendors as their fakes build them, ``options`` passed on: Huawei ``json_batches=True``)."""
+        if vendor in PLUGGED:
+            return [
+                self.push(vendor, url, body, content_type=content_type, headers=headers)
+                for body, content_type, headers in self.requests_for(vendor, **options)
+            ]
         items = self.items(vendor)
         if vendor == "ronglian":
             return [self.push(vendor, url, item) for item in items]
@@ -323,3 +369,45 @@ class FakeReceipts:
         found.sort(key=lambda e: e.reported_at)
         items = [self._tencent_item_pulled(e) for e in found[: request["Limit"]]]
         return FakeVendor._tencent_reply({"PullSmsSendStatusSet": items}, "query")
+
+    # -- the newer vendors' queries -----------------------------------------------------------------
+    def _yunpian_record(self, form: dict[str, str]) -> _Reply:
+        """get_record.json: one number's texts sent between start_time and end_time (Beijing), a page at a time."""
+        self.queries.append(("yunpian:get_record", dict(form)))
+        try:
+            start = datetime.strptime(form["start_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            end = datetime.strptime(form["end_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            size, page = int(form.get("page_size") or 20), int(form.get("page_num") or 1)
+        except (KeyError, ValueError):
+            body = {"http_status_code": 400, "code": 2, "msg": "请求参数格式错误", "detail": "start_time/end_time"}
+            return _Reply(400, json.dumps(body, ensure_ascii=False).encode(), "application/json", "query_error")
+        plugin = self.fake.plugin("yunpian")
+        with self._lock:
+            found = [
+                e
+                for e in self.sent
+                if e.vendor == "yunpian"
+                and e.e164.removeprefix("+86") == form.get("mobile")
+                and start <= e.sent_at <= end
+            ]
+        records = []
+        for entry in found[(page - 1) * min(size, 100) : page * min(size, 100)]:
+            item = plugin.report_item(entry)
+            item.update(send_time=entry.sent_at.strftime("%Y-%m-%d %H:%M:%S"), send_status="SUCCESS", fee=1)
+            records.append(item)
+        return _Reply(200, json.dumps(records, ensure_ascii=False).encode(), "application/json", "query")
+
+    def _netease_status(self, form: dict[str, str]) -> _Reply:
+        """querystatus.action: every number of one sendid, with its status."""
+        self.queries.append(("netease:querystatus", dict(form)))
+        with self._lock:
+            found = [e for e in self.sent if e.vendor == "netease" and e.message_id == form.get("sendid")]
+        items = [
+            {
+                "status": 1 if e.delivered else 2,
+                "mobile": e.e164.removeprefix("+86"),
+                "updatetime": int(e.reported_at.timestamp() * 1000),
+            }
+            for e in found
+        ]
+        return _Reply(200, json.dumps({"code": 200, "obj": items}).encode(), "application/json", "query")

@@ -309,7 +309,7 @@ class _Answered(Exception):
         self.reply = reply
 
 
-#: public name for the vendor fakes in ``tests/fakes/``
+#: raised by a fake in ``tests/fakes/`` for a query a plug-in answers (``fake.actions["<vendor>:<name>"]``)
 Answered = _Answered
 
 

@@ -243,3 +243,36 @@ def test_keys_of_one_phone_share_a_slot_and_phones_spread_over_nodes(cluster_app
     for phone in phones:
         tag = f"{{captcha:+86{phone}}}".encode()
         assert len({port for port, keys in by_node.items() if any(tag in key for key in keys)}) == 1
+
+
+def test_receipts_on_the_cluster_are_marked_only_after_every_handler_returned(cluster_app, cluster):
+    """A push's marks fall in every slot: claimed, marked and released in pipelines, never one multi-key script."""
+    import json
+
+    from flask_sms import DeliveryReport, delivery_reported
+
+    app = cluster_app(SMS_RECEIPT_TOKEN="cluster-receipt-token-000000")
+    items = [
+        {"nationcode": "86", "mobile": f"137{n:08d}", "report_status": "SUCCESS", "sid": f"c:{n}", "ext": f"o{n}"}
+        for n in range(100)
+    ]
+    kept: list[DeliveryReport] = []
+    raised = {"once": False}
+
+    def handle(sender: object, report: DeliveryReport) -> None:
+        if not raised["once"]:
+            raised["once"] = True
+            raise RuntimeError("the database blinked")
+        kept.append(report)
+
+    client, url = app.test_client(), "/sms_receipts/tencent?token=cluster-receipt-token-000000"
+    delivery_reported.connect(handle)
+    try:
+        assert client.post(url, data=json.dumps(items), content_type="application/json").status_code == 500
+        assert client.post(url, data=json.dumps(items), content_type="application/json").status_code == 200
+        assert client.post(url, data=json.dumps(items), content_type="application/json").status_code == 200
+    finally:
+        delivery_reported.disconnect(handle)
+    assert sorted(r.message_id for r in kept) == sorted(f"c:{n}" for n in range(100))
+    marks = cluster.keys_by_node("flask_sms:sms:receipt:seen:*")
+    assert sum(len(keys) for keys in marks.values()) == 100 and len([n for n in marks.values() if n]) == MASTERS

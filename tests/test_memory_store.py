@@ -69,8 +69,8 @@ def fill_with_receipts(app: Flask, reports: int = FILL_REPORTS, first: int = 0) 
     sms = app.extensions["sms"]
     with app.app_context():
         for start in range(first, first + reports, _BATCH):
-            _, new = sms.receive_receipts("tencent", tencent_push(start, min(_BATCH, first + reports - start)), "")
-            assert new > 0
+            _, accepted = sms.receive_receipts("tencent", tencent_push(start, min(_BATCH, first + reports - start)), "")
+            assert accepted.fresh > 0
 
 
 def send(client: Any, phone: str = PHONE) -> Any:
@@ -316,7 +316,7 @@ def test_a_report_seen_again_is_still_announced_once_while_kept(flow_app):
     try:
         fill_with_receipts(app, reports=10)
         with app.app_context():
-            assert app.extensions["sms"].receive_receipts("tencent", tencent_push(0, 10), "")[1] == 0
+            assert app.extensions["sms"].receive_receipts("tencent", tencent_push(0, 10), "")[1].fresh == 0
     finally:
         delivery_reported.disconnect(listen)
     assert len(heard) == 10

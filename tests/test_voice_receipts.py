@@ -175,3 +175,25 @@ def test_a_voice_push_for_a_vendor_not_calling_is_a_404(make_app):
     client = app.test_client()
     assert client.post(f"/sms_receipts/aliyun-voice?token={TOKEN}", json=[]).status_code == 404
     assert client.post(f"/sms_receipts/tencent-voice?token={TOKEN}", data=json.dumps([])).status_code == 400
+
+
+def test_a_calls_result_is_not_lost_when_a_handler_raises(app, fake):
+    """Call results go through the same receipt book as texts' reports: seen only once every handler returned."""
+    call_id = call(app, fake, "tencent", "login-44")
+    body = {"voicecode_callback": {"result": "0", "callid": call_id, "mobile": PHONE, "nationcode": "86"}}
+    kept: list[Any] = []
+    state = {"raised": False}
+
+    def flaky(sender: Any, report: Any, **extra: Any) -> None:
+        if not state["raised"]:
+            state["raised"] = True
+            raise RuntimeError("the database blinked")
+        kept.append(report)
+
+    client = app.test_client()
+    with delivery_reported.connected_to(flaky):
+        first = client.post(f"/sms_receipts/tencent-voice?token={TOKEN}", json=body)
+        retry = client.post(f"/sms_receipts/tencent-voice?token={TOKEN}", json=body)
+        again = client.post(f"/sms_receipts/tencent-voice?token={TOKEN}", json=body)
+    assert (first.status_code, retry.status_code, again.status_code) == (500, 200, 200)
+    assert [(r.channel, r.out_id) for r in kept] == [("voice", "login-44")]

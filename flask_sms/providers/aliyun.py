@@ -28,22 +28,25 @@ from phonenumbers import PhoneNumber
 from ..errors import ProviderError, SmsError
 from ..options import UNSET, Option, choice, host, scheme
 from ..phones import is_mainland
-from ..results import DeliveryReport, Outcome
+from ..results import DeliveryReport, Outcome, ReportStatus
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import load_json, short, transport_error
 from .reports import (
+    NO_STATUS,
     BadItem,
     ParsedReceipts,
-    beijing,
     e164_of,
+    ident,
+    identified,
     json_array,
-    string,
+    phone_of,
+    text,
     today_in_beijing,
+    when,
 )
 from .voice import VoiceProvider, shared
 
-_TIME = "%Y-%m-%d %H:%M:%S"
 _VERSION = "2017-05-25"
 #: QuerySendDetails: the largest page, the oldest day it answers for
 _PAGE_SIZE = 50
@@ -163,22 +166,23 @@ class AliyunProvider(Provider[AliyunRequest, dict[str, Any]]):
         return json_array(body, cls._pushed_report)
 
     @classmethod
-    def _pushed_report(cls, item: Any) -> DeliveryReport:
-        success = item.get("success") if isinstance(item, dict) else None
-        if isinstance(success, str) and success.lower() in ("true", "false"):
-            success = success.lower() == "true"
-        if not isinstance(success, bool):
-            raise BadItem("success is not a boolean")
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """Read leniently: ``success`` as a boolean, ``"true"``/``"false"`` or ``1``/``0``; times in
+        Aliyun's layout or ISO 8601; an ``out_id`` that is not text (``{}``) is no ``out_id``."""
+        phone = phone_of(item, "phone_number")
+        message_id = ident(item, "biz_id")
+        reported = when(item.get("report_time"))
+        identified(message_id, phone, reported)
         return DeliveryReport(
             provider=cls.name,
-            phone=e164_of(string(item, "phone_number", limit=32)),
-            message_id=string(item, "biz_id"),
-            out_id=string(item, "out_id", required=False),
-            status="delivered" if success else "failed",
-            code=string(item, "err_code", required=False),
-            description=string(item, "err_msg", required=False),
-            submitted_at=beijing(string(item, "send_time", required=False, limit=32), _TIME),
-            delivered_at=beijing(string(item, "report_time", required=False, limit=32), _TIME),
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "out_id"),
+            status=_success(item.get("success")),
+            code=text(item, "err_code", 64),
+            description=text(item, "err_msg", 512),
+            submitted_at=when(item.get("send_time")),
+            delivered_at=reported,
         )
 
     @classmethod
@@ -230,14 +234,14 @@ class AliyunProvider(Provider[AliyunRequest, dict[str, Any]]):
                 return None
             return DeliveryReport(
                 provider=self.name,
-                phone=e164_of(string(entry, "PhoneNum", limit=32)),
+                phone=e164_of(text(entry, "PhoneNum", 32)),
                 message_id=message_id,
-                out_id=string(entry, "OutId", required=False),
+                out_id=text(entry, "OutId"),
                 status="delivered" if status == 3 else "failed",
-                code=string(entry, "ErrCode", required=False),
+                code=text(entry, "ErrCode", 64),
                 description="",
-                submitted_at=beijing(string(entry, "SendDate", required=False, limit=32), _TIME),
-                delivered_at=beijing(string(entry, "ReceiveDate", required=False, limit=32), _TIME),
+                submitted_at=when(entry.get("SendDate")),
+                delivered_at=when(entry.get("ReceiveDate")),
             )
         except (BadItem, ValueError, TypeError, AttributeError):
             return None
@@ -256,6 +260,17 @@ def _detail_entries(body: dict[str, Any]) -> Any:
     """A page's SmsSendDetailDTO entries, as a list (older replies give a single entry as an object)."""
     entries = (body.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
     return [entries] if isinstance(entries, dict) else entries
+
+
+def _success(value: Any) -> ReportStatus:
+    """SmsReport's ``success``: documented as a boolean; ``"true"``/``"false"`` and ``1``/``0`` are read too."""
+    if isinstance(value, str):
+        value = {"true": True, "false": False, "1": True, "0": False}.get(value.strip().lower())
+    elif type(value) is int and value in (0, 1):
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise BadItem(NO_STATUS)
+    return "delivered" if value else "failed"
 
 
 def _wire(number: PhoneNumber) -> str:
@@ -346,18 +361,21 @@ class AliyunVoiceProvider(VoiceProvider[AliyunRequest, dict[str, Any]]):
         return json_array(body, cls._pushed_call)
 
     @classmethod
-    def _pushed_call(cls, item: Any) -> DeliveryReport:
-        answered = string(item, "start_time", required=False, limit=32)
+    def _pushed_call(cls, item: dict[str, Any]) -> DeliveryReport:
+        phone = phone_of(item, "callee")
+        message_id = ident(item, "call_id")
+        ended = when(item.get("end_time"))
+        identified(message_id, phone, ended)
         return DeliveryReport(
             provider=cls.name,
-            phone=e164_of(string(item, "callee", limit=32)),
-            message_id=string(item, "call_id"),
-            out_id=string(item, "out_id", required=False),
-            status="delivered" if answered else "failed",
-            code=string(item, "status_code", required=False),
-            description=string(item, "status_msg", required=False),
-            submitted_at=beijing(string(item, "originate_time", required=False, limit=32), _TIME),
-            delivered_at=beijing(string(item, "end_time", required=False, limit=32), _TIME),
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "out_id"),
+            status="delivered" if text(item, "start_time", 32) else "failed",
+            code=text(item, "status_code", 64),
+            description=text(item, "status_msg", 512),
+            submitted_at=when(item.get("originate_time")),
+            delivered_at=ended,
             channel="voice",
         )
 

@@ -32,6 +32,8 @@ Three SDK defaults are unsafe for sending texts and are overridden here:
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -40,18 +42,31 @@ import time
 import types
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timezone
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from phonenumbers import PhoneNumber, national_significant_number
 
 from ..errors import ProviderError
-from ..options import Option, host, scheme
+from ..options import UNSET, Option, host, scheme
 from ..phones import e164, is_mainland
-from ..results import Outcome
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import http_reply, per_number, short, transport_error
+from .reports import (
+    ForgedReceipt,
+    ParsedReceipts,
+    each_item,
+    ident,
+    identified,
+    json_items,
+    phone_of,
+    status_of,
+    text,
+    when,
+)
 
 _OK = "1000"
 # the SDK modules whose DEBUG records carry the request body or the signing key
@@ -88,8 +103,13 @@ class BaiduProvider(Provider[BaiduRequest, BaiduRaw]):
         Option("TEMPLATES", parse=templates),
         Option("ENDPOINT", "smsv3.bj.baidubce.com", host("smsv3.bj.baidubce.com")),
         Option("SCHEME", "https", scheme),
+        # the token of the status callback's signature (md5(token + timestamp + body)); by default
+        # Baidu's is the account id (百度智能云ID). Set, a push without the right signature is refused
+        Option("CALLBACK_TOKEN", UNSET, secret=True),
     )
     sdk_loggers = ("baidubce", *_NOISY)
+    # SMS/s/Fkijy9cdv 状态回调: one report per push, JSON, answered HTTP 200 (body free)
+    receipt_formats = ("application/json",)
     # SMS/s/zjwvxry6e, the send API's response codes: final for the number, or a refusal of the
     # template's values; every other code fails over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {
@@ -226,6 +246,45 @@ class BaiduProvider(Provider[BaiduRequest, BaiduRaw]):
         reply = per_number(body.get("data"), phones, _OK, "messageId", lambda item: str(item.get("message") or ""))
         reply.request_id = str(body.get("requestId") or header_id)
         return reply
+
+    # -- delivery receipts: the status callback, signed when CALLBACK_TOKEN is set; no query API ------
+    @classmethod
+    def verify_receipt(cls, settings: Mapping[str, Any] | None, headers: Mapping[str, str], body: bytes) -> None:
+        """``signature`` = hex md5(token + ``timestamp`` + body), when ``SMS_BAIDU_CALLBACK_TOKEN`` is set."""
+        token = (settings or {}).get("CALLBACK_TOKEN")
+        if not token:
+            return
+        signature, timestamp = headers.get("signature", ""), headers.get("timestamp", "")
+        if not signature or not timestamp:
+            raise ForgedReceipt("no signature or timestamp header")
+        expected = hashlib.md5(f"{token}{timestamp}".encode() + body).hexdigest()
+        if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+            raise ForgedReceipt("the signature does not match SMS_BAIDU_CALLBACK_TOKEN")
+
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``{code, requestId, messageId, mobile, carrierCode, custom, deliverTime, requestTime, ...}``
+        (an array of them is read too)."""
+        return each_item(json_items(body), cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """``code`` ``"0"`` is delivered, ``"2"`` failed; the times are UTC."""
+        phone = phone_of(item, "mobile")
+        message_id = ident(item, "messageId")
+        delivered = when(item.get("deliverTime"), timezone.utc)
+        identified(message_id, phone, delivered)
+        return DeliveryReport(
+            provider=cls.name,
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "custom"),
+            status=status_of(item.get("code"), ("0",), ("2",)),
+            code=text(item, "carrierCode", 64),
+            description="",
+            submitted_at=when(item.get("requestTime"), timezone.utc),
+            delivered_at=delivered,
+        )
 
 
 class _ProxiedConnection(http.client.HTTPConnection):

@@ -293,6 +293,15 @@ class Provider(ABC, Generic[RequestT, RawT]):
         """What the vendor expects back after a push it sent: (body, media type)."""
         return b'{"ok": true}', "application/json"
 
+    @classmethod
+    def verify_receipt(cls, settings: Mapping[str, Any] | None, headers: Mapping[str, str], body: bytes) -> None:
+        """Check the vendor's own signature on a push, where it signs one; raise :class:`~.reports.ForgedReceipt` if it fails.
+
+        ``settings`` are the account's (``None`` when the entry is not in ``SMS_PROVIDERS``);
+        ``headers`` are keyed by lower-case name.
+        Runs before :meth:`parse_receipts`, after the route checked ``SMS_RECEIPT_TOKEN``.
+        """
+
     def fetch_reports(
         self, *, phone: PhoneNumber | None = None, day: date | None = None, message_id: str | None = None
     ) -> list[DeliveryReport]:

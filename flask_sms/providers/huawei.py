@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timezone
 from typing import Any, ClassVar
 
 from phonenumbers import PhoneNumber
@@ -29,10 +30,23 @@ from phonenumbers import PhoneNumber
 from ..errors import ProviderError
 from ..options import UNSET, Option, url_with_scheme
 from ..phones import e164
-from ..results import Outcome
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import short, transport_error
+from .reports import (
+    BadReceipt,
+    ParsedReceipts,
+    each_item,
+    form_fields,
+    ident,
+    identified,
+    json_items,
+    phone_of,
+    status_of,
+    text,
+    when,
+)
 
 _SDK_LOGGER = "HuaweiCloud-SDK-SMSApiClient"
 _OK = "000000"
@@ -79,6 +93,9 @@ class HuaweiProvider(Provider[Any, Any]):
         Option("STATUS_CALLBACK", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
     )
     sdk_loggers = (_SDK_LOGGER, "urllib3.connectionpool")
+    # sms_05_0003: one report per push, form fields, to STATUS_CALLBACK; sms_05_0063: up to 50
+    # as JSON {"statusReportList": [...]}, to the app's batch address (when no statusCallback is sent)
+    receipt_formats = ("application/x-www-form-urlencoded", "application/json")
     # International SMS is its own capability with its own templates (and, on Huawei, its own
     # application): a mainland template cannot text a number abroad.
     separate_intl_templates = True
@@ -155,6 +172,43 @@ class HuaweiProvider(Provider[Any, Any]):
         if not reply.accepted and not reply.rejected:
             raise ProviderError("bad_reply", "the reply has no result")
         return reply
+
+    # -- delivery receipts: 接收状态报告 (form) and 批量接收状态报告 (JSON); no query API is documented ----
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``smsMsgId, status, statusDesc, updateTime, extend, to, ...`` as form fields, or a list of
+        them under ``statusReportList`` in JSON."""
+        if "json" in content_type.lower() or body.lstrip().startswith((b"{", b"[")):
+            return each_item(json_items(body, "statusReportList"), cls._pushed_report)
+        form = form_fields(body)
+        if "smsMsgId" not in form and "status" not in form:
+            raise BadReceipt("not a status report (no smsMsgId, no status)")
+        return each_item([form], cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport | None:
+        """``DELIVRD`` is delivered, ``ACCEPTD`` (accepted, not final) is no report yet, anything else failed.
+
+        ``updateTime`` is UTC; ``to`` comes only with ``extend`` (flask_sms always sends one).
+        """
+        word = text(item, "status", 16).upper()
+        if word == "ACCEPTD":
+            return None
+        phone = phone_of(item, "to")
+        message_id = ident(item, "smsMsgId")
+        updated = when(item.get("updateTime"), timezone.utc)
+        identified(message_id, phone, updated)
+        return DeliveryReport(
+            provider=cls.name,
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "extend", 128),
+            status=status_of(word, ("DELIVRD",)),
+            code=word,
+            description=text(item, "statusDesc", 512),
+            submitted_at=None,
+            delivered_at=updated,
+        )
 
 
 def _statuses(results: Any) -> Reply:

@@ -35,10 +35,11 @@ from phonenumbers import PhoneNumber, national_significant_number
 from ..errors import ProviderError
 from ..options import UNSET, Option, host, scheme
 from ..phones import e164, is_mainland
-from ..results import Outcome
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, templates
 from .replies import http_reply, short
+from .reports import ParsedReceipts, each_item, ident, identified, json_items, phone_of, status_of, text, when
 
 QiniuRequest = tuple[str, bytes]  # url, JSON body
 QiniuRaw = tuple[int, bytes, str]  # HTTP status, body, X-Reqid
@@ -61,6 +62,8 @@ class QiniuProvider(Provider[QiniuRequest, QiniuRaw]):
         Option("SCHEME", "https", scheme),
     )
     sdk_loggers = ("qiniu", "urllib3.connectionpool")
+    # sms/5910 消息推送: the 状态回调 is {"items": [...]}, answered HTTP 200 (else retried within 10 minutes)
+    receipt_formats = ("application/json",)
     # sms/5849: the send API's errors are account- or request-level, so all of them fail over.
     error_classes: ClassVar[Mapping[str, Outcome]] = {}
     # International and mainland templates are separate (sms/10488: an oversea template per send)
@@ -117,6 +120,32 @@ class QiniuProvider(Provider[QiniuRequest, QiniuRaw]):
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         # one job for the request: its id is every number's message id
         return Reply(accepted=dict.fromkeys(phones, str(job_id)), request_id=request_id)
+
+    # -- delivery receipts: the status callback; no query API is read -------------------------------
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``{"items": [{mobile, message_id, status, delivrd_at, error, job_id, seq}]}``."""
+        return each_item(json_items(body, "items"), cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """``DELIVRD`` or ``FAILED``; the id is the ``job_id`` a batch send answered (what the send recorded),
+        else the ``message_id`` of a single send."""
+        phone = phone_of(item, "mobile")
+        message_id = ident(item, "job_id") or ident(item, "message_id")
+        delivered = when(item.get("delivrd_at"))
+        identified(message_id, phone, delivered)
+        return DeliveryReport(
+            provider=cls.name,
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "seq"),
+            status=status_of(item.get("status"), ("DELIVRD",), ("FAILED",)),
+            code=text(item, "error", 64) or text(item, "status", 16).upper(),
+            description="",
+            submitted_at=None,
+            delivered_at=delivered,
+        )
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -32,10 +32,22 @@ from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, Template, templates
 from .replies import load_json, short
-from .reports import BadReceipt, ParsedReceipts, beijing, e164_of, each_item, json_body, string
+from .reports import (
+    NO_STATUS,
+    BadItem,
+    BadReceipt,
+    ParsedReceipts,
+    each_item,
+    ident,
+    identified,
+    json_body,
+    phone_of,
+    status_of,
+    text,
+    when,
+)
 from .voice import CODE_ONLY, VoiceProvider, shared, voice_code
 
-_TIME = "%Y%m%d%H%M%S"
 _XML_ANSWER = b'<?xml version="1.0" encoding="UTF-8"?><Response><statuscode>000000</statuscode></Response>'
 
 RonglianRequest = tuple[str, str, "Datas"]  # template id, comma-separated numbers, positional values
@@ -215,20 +227,24 @@ class RonglianProvider(Provider[RonglianRequest, str]):
         return each_item([request], cls._pushed_report)
 
     @classmethod
-    def _pushed_report(cls, item: Any) -> DeliveryReport:
-        status = string(item, "status", limit=16)
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """``status`` ``"0"`` (or ``0``) is delivered, any other value failed."""
+        phone = phone_of(item, "fromNum")
+        message_id = ident(item, "content")
+        received = when(item.get("recvTime"))
+        identified(message_id, phone, received)
         return DeliveryReport(
             provider=cls.name,
-            phone=e164_of(string(item, "fromNum", limit=32)),
-            message_id=string(item, "content"),
+            phone=phone,
+            message_id=message_id,
             # reqId is a per-request id (new_req_id), not the out_id: the receipt book finds the
             # out_id from the message id the send recorded
             out_id="",
-            status="delivered" if status == "0" else "failed",
-            code=string(item, "deliverCode", required=False),
+            status=status_of(item.get("status"), ("0",)),
+            code=text(item, "deliverCode", 64),
             description="",
-            submitted_at=beijing(string(item, "dateSent", required=False, limit=32), _TIME),
-            delivered_at=beijing(string(item, "recvTime", required=False, limit=32), _TIME),
+            submitted_at=when(item.get("dateSent")),
+            delivered_at=received,
         )
 
     @classmethod
@@ -337,13 +353,18 @@ class RonglianVoiceProvider(VoiceProvider[RonglianVoiceRequest, str]):
         return each_item([request], cls._pushed_call)
 
     @classmethod
-    def _pushed_call(cls, item: Any) -> DeliveryReport:
-        state = string(item, "state", limit=8)
+    def _pushed_call(cls, item: dict[str, Any]) -> DeliveryReport:
+        state = text(item, "state", 8)
+        if not state:
+            raise BadItem(NO_STATUS)
+        phone = phone_of(item, "number")
+        message_id = ident(item, "callSid")
+        identified(message_id, phone, None)
         return DeliveryReport(
             provider=cls.name,
-            phone=e164_of(string(item, "number", limit=32)),
-            message_id=string(item, "callSid"),
-            out_id=string(item, "userData", required=False),
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "userData"),
             status="delivered" if state == "0" else "failed",
             code=state,
             description={"0": "answered", "1": "not answered"}.get(state, "call failed"),

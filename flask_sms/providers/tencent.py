@@ -22,21 +22,27 @@ from .base import Provider
 from .payload import Payload, Reply, Template, templates
 from .replies import short, transport_error
 from .reports import (
+    NO_STATUS,
     BadItem,
     BadReceipt,
     ParsedReceipts,
-    beijing,
     beijing_day,
     e164_of,
     each_item,
     from_unix,
+    ident,
+    identified,
     json_array,
     json_body,
-    string,
+    phone_of,
+    status_of,
+    text,
+    when,
 )
 from .voice import CODE_ONLY, VoiceProvider, shared, voice_code
 
-_TIME = "%Y-%m-%d %H:%M:%S"
+#: the callback's ``report_status`` values (read in any case)
+_DELIVERED, _FAILED = ("SUCCESS",), ("FAIL",)
 #: PullSmsSendStatus*: the most one call returns; PullSmsSendStatusByPhoneNumber looks back 7 days at most
 _PULL_LIMIT = 100
 _PULL_DAYS = 7
@@ -138,20 +144,24 @@ class TencentProvider(Provider[Any, Any]):
         return json_array(body, cls._pushed_report)
 
     @classmethod
-    def _pushed_report(cls, item: Any) -> DeliveryReport:
-        status = string(item, "report_status", limit=16)
-        if status not in ("SUCCESS", "FAIL"):
-            raise BadItem("report_status is not SUCCESS or FAIL")
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """Read leniently: ``mobile`` with or without ``+86``, a Unix or ISO receive time, any case of
+        ``report_status``; an ``ext`` that is not text (``{}``) is no ``out_id``."""
+        status = status_of(item.get("report_status"), _DELIVERED, _FAILED)
+        phone = phone_of(item, "mobile", text(item, "nationcode", 8))
+        message_id = ident(item, "sid")
+        received = when(item.get("user_receive_time"))
+        identified(message_id, phone, received)
         return DeliveryReport(  # positional: a push carries up to 100 of these
             cls.name,
-            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", limit=8)),
-            string(item, "sid"),
-            string(item, "ext", required=False, limit=512),
-            "delivered" if status == "SUCCESS" else "failed",
-            string(item, "errmsg", required=False),
-            string(item, "description", required=False),
+            phone,
+            message_id,
+            text(item, "ext", 512),
+            status,
+            text(item, "errmsg", 64),
+            text(item, "description", 512),
             None,
-            beijing(string(item, "user_receive_time", required=False, limit=32), _TIME),
+            received,
         )
 
     @classmethod
@@ -385,31 +395,40 @@ class TencentVoiceProvider(VoiceProvider[Any, Any]):
         raise BadReceipt("not a voicecode_callback or voice_failure_callback push")
 
     @classmethod
-    def _call_status(cls, item: Any) -> DeliveryReport:
-        result = string(item, "result", limit=8)
+    def _call_status(cls, item: dict[str, Any]) -> DeliveryReport:
+        result = text(item, "result", 8)
+        if not result:
+            raise BadItem(NO_STATUS)
+        phone = phone_of(item, "mobile", text(item, "nationcode", 8))
+        message_id = ident(item, "callid")
+        ended = when(item.get("end_calltime"))
+        identified(message_id, phone, ended)
         return DeliveryReport(
             cls.name,
-            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", required=False, limit=8)),
-            string(item, "callid"),
+            phone,
+            message_id,
             "",
             "delivered" if result == "0" else "failed",
             result,
             {"0": "answered", "1": "not answered"}.get(result, "call failed"),
-            from_unix(string(item, "start_calltime", required=False, limit=16) or None),
-            from_unix(string(item, "end_calltime", required=False, limit=16) or None),
+            when(item.get("start_calltime")),
+            ended,
             "voice",
         )
 
     @classmethod
-    def _call_failure(cls, item: Any) -> DeliveryReport:
+    def _call_failure(cls, item: dict[str, Any]) -> DeliveryReport:
+        phone = phone_of(item, "mobile", text(item, "nationcode", 8))
+        message_id = ident(item, "callid")
+        identified(message_id, phone, None)
         return DeliveryReport(
             cls.name,
-            e164_of(string(item, "mobile", limit=32), string(item, "nationcode", required=False, limit=8)),
-            string(item, "callid"),
+            phone,
+            message_id,
             "",
             "failed",
-            string(item, "failure_code", limit=16),
-            string(item, "failure_reason", required=False),
+            text(item, "failure_code", 64),
+            text(item, "failure_reason", 512),
             None,
             None,
             "voice",

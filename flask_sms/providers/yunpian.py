@@ -18,21 +18,41 @@ the endpoint must stay ``https://``. Errors come with HTTP 400 as
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from phonenumbers import PhoneNumber, national_significant_number
 
-from ..errors import ProviderError
+from ..errors import ProviderError, SmsError
 from ..options import UNSET, Option, boolean, host, scheme, url_with_scheme
 from ..phones import e164, is_mainland
-from ..results import Outcome
+from ..results import DeliveryReport, Outcome
 from .base import Provider
 from .payload import Payload, Reply, Template, templates, text_payload
-from .replies import http_reply, per_number, short
+from .replies import http_reply, per_number, short, transport_error
+from .reports import (
+    BadItem,
+    BadReceipt,
+    ParsedReceipts,
+    beijing_day,
+    form_fields,
+    ident,
+    identified,
+    json_array,
+    phone_of,
+    status_of,
+    text,
+    today_in_beijing,
+    when,
+)
 
 YunpianRequest = tuple[str, dict[str, str]]  # url, form
 YunpianRaw = tuple[int, bytes]  # HTTP status, body
+#: get_record.json: its largest page; a stop for a reply that never runs dry
+_RECORD_PAGE, _RECORD_PAGES = 100, 100
 
 
 class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
@@ -49,6 +69,8 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
         Option("SEND_UID", False, boolean),
     )
     sdk_loggers = ("urllib3.connectionpool",)
+    # domestic_push_report / intl_push_report: the form field sms_status, answered with the text SUCCESS
+    receipt_formats = ("application/x-www-form-urlencoded",)
     # the official code table (returnvalue_common; the official SDKs' Code constants): final for
     # the number, or a refusal of the text; every other code fails over, Yunpian's coverage
     # included (20 REGION_NOT_SUPPORT, 23 REGION_NOT_IN_TPL_LIST, 28 CARRIER_FAILED: the
@@ -107,6 +129,89 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
         if not isinstance(body, dict) or str(body.get("code")) != "0" or len(phones) != 1:
             raise ProviderError("bad_reply", f"unexpected reply: {short(body)}")
         return Reply(accepted={phones[0]: str(body.get("sid", ""))})
+
+    # -- delivery receipts: the status push (推送状态报告), get_record.json ---------------------------
+    @classmethod
+    def parse_receipts(cls, body: bytes, content_type: str) -> ParsedReceipts:
+        """``sms_status`` = a url-encoded JSON array (up to 100) of ``{sid, uid, user_receive_time,
+        error_msg, error_detail, mobile, report_status}``; encoded twice by some senders, read either way."""
+        raw = form_fields(body).get("sms_status")
+        if raw is None:
+            raise BadReceipt("no sms_status field")
+        if raw.lstrip().startswith("%"):
+            raw = unquote(raw)
+        return json_array(raw.encode("utf-8"), cls._pushed_report)
+
+    @classmethod
+    def _pushed_report(cls, item: dict[str, Any]) -> DeliveryReport:
+        """``report_status`` ``SUCCESS`` or ``FAIL``; ``mobile`` has no ``+86``; ``uid`` is our ``out_id``."""
+        phone = phone_of(item, "mobile")
+        message_id = ident(item, "sid")
+        received = when(item.get("user_receive_time"))
+        identified(message_id, phone, received)
+        return DeliveryReport(
+            provider=cls.name,
+            phone=phone,
+            message_id=message_id,
+            out_id=text(item, "uid"),
+            status=status_of(item.get("report_status"), ("SUCCESS",), ("FAIL",)),
+            code=text(item, "error_msg", 64),
+            description=text(item, "error_detail", 512),
+            submitted_at=when(item.get("send_time")),
+            delivered_at=received,
+        )
+
+    @classmethod
+    def receipt_answer(cls, content_type: str) -> tuple[bytes, str]:
+        return b"SUCCESS", "text/plain"
+
+    def fetch_reports(
+        self, *, phone: PhoneNumber | None = None, day: date | None = None, message_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """``get_record.json`` for one number over one Beijing day (default today), every page of 100."""
+        if phone is None:
+            raise SmsError("yunpian's get_record needs a phone number: fetch_reports('yunpian', phone=...)")
+        first, last = beijing_day(day or today_in_beijing())
+        form = {
+            "apikey": self.settings["API_KEY"],
+            "mobile": self.format_phone(phone),
+            "start_time": first.strftime("%Y-%m-%d %H:%M:%S"),
+            "end_time": last.strftime("%Y-%m-%d %H:%M:%S"),
+            "page_size": str(_RECORD_PAGE),
+            "type": "all",
+        }
+        reports: list[DeliveryReport] = []
+        for page in range(1, _RECORD_PAGES + 1):
+            items = self._record_page({**form, "page_num": str(page)})
+            reports.extend(report for report in map(_recorded_report, items) if report is not None)
+            if len(items) < _RECORD_PAGE:
+                break
+        return [
+            dataclasses.replace(r, provider=self.name) for r in reports if not message_id or r.message_id == message_id
+        ]
+
+    def _record_page(self, form: dict[str, str]) -> list[Any]:
+        try:
+            response = self.session.post(f"{self.base}/get_record.json", data=form, timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001 -- a transport fault, said plainly
+            raise SmsError(f"yunpian get_record failed: {transport_error(exc)}") from None
+        try:
+            body = http_reply(response.status_code, response.content, self.name, _error)
+        except ProviderError as exc:
+            raise SmsError(f"yunpian get_record failed: {exc.code} {exc.message}".rstrip()) from None
+        if not isinstance(body, list):
+            raise SmsError(f"yunpian get_record failed: unexpected reply {short(body)}")
+        return body
+
+
+def _recorded_report(item: Any) -> DeliveryReport | None:
+    """One get_record entry with a final ``report_status``; ``None`` while UNKNOWN or when unreadable."""
+    if not isinstance(item, dict) or text(item, "report_status", 16).upper() not in ("SUCCESS", "FAIL"):
+        return None
+    try:
+        return YunpianProvider._pushed_report(item)
+    except (BadItem, ValueError, TypeError):
+        return None
 
 
 def _error(body: Any) -> tuple[str, str] | None:

@@ -55,6 +55,8 @@ class BaiduCredentials:
     access_key_id: str = "bce-test-ak-0123456789abcdef"
     secret_access_key: str = "bce-test-sk-fedcba9876543210"
     signature_id: str = "sms-sign-TestSign01"
+    #: what signs the status pushes: the account id (百度智能云ID) unless the console sets another token
+    callback_token: str = "bce-account-0123456789"
 
 
 def _encode(value: str) -> str:
@@ -229,6 +231,40 @@ class BaiduFake(VendorFake):
             items.append(item)
         label = label or ("partial:" + ",".join(sorted({c for c, _ in hits.values()})) if hits else "ok")
         return self._reply(200, {"code": "1000", "message": "成功", "data": items}, label)
+
+    # -- delivery receipts (SMS/s/Fkijy9cdv: one JSON report per push, signed md5(token + timestamp + body)) --
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, messageId, custom) of every number the reply took."""
+        custom = str(rec.raw.get("custom") or "")
+        taken = [item for item in body.get("data", []) if item.get("code") == "1000"]
+        return [(_e164(item["mobile"]), item["messageId"], custom) for item in taken]
+
+    def receipt_pushes(self, entries: list[Any]) -> list[tuple[bytes, str, dict[str, str]]]:
+        pushes = []
+        for entry in entries:
+            item = {
+                "code": "0" if entry.delivered else "2",
+                "requestId": str(uuid.uuid4()),
+                "messageId": entry.message_id,
+                "mobile": entry.e164.removeprefix("+86"),
+                "carrierCode": "DELIVRD" if entry.delivered else entry.code,
+                "custom": entry.out_id,
+                "attemptCount": 1,
+                "segmentCount": 1,
+                "deliverTime": entry.reported_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "requestTime": entry.sent_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            body = json.dumps(item).encode()
+            timestamp = str(int(time.time() * 1000))
+            signature = hashlib.md5(f"{self.credentials.callback_token}{timestamp}".encode() + body).hexdigest()
+            headers = {"requestId": uuid.uuid4().hex, "timestamp": timestamp, "signature": signature}
+            pushes.append((body, "application/json;charset=utf-8", headers))
+        return pushes
+
+
+def _e164(mobile: str) -> str:
+    return mobile if mobile.startswith("+") else "+86" + mobile
 
 
 def _pending(phones: list[str], data: dict[str, Any]) -> tuple[str, str] | None:

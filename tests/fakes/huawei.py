@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
 
@@ -222,3 +222,35 @@ class HuaweiFake(VendorFake):
                 }
             )
         return self._reply(200, {"code": "000000", "description": "Success", "result": result}, label)
+
+    # -- delivery receipts (sms_05_0003 form pushes, sms_05_0063 batch JSON pushes) --------------------
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, smsMsgId, extend) of every number the reply took."""
+        extend = str(rec.raw.get("extend") or "")
+        return [(r["originTo"], r["smsMsgId"], extend) for r in body.get("result", []) if r["status"] == "000000"]
+
+    @staticmethod
+    def report_item(entry: Any) -> dict[str, str]:
+        item = {
+            "smsMsgId": entry.message_id,
+            "total": "1",
+            "sequence": "1",
+            "status": "DELIVRD" if entry.delivered else entry.code,
+            "statusDesc": "用户已成功收到短信" if entry.delivered else entry.description,
+            "source": "2",
+            "updateTime": entry.reported_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if entry.out_id:  # "to" comes only with extend
+            item.update(extend=entry.out_id, to=entry.e164)
+        return item
+
+    def receipt_pushes(self, entries: list[Any], json_batches: bool = False) -> list[tuple[bytes, str, dict[str, str]]]:
+        """One form push per report to the statusCallback, or JSON batches of 50 to the app's batch address."""
+        items = [self.report_item(entry) for entry in entries]
+        if json_batches:
+            return [
+                (json.dumps({"statusReportList": items[i : i + 50]}).encode(), "application/json", {})
+                for i in range(0, len(items), 50)
+            ]
+        return [(urlencode(item).encode(), "application/x-www-form-urlencoded", {}) for item in items]

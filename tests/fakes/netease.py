@@ -25,10 +25,11 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
 
 MAX_NUMBERS = 100  # sendtemplate: "mobiles" at most 100
 PATH = "/sms/sendtemplate.action"
+QUERY = "/sms/querystatus.action"  # answered by tests/fake_receipts.py when installed
 
 
 @dataclass
@@ -70,9 +71,12 @@ class NeteaseFake(VendorFake):
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
         self._authenticate(headers)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        query = self.fake.actions.get("netease:querystatus")
+        if (method, path) == ("POST", QUERY) and query is not None:
+            raise Answered(query(form))
         if (method, path) != ("POST", PATH):
             raise self._refuse(404, "对象不存在")
-        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         try:
             phones, params = json.loads(form.get("mobiles", "")), json.loads(form.get("params", "[]"))
         except ValueError:
@@ -114,3 +118,33 @@ class NeteaseFake(VendorFake):
             code, message = next(iter(hits.values()))
             return self._reply({"code": int(code), "msg": message}, f"rejected_number:{code}")
         return self._reply({"code": 200, "msg": "sendid", "obj": 10**8 + secrets.randbelow(9 * 10**8)}, "ok")
+
+    # -- delivery receipts (the 抄送 copy of status reports, signed MD5/CurTime/CheckSum) ---------------
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, sendid, ""): one sendid for the request, no correlation field."""
+        return [(_e164(phone), str(body["obj"]), "") for phone in rec.phones]
+
+    @staticmethod
+    def report_item(entry: Any) -> dict[str, Any]:
+        return {
+            "sendid": int(entry.message_id),
+            "mobile": entry.e164.removeprefix("+86"),
+            "status": 1 if entry.delivered else 2,
+            "updatetime": int(entry.reported_at.timestamp() * 1000),
+        }
+
+    def receipt_pushes(self, entries: list[Any]) -> list[tuple[bytes, str, dict[str, str]]]:
+        pushes = []
+        for i in range(0, len(entries), 100):
+            body = json.dumps([self.report_item(entry) for entry in entries[i : i + 100]]).encode()
+            digest, now = hashlib.md5(body).hexdigest(), str(int(time.time()))
+            signed = hashlib.sha1(f"{self.credentials.app_secret}{digest}{now}".encode()).hexdigest()
+            headers = {"AppKey": self.credentials.app_key, "CurTime": now, "MD5": digest, "CheckSum": signed}
+            pushes.append((body, "application/json;charset=utf-8", headers))
+        return pushes
+
+
+def _e164(phone: str) -> str:
+    """``138...`` or NetEase's ``+852-6123...``."""
+    return phone.replace("-", "") if phone.startswith("+") else "+86" + phone

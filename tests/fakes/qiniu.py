@@ -167,3 +167,31 @@ class QiniuFake(VendorFake):
         if ctx.get("oversea"):
             return self._reply(200, {"message_id": uuid.uuid4().hex}, "ok")
         return self._reply(200, {"job_id": uuid.uuid4().hex}, "ok")
+
+    # -- delivery receipts (sms/5910: {"items": [...]} to the portal's status callback) ------------------
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, job_id, seq): one job for the request."""
+        seq = str(rec.raw.get("seq") or "")
+        return [(phone if phone.startswith("+") else "+86" + phone, body["job_id"], seq) for phone in rec.phones]
+
+    @staticmethod
+    def report_item(entry: Any) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "mobile": entry.e164.removeprefix("+86"),
+            "message_id": hashlib.sha1(f"{entry.message_id}{entry.e164}".encode()).hexdigest()[:8],
+            "status": "DELIVRD" if entry.delivered else "FAILED",
+            "delivrd_at": int(entry.reported_at.timestamp()),
+            "job_id": entry.message_id,
+            "seq": entry.out_id,
+        }
+        if not entry.delivered:
+            item["error"] = entry.code
+        return item
+
+    def receipt_pushes(self, entries: list[Any]) -> list[tuple[bytes, str, dict[str, str]]]:
+        items = [self.report_item(entry) for entry in entries]
+        return [
+            (json.dumps({"items": items[i : i + 100]}).encode(), "application/json", {})
+            for i in range(0, len(items), 100)
+        ]

@@ -198,6 +198,41 @@ class VolcengineFake(VendorFake):
             return self._reply(200, (code, 0, message), None, f"rejected_number:{code}")
         return self._reply(200, None, {"MessageID": [uuid.uuid4().hex for _ in rec.phones]}, "ok")
 
+    # -- delivery receipts (6361/171584: a JSON array to the 状态报告地址) --------------------------------
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, MessageID, Tag): one MessageID per number, in the order sent."""
+        tag = str(rec.raw.get("Tag") or "")
+        return [(phone, message_id, tag) for phone, message_id in zip(rec.phones, body["Result"]["MessageID"])]
+
+    @staticmethod
+    def report_item(entry: Any) -> dict[str, Any]:
+        return {
+            "account": "2000000001",
+            "sub_account": "7a2b1c3d",
+            "signature": "短信服务",
+            "mobile": entry.e164.removeprefix("+86"),
+            "channel_type": "CN_OTP",
+            "service_id": "1069669400001",
+            "send_time": int(entry.sent_at.timestamp() * 1000),
+            "recv_time": int(entry.reported_at.timestamp() * 1000),
+            "template_id": "SPT_0fa71234",
+            "ext": entry.out_id,
+            "message_id": entry.message_id,
+            "status_code": "0" if entry.delivered else entry.code,
+            "description": "成功" if entry.delivered else entry.description,
+            "msg_count": 1,
+            "mccmnc": "46000",
+            "iso_code": "CN",
+        }
+
+    def receipt_pushes(self, entries: list[Any]) -> list[tuple[bytes, str, dict[str, str]]]:
+        items = [self.report_item(entry) for entry in entries]
+        return [
+            (json.dumps(items[i : i + 100], ensure_ascii=False).encode(), "application/json;charset=utf-8", {})
+            for i in range(0, len(items), 100)
+        ]
+
 
 def _template_param(data: dict[str, Any]) -> tuple[object, tuple[str, str] | None]:
     """TemplateParam as read (a JSON string holding an object), and the error a value that is not JSON earns."""

@@ -19,9 +19,9 @@ import secrets
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
 
 MAX_NUMBERS = 1000  # batch_send: "一次不要超过1000个"
 #: the account's approved international templates (tests/vendor_config.py configures them)
@@ -34,6 +34,7 @@ _INTL_TEXTS = [
     for template in INTL_TEMPLATES
 ]
 SINGLE, BATCH = "/v2/sms/single_send.json", "/v2/sms/batch_send.json"
+RECORD = "/v2/sms/get_record.json"  # answered by tests/fake_receipts.py when installed
 
 
 @dataclass
@@ -86,18 +87,26 @@ class YunpianFake(VendorFake):
     def parse(
         self, method: str, path: str, query: str, headers: Message, body: bytes
     ) -> tuple[Received, tuple[str, str] | None, dict[str, Any]]:
+        form = self._form(method, path, headers, body)
+        phones = [p for p in form.get("mobile", "").split(",") if p]
+        rec = Received("yunpian", phones, "", form.get("text", ""), "", form)
+        return rec, _pending(path, phones, form.get("text", "")), {"single": path == SINGLE}
+
+    def _form(self, method: str, path: str, headers: Message, body: bytes) -> dict[str, str]:
+        """The form of a POST to a known path with the right apikey (a get_record query is answered here)."""
         if method != "POST":
             raise self._refuse(11, "接口不支持GET方式调用")
-        if path not in (SINGLE, BATCH):
+        record = self.fake.actions.get("yunpian:get_record")
+        if path not in (SINGLE, BATCH) and not (path == RECORD and record is not None):
             raise Refusal("404", Reply(404, b"Not Found", "text/plain", "refused:404"))
         if "application/x-www-form-urlencoded" not in (headers.get("Content-Type") or ""):
             raise self._refuse(14, "解码失败")
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if form.get("apikey") != self.credentials.api_key:
             raise self._refuse(-1, "非法的apikey", "请检查的apikey是否正确")
-        phones = [p for p in form.get("mobile", "").split(",") if p]
-        rec = Received("yunpian", phones, "", form.get("text", ""), "", form)
-        return rec, _pending(path, phones, form.get("text", "")), {"single": path == SINGLE}
+        if path == RECORD and record is not None:
+            raise Answered(record(form))
+        return form
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:
         msg, _, detail = message.partition(": ")
@@ -127,3 +136,39 @@ class YunpianFake(VendorFake):
         return self._reply(
             200, {"total_count": len(items), "total_fee": f"{total:.4f}", "unit": "RMB", "data": items}, label
         )
+
+    # -- delivery receipts (domestic_push_report: the form field sms_status, up to 100 reports) ----------
+    @staticmethod
+    def sent_texts(rec: Received, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(E.164 number, sid, uid) of every number the reply took."""
+        uid = str(rec.raw.get("uid") or "")
+        items = body.get("data", [body]) if isinstance(body, dict) else []
+        taken = [item for item in items if item.get("code") == 0 and "sid" in item]
+        return [(_e164(item["mobile"]), str(item["sid"]), uid) for item in taken]
+
+    @staticmethod
+    def report_item(entry: Any) -> dict[str, Any]:
+        return {
+            "error_detail": "接收成功" if entry.delivered else entry.description,
+            "sid": int(entry.message_id),
+            "uid": entry.out_id or None,
+            "user_receive_time": entry.reported_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "error_msg": "" if entry.delivered else entry.code,
+            "mobile": entry.e164.removeprefix("+86"),  # "所有带+86前缀的号码都会去掉+86"
+            "report_status": "SUCCESS" if entry.delivered else "FAIL",
+        }
+
+    def receipt_pushes(self, entries: list[Any]) -> list[tuple[bytes, str, dict[str, str]]]:
+        items = [self.report_item(entry) for entry in entries]
+        return [
+            (
+                urlencode({"sms_status": json.dumps(items[i : i + 100], ensure_ascii=False)}).encode(),
+                "application/x-www-form-urlencoded;charset=utf-8",
+                {},
+            )
+            for i in range(0, len(items), 100)
+        ]
+
+
+def _e164(mobile: str) -> str:
+    return mobile if mobile.startswith("+") else "+86" + mobile
