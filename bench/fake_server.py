@@ -6,8 +6,8 @@ in another interpreter: it does not take the benchmark's GIL and is not counted 
 time spent in flask_sms or in the vendor SDKs.
 
 Protocol (one line each way): ``delay <seconds>``, ``mode <vendor> <mode> [<seconds>]``
-(``FakeVendor.set_mode``; the seconds of a ``hang``), ``reset``, ``stats`` (answers a JSON
-object), ``stop``. The child prints ``ready <port>`` once it listens.
+(``FakeVendor.set_mode``; the seconds of a ``hang``), ``code <vendor> <phone>`` (the live code
+a vendor-checked fake made), ``reset``, ``stats`` (answers a JSON object), ``stop``. The child prints ``ready <port>`` once it listens.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ class RemoteFake:
         self._ask("reset")
         self._delay = 0.0
 
+    def code_of(self, vendor: str, phone: str) -> str:
+        """The live code the fake ``vendor`` (a vendor-checked one: ``aliyun_pnvs``) made and texted ``phone``."""
+        return self._ask(f"code {vendor} {phone}")
+
     def stats(self) -> dict[str, Any]:
         """``{"accepted": {vendor: n}, "rejected": n, "errors": [first error], "cpu": seconds}``
 
@@ -110,6 +114,9 @@ def _serve() -> None:
                 vendor, mode, *seconds = argument.split()
                 fake.set_mode(vendor, mode, **({"seconds": float(seconds[0])} if seconds else {}))
                 answer = "ok"
+            elif command == "code":  # the live code a vendor-checked fake made for a phone, as the phone shows it
+                vendor, phone = argument.split()
+                answer = fake.plugin(vendor).code_of(phone)
             elif command == "reset":
                 fake.reset()
                 answer = "ok"

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
 from flask_sms import SmsExtension
 
@@ -124,6 +124,17 @@ def show_sms_logs() -> None:
         logger.addHandler(handler)
 
 
+def _channel_defaults(config: Config) -> None:
+    """The console "calls" too: the page offers "call me instead" after a text (a call reads out 8 digits
+    at most). With FLASK_SMS_CODE_BACKEND=aliyun_pnvs, Aliyun makes, texts and checks each code with its
+    system sign and template: the demo then needs no provider (nor a qualification) of its own."""
+    if config.get("SMS_CODE_BACKEND", "local") != "local":
+        if config["SMS_PROVIDERS"] == DEFAULTS["SMS_PROVIDERS"]:
+            config["SMS_PROVIDERS"] = []
+    elif config["SMS_PROVIDERS"] == ["console"] and int(config.get("SMS_CODE_LENGTH") or 6) <= 8:
+        config.setdefault("SMS_VOICE_PROVIDERS", ["console"])
+
+
 def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathLike[str] | None = ".env") -> Flask:
     """Build the demo app. ``env_file=None`` skips the ``.env`` file."""
     app = Flask(__name__)
@@ -133,9 +144,7 @@ def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathL
     app.config.from_prefixed_env()  # FLASK_* variables
     if config:
         app.config.update(config)
-    if app.config["SMS_PROVIDERS"] == ["console"] and int(app.config.get("SMS_CODE_LENGTH") or 6) <= 8:
-        # the console "calls" too: the page offers "call me instead" after a text (a call reads out 8 digits at most)
-        app.config.setdefault("SMS_VOICE_PROVIDERS", ["console"])
+    _channel_defaults(app.config)
 
     generated_key = not app.config.get("SECRET_KEY")
     if generated_key:

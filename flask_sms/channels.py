@@ -109,9 +109,9 @@ def _read(option: Option, key: str, config: Mapping[str, Any], problems: list[st
     return value
 
 
-def _shared(vendor: str, option: Option, config: Mapping[str, Any], problems: list[str]) -> Any:
-    """``SMS_<NAME>_VOICE_<KEY>`` when set, else the vendor's SMS key ``SMS_<NAME>_<KEY>``, else the default."""
-    own, texts = f"SMS_{vendor.upper()}_VOICE_{option.name}", f"SMS_{vendor.upper()}_{option.name}"
+def _shared(vendor: str, label: str, option: Option, config: Mapping[str, Any], problems: list[str]) -> Any:
+    """``SMS_<NAME>_<LABEL>_<KEY>`` when set, else the vendor's SMS key ``SMS_<NAME>_<KEY>``, else the default."""
+    own, texts = f"SMS_{vendor.upper()}_{label}_{option.name}", f"SMS_{vendor.upper()}_{option.name}"
     if config.get(own) is not None:
         return _read(option, own, config, problems)
     if config.get(texts) is not None:
@@ -119,15 +119,24 @@ def _shared(vendor: str, option: Option, config: Mapping[str, Any], problems: li
     return _read(option, f"{own} (or {texts})", config, problems)
 
 
-def voice_provider_settings(vendor: str, config: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
-    """One voice provider's settings: its own ``SMS_<NAME>_VOICE_*`` keys and the SMS keys it shares."""
-    cls = voice_class(vendor)
+def labelled_settings(
+    cls: Any, vendor: str, label: str, config: Mapping[str, Any], problems: list[str]
+) -> dict[str, Any]:
+    """The settings of a vendor's voice provider or code backend: its own ``SMS_<NAME>_<LABEL>_*`` keys (declared
+    once, on ``cls.options``) and the vendor's SMS keys it shares (``cls.shared_options``), each read once."""
     settings: dict[str, Any] = {
-        option.name: _read(option, f"SMS_{vendor.upper()}_VOICE_{option.name}", config, problems)
+        option.name: _read(option, f"SMS_{vendor.upper()}_{label}_{option.name}", config, problems)
         for option in cls.options
     }
     for option in cls.shared_options:
-        settings[option.name] = _shared(vendor, option, config, problems)
+        settings[option.name] = _shared(vendor, label, option, config, problems)
+    return settings
+
+
+def voice_provider_settings(vendor: str, config: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """One voice provider's settings: its own ``SMS_<NAME>_VOICE_*`` keys and the SMS keys it shares."""
+    cls = voice_class(vendor)
+    settings = labelled_settings(cls, vendor, "VOICE", config, problems)
     sdk_problem = cls.sdk_problem()
     if sdk_problem:
         problems.append(sdk_problem.replace("provider", "voice provider", 1))

@@ -70,9 +70,10 @@ def check_command() -> None:
         flow = f"storage {extension.storage()} reachable"
     receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
     calls = f"; calls through {', '.join(settings.voice.providers)}" if settings.voice is not None else ""
-    click.echo(
-        f"flask_sms: config OK; providers {', '.join(settings.providers)}{calls}; verification flow {flow}{receipts}"
-    )
+    if settings.code_backend is not None:
+        calls += f"; codes made, texted and checked by {settings.code_backend.name} (SMS_CODE_BACKEND)"
+    providers = ", ".join(settings.providers) or "none"
+    click.echo(f"flask_sms: config OK; providers {providers}{calls}; verification flow {flow}{receipts}")
     for warning in _warnings(extension, settings):
         click.echo(f"warning: {warning}", err=True)
 

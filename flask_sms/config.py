@@ -21,6 +21,8 @@ from flask import Flask
 from ._redact import url_without_password
 from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
 from .channels import VoiceSettings, apply_voice_defaults, load_voice_settings
+from .code_backends import LOCAL, BackendSettings, apply_backend_defaults, load_backend_settings
+from .code_backends import chosen as chosen_backend
 from .errors import ConfigError
 from .messages import LANGUAGES
 from .options import (
@@ -64,7 +66,7 @@ from .test_numbers import code_length_problems, test_numbers
 DEFAULT_PURPOSE = "captcha"
 
 #: account labels whose keys are a vendor's own: ``SMS_ALIYUN_VOICE_*`` configures its calls
-RESERVED_LABELS = frozenset({"voice"})
+RESERVED_LABELS = frozenset({"voice", "pnvs"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class AppDefault:
 
 
 def _provider_names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)) and not value:
+        return ()  # no texts of your own: what a vendor-checked SMS_CODE_BACKEND allows (load_settings checks)
     try:
         chosen = names(value)
     except Invalid:
@@ -117,7 +121,10 @@ def _usable_entries(chosen: tuple[str, ...], unknown: list[str]) -> tuple[str, .
 
 
 def _console_in_development(app: Flask) -> Any:
-    return ["console"] if app.debug or app.testing else REQUIRED
+    if app.debug or app.testing:
+        return ["console"]
+    # a vendor-checked code needs no provider of yours (Aliyun's PNVS texts it)
+    return [] if chosen_backend(app.config) != LOCAL else REQUIRED
 
 
 def _inbox_in_debug(app: Flask) -> bool:
@@ -276,6 +283,8 @@ class Settings:
     receipts: ReceiptSettings | None = None
     #: the voice channel (``SMS_VOICE_*``); ``None`` when ``SMS_VOICE_PROVIDERS`` is empty
     voice: VoiceSettings | None = None
+    #: a vendor-checked code (``SMS_CODE_BACKEND``); ``None`` for ``"local"``
+    code_backend: BackendSettings | None = None
 
     @property
     def storage_url(self) -> str:
@@ -322,6 +331,7 @@ def apply_defaults(app: Flask) -> None:
         for suffix, value in defaults.items():
             app.config.setdefault(f"SMS_{vendor.upper()}_{suffix}", value)
     apply_voice_defaults(app)
+    apply_backend_defaults(app)
 
 
 @dataclass(frozen=True)
@@ -427,17 +437,25 @@ def _flow_problems(
     flow: Mapping[str, Any], config: Mapping[str, Any], provider_settings: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """The checks that span keys: they run only on values that parsed."""
-    purposes = flow["captcha_purposes"] or ()
     return (
         _secret_key_problems(config)
         + _default_purpose_problems(flow["captcha_purposes"], flow["default_purpose"])
-        + [
-            f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES"
-            for purpose in _uncovered(purposes, provider_settings)
-        ]
-        + _international_problems(flow["allowed_regions"], purposes, provider_settings)
+        + _coverage_problems(flow, config, provider_settings)
         + _dev_inbox_problems(flow["dev_inbox"], config)
     )
+
+
+def _coverage_problems(
+    flow: Mapping[str, Any], config: Mapping[str, Any], provider_settings: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Each purpose needs a provider with its template, unless the vendor texts the codes (SMS_CODE_BACKEND)."""
+    purposes = flow["captcha_purposes"] or ()
+    if chosen_backend(config) != LOCAL:
+        return []  # the vendor's own sign and template; code_backends checks what it cannot do
+    return [
+        f"captcha purpose {purpose!r} has no template in any provider's SMS_<PROVIDER>_TEMPLATES"
+        for purpose in _uncovered(purposes, provider_settings)
+    ] + _international_problems(flow["allowed_regions"], purposes, provider_settings)
 
 
 def _dev_inbox_problems(dev_inbox: Any, config: Mapping[str, Any]) -> list[str]:
@@ -495,10 +513,20 @@ def _metrics_problems(wanted: Any) -> list[str]:
     return []
 
 
-def _strategy_problems(sending: Mapping[str, Any]) -> list[str]:
-    """``SMS_WEIGHTS`` names only listed providers, and ``weighted`` has a weight to draw by."""
+def _no_provider_problems(sending: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """An empty ``SMS_PROVIDERS`` is for a vendor-checked ``SMS_CODE_BACKEND`` only (the vendor texts the codes)."""
+    vendor_checked = chosen_backend(config) != LOCAL and sending["enable_captcha"] is not False
+    if sending["providers"] == () and not vendor_checked:
+        return ["SMS_PROVIDERS is empty: name a provider (only a vendor-checked SMS_CODE_BACKEND needs none)"]
+    return []
+
+
+def _strategy_problems(sending: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """``SMS_WEIGHTS`` names only listed providers, and ``weighted`` has a weight to draw by; and there is a
+    provider, unless a vendor-checked ``SMS_CODE_BACKEND`` texts the codes."""
     listed, chosen = sending["providers"] or (), sending["weights"] or {}
-    problems = [
+    problems = _no_provider_problems(sending, config)
+    problems += [
         f"SMS_WEIGHTS names {name!r}, which is not in SMS_PROVIDERS {list(listed)}"
         for name in chosen
         if listed and name not in listed
@@ -618,7 +646,7 @@ def load_settings(app: Flask) -> Settings:
             continue
         provider_settings[name] = _provider_settings(name, cls, config, problems)
         provider_settings[name]["PROXY"] = sending["proxy"]
-    problems.extend(_strategy_problems(sending) + _metrics_problems(sending["metrics"]))
+    problems.extend(_strategy_problems(sending, config) + _metrics_problems(sending["metrics"]))
     captcha = None
     flow: dict[str, Any] | None = None
     if sending["enable_captcha"] is not False:
@@ -632,9 +660,17 @@ def load_settings(app: Flask) -> Settings:
             )
     receipts = _receipt_settings(app, None if flow is None else flow["storage_url"], problems)
     voice = load_voice_settings(config, flow, sending["proxy"], problems)
+    backend = load_backend_settings(config, flow, sending, problems)
     if problems:
         raise ConfigError(problems)
-    return Settings(**sending, provider_settings=provider_settings, captcha=captcha, receipts=receipts, voice=voice)
+    return Settings(
+        **sending,
+        provider_settings=provider_settings,
+        captcha=captcha,
+        receipts=receipts,
+        voice=voice,
+        code_backend=backend,
+    )
 
 
 def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[str]) -> ReceiptSettings | None:
@@ -651,7 +687,7 @@ def _receipt_settings(app: Flask, flow_storage_url: str | None, problems: list[s
 assert {_field(o.name) for o in FLOW_KEYS} | {"default_region", "test_numbers"} == {
     f.name for f in fields(CaptchaSettings)
 }
-assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts", "voice"} == {
+assert {_field(o.name) for o in SEND_KEYS} | {"provider_settings", "captcha", "receipts", "voice", "code_backend"} == {
     f.name for f in fields(Settings)
 }
 assert {_field(o.name) for o in RECEIPT_KEYS} | {"storage_url"} == {f.name for f in fields(ReceiptSettings)}

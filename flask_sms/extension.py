@@ -22,7 +22,19 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import _redact, backends, channels, codes, dev_inbox, forms, idempotency, messages, metrics, test_numbers
+from . import (
+    _redact,
+    backends,
+    channels,
+    code_backends,
+    codes,
+    dev_inbox,
+    forms,
+    idempotency,
+    messages,
+    metrics,
+    test_numbers,
+)
 from .blueprint import blueprint
 from .breaker import Breaker
 from .cli import sms_cli
@@ -149,6 +161,14 @@ def _warn_if_console(app: Flask, settings: Settings) -> None:
         )
 
 
+def _shown_providers(settings: Settings) -> str:
+    """The providers for the start-up line, and the vendor that makes and checks codes (SMS_CODE_BACKEND)."""
+    shown = ", ".join(settings.providers) or "none"
+    if settings.code_backend is not None:
+        shown += f" (codes made and checked by {settings.code_backend.name})"
+    return shown
+
+
 def _client(client_ip: str | None) -> tuple[str | None, Any]:
     """The client's address and the request, when called inside one (the routes pass the address in)."""
     if not has_request_context():
@@ -265,7 +285,7 @@ class SmsExtension:
             logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
             return _SmsState(settings, sender, None, storage=storage, receipts=book, memory=memory, voice=voice)
         flow, notes, storage = self._build_flow(app, settings, sender, backend, store, voice)
-        logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
+        logger.info("flask_sms: providers %s; storage %s", _shown_providers(settings), storage)
         return _SmsState(
             settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory, voice=voice
         )
@@ -320,9 +340,35 @@ class SmsExtension:
             texts = channels.TextLog(backend, settings.voice.after, settings.captcha.code_ttl)
             route = channels.VoiceRoute(voice, settings.voice, texts)
         flow = CodeFlow(
-            settings.captcha, sender, store, limits, secret_bytes, self._before_send, self._clock, voice=route
+            settings.captcha,
+            sender,
+            store,
+            limits,
+            secret_bytes,
+            self._before_send,
+            self._clock,
+            voice=route,
+            vendor=self._vendor_route(settings, backend),
         )
         return flow, notes, self._describe_storage(url, backend, limits)
+
+    def _vendor_route(self, settings: Settings, cache: Any) -> code_backends.VendorRoute | None:
+        """The vendor-checked code backend (SMS_CODE_BACKEND) as the one provider of a sender of its own."""
+        chosen = settings.code_backend
+        if chosen is None:
+            return None
+        cls = code_backends.backend_class(chosen.name)
+        (backend,) = _built([(chosen.name, cls, chosen.settings)], settings, "code backend")
+        assert isinstance(backend, code_backends.CodeBackend)
+        sender = Sender(
+            [backend],
+            default_region=settings.default_region,
+            suppress=settings.suppress_send,
+            max_concurrency=1,
+            test_numbers=settings.test_numbers,
+        )
+        sender.breaker = self._breaker(settings, breaker_state_for(cache))
+        return code_backends.VendorRoute(backend, sender)
 
     def _describe_storage(self, url: str, backend: Any, limits: Any) -> str:
         """The storage really in use: the URL, or what the cache=/limiter= passed in point at."""

@@ -26,6 +26,7 @@ from phonenumbers import PhoneNumber
 from . import _redact, reporting
 from .backends import evicting_cache_warnings, eviction_warnings, storage_errors
 from .channels import SMS, VOICE, VoiceRoute, channel_problem, voice_keys
+from .code_backends import CheckUnavailable, VendorRoute
 from .codes import INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
@@ -93,6 +94,15 @@ class _Send:
     purpose: str
     code: str
     digest: str
+    #: sent through the vendor-checked backend (SMS_CODE_BACKEND); ``code`` is empty and ``digest`` a marker
+    #: when the vendor makes the code (not for a test number, nor under SMS_SUPPRESS_SEND)
+    vendor: bool = False
+
+
+#: what a vendor-checked code is kept as, and what a guess is counted with, in place of a code's HMAC: no
+#: HMAC (64 hex digits) is either, so the local count and single use work without the code
+_VENDOR_MARK = "vendor-checked"
+_ATTEMPT_MARK = "vendor-attempt"
 
 
 @dataclass(frozen=True)
@@ -129,9 +139,15 @@ class CodeFlow:
         clock: Clock,
         *,
         voice: VoiceRoute | None = None,
+        vendor: VendorRoute | None = None,
     ) -> None:
         self.settings = settings
         self.sender = sender
+        #: the vendor-checked code backend (SMS_CODE_BACKEND); ``None``: codes are made and checked here
+        self.vendor = vendor
+        #: whether the vendor makes and checks the codes: not under SMS_SUPPRESS_SEND, where no vendor is
+        #: asked, so codes are made and checked here and ``record_messages()`` shows them as with any backend
+        self._vendor_checks = vendor is not None and not vendor.sender.suppress
         #: the voice channel (``SMS_VOICE_PROVIDERS``); ``None`` when it is off
         self.voice = voice
         self._ways = {SMS: _Way(sender, settings.resend_interval, settings.phone_limits, _same_keys)}
@@ -230,11 +246,15 @@ class CodeFlow:
         """
         self._way(channel)  # a channel that is off or unknown: the route's 400 before anything else
         phone_e164, number, purpose_name = self._parse(phone, purpose)
-        # a test number (SMS_TEST_NUMBERS) gets its fixed code; the sender holds it back from every vendor
-        code = self.settings.test_numbers.get(phone_e164) or self._new_code()
-        digest = self._digest(purpose_name, phone_e164, code)
-        sent = _Send(phone_e164, number, purpose_name, code, digest)
-        return self._send(app, sent, client_ip, request, channel)
+        return self._send(app, self._code_for(phone_e164, number, purpose_name), client_ip, request, channel)
+
+    def _code_for(self, phone: str, number: PhoneNumber, purpose: str) -> _Send:
+        """Our code for the phone (a test number's fixed one, SMS_TEST_NUMBERS), or the vendor's, which we never see."""
+        code = self.settings.test_numbers.get(phone)
+        if code is None and self._vendor_checks:
+            return _Send(phone, number, purpose, "", _VENDOR_MARK, vendor=True)
+        code = code or self._new_code()
+        return _Send(phone, number, purpose, code, self._digest(purpose, phone, code), vendor=self.vendor is not None)
 
     def send_external_code(
         self, app: Flask, phone: object, code: str, purpose: str, *, client_ip: str | None = None, request: Any = None
@@ -253,19 +273,15 @@ class CodeFlow:
         """The one way a code goes out: per-IP limit, hooks, then :meth:`_begin` and the channel's vendor call."""
         settings = self.settings
         way = self._ways[channel]
-        if client_ip is not None:
-            with self._storage():
-                self.limits.hit(settings.ip_limits, "ip", client_key(client_ip, settings.ipv6_prefix), now=self.clock())
-        for hook in self.hooks:
-            if hook(sent.phone, sent.purpose, request) is False:
-                raise SendRefused()
+        self._admit(sent, client_ip, request)
         phone_keys = keys_for(sent.purpose, sent.phone)
         if channel == VOICE:
             self._offered(phone_keys)
         keys, quotas, now = self._begin(sent, way, way.keys(phone_keys))
-        params = {"code": sent.code, "minutes": max(1, settings.code_ttl // 60)}
+        params = {"code": sent.code, "minutes": max(1, settings.code_ttl // 60)} if sent.code else {}
+        sender = self.vendor.sender if sent.vendor and self.vendor is not None else way.sender
         try:
-            way.sender.send_numbers(app, {sent.phone: sent.number}, sent.purpose, params)
+            sender.send_numbers(app, {sent.phone: sent.number}, sent.purpose, params)
         except PhoneRejected:
             # Final for this number (invalid, opted out, the vendor's own cap): asking again at
             # once cannot succeed, so the cool-down and the quota stay.
@@ -281,6 +297,16 @@ class CodeFlow:
         voice_after = self._voice_after(channel, phone_keys, now) if sent.digest else None
         expires_in = settings.code_ttl if sent.digest else 0
         return CodeSent(sent.phone, sent.purpose, expires_in, way.resend_interval, channel, voice_after)
+
+    def _admit(self, sent: _Send, client_ip: str | None, request: Any) -> None:
+        """The per-IP limit, then the ``before_send`` hooks (403 ``forbidden`` when one says no)."""
+        settings = self.settings
+        if client_ip is not None:
+            with self._storage():
+                self.limits.hit(settings.ip_limits, "ip", client_key(client_ip, settings.ipv6_prefix), now=self.clock())
+        for hook in self.hooks:
+            if hook(sent.phone, sent.purpose, request) is False:
+                raise SendRefused()
 
     def _begin(self, sent: _Send, way: _Way, keys: Keys) -> tuple[Keys, list[Quota], float]:
         """One atomic step, before the vendor is called: the channel's cool-down free and quotas with room, then
@@ -341,28 +367,58 @@ class CodeFlow:
             self.check_verify_limit(client_ip)
         purpose_text = purpose if isinstance(purpose, str) else ""
         try:
-            phone_e164, _, purpose_name = self._parse(phone, purpose)
+            phone_e164, number, purpose_name = self._parse(phone, purpose)
         except (InvalidPhoneNumber, RegionNotAllowed, UnknownPurpose) as exc:
             return self._failed(app, None, purpose_text, exc.error)
         typed = normalise_code(code) if isinstance(code, str) else ""
         if not typed or not typed.isascii():
             return self._failed(app, phone_e164, purpose_name, INVALID_CODE)
-        keys = keys_for(purpose_name, phone_e164)
+        if self._vendor_checks and phone_e164 not in self.settings.test_numbers:
+            return self._vendor_verify(app, phone_e164, number, purpose_name, typed)
+        return self._local_verify(app, phone_e164, purpose_name, typed)
+
+    def _local_verify(self, app: Flask, phone: str, purpose: str, typed: str) -> Verification:
+        """Our own code: its HMAC checked and consumed in the store, in one atomic step."""
+        outcome = self._check(keys_for(purpose, phone), self._digest(purpose, phone, typed))
+        if outcome == OK:
+            code_verified.send(app, phone=phone, purpose=purpose)
+            return Verification(True, None, phone, purpose)
+        assert outcome in VERIFY_FAILURES, outcome
+        return self._failed(app, phone, purpose, outcome)
+
+    def _check(self, keys: Keys, digest: str, slack: int = 0) -> str:
+        """Check-and-consume in the store (``slack``: attempts more than SMS_MAX_ATTEMPTS, see :meth:`_vendor_verify`)."""
         settings = self.settings
         with self._storage():
-            outcome = self.store.check(
-                keys.code,
-                keys.fails,
-                self._digest(purpose_name, phone_e164, typed),
-                self.clock(),
-                settings.code_ttl,
-                settings.max_attempts,
+            return self.store.check(
+                keys.code, keys.fails, digest, self.clock(), settings.code_ttl, settings.max_attempts + slack
             )
-        if outcome == OK:
-            code_verified.send(app, phone=phone_e164, purpose=purpose_name)
-            return Verification(True, None, phone_e164, purpose_name)
-        assert outcome in VERIFY_FAILURES, outcome
-        return self._failed(app, phone_e164, purpose_name, outcome)
+
+    def _vendor_verify(self, app: Flask, phone: str, number: PhoneNumber, purpose: str, typed: str) -> Verification:
+        """A vendor-checked code: count the attempt here first (a guesser is stopped before the vendor is asked),
+        then ask the vendor, then use the code up here (single use, across workers).
+
+        The count is a check against a marker no code matches, with one attempt of slack: the
+        vendor is asked at most SMS_MAX_ATTEMPTS times per code, and the next guess is
+        ``too_many_attempts`` without asking. A vendor that cannot answer is 503, never a pass.
+        """
+        assert self.vendor is not None
+        keys = keys_for(purpose, phone)
+        counted = self._check(keys, _ATTEMPT_MARK, slack=1)
+        if counted != INVALID_CODE:  # no live code, or no attempt left: the vendor is not asked
+            return self._failed(app, phone, purpose, counted)
+        try:
+            passed = self.vendor.backend.check(number, typed)
+        except CheckUnavailable as exc:
+            logger.error("flask_sms answered 503 unavailable: the code could not be checked (never a pass): %s", exc)
+            raise StorageUnavailable() from None
+        if not passed:
+            return self._failed(app, phone, purpose, INVALID_CODE)
+        outcome = self._check(keys, _VENDOR_MARK, slack=1)
+        if outcome != OK:  # used up meanwhile (another worker verified it first)
+            return self._failed(app, phone, purpose, outcome)
+        code_verified.send(app, phone=phone, purpose=purpose)
+        return Verification(True, None, phone, purpose)
 
     @staticmethod
     def _failed(app: Flask, phone: str | None, purpose: str, reason: str) -> Verification:

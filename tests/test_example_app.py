@@ -478,6 +478,32 @@ def test_any_vendor_or_account_through_flask_sms_variables(example, monkeypatch,
     assert signed_in_as(client) == SHOWN
 
 
+def test_runs_on_vendor_checked_codes_through_flask_sms_variables(example, monkeypatch, fake, caplog):
+    """FLASK_SMS_CODE_BACKEND=aliyun_pnvs: no provider, sign or template of the developer's own (Aliyun's
+    system ones), outside debug mode; the page, the routes and the sign-in work as with any vendor."""
+    from conftest import vendor_config
+
+    monkeypatch.setenv("FLASK_SECRET_KEY", "an-individual-developers-secret-key")
+    monkeypatch.setenv("FLASK_SMS_CODE_BACKEND", "aliyun_pnvs")
+    for key, value in vendor_config(fake.url, fake.host).items():
+        if key.startswith("SMS_ALIYUN_") and not key.startswith(("SMS_ALIYUN_VOICE_", "SMS_ALIYUN_TEMPLATES")):
+            monkeypatch.setenv("FLASK_" + key, value if isinstance(value, str) else json.dumps(value))
+    with caplog.at_level(logging.INFO, "flask_sms"):
+        app = example.create_app()
+    assert "flask_sms: providers none (codes made and checked by aliyun_pnvs); storage memory://" in caplog.text
+    assert app.config["SMS_PROVIDERS"] == [] and not app.config["SMS_VOICE_PROVIDERS"]
+    client = app.test_client()
+    assert client.get(INBOX).status_code == 404
+    answer = send_code(client)
+    assert answer.status_code == 200 and "voice_after" not in answer.get_json()
+    (received,) = fake.received("aliyun_pnvs")
+    assert received.raw["Action"] == "SendSmsVerifyCode" and received.sign_name == "速通互联验证码"
+    code = fake.plugin("aliyun_pnvs").code_of(PHONE)
+    assert "invalid_code" in failed_login(client, "000000" if code != "000000" else "111111")
+    assert login(client, code).status_code == 303
+    assert signed_in_as(client) == SHOWN
+
+
 def test_dev_inbox_shows_each_texts_delivery_status(make):
     from flask_sms import DeliveryReport
 

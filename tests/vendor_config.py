@@ -214,4 +214,8 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_ALIYUN_VOICE_ENDPOINT": host,
         "SMS_TENCENT_VOICE_SDK_APP_ID": TENCENT_VOICE.voice_app_id,
         "SMS_TENCENT_VOICE_ENDPOINT": host,
+        # vendor-checked codes (on only when a test sets SMS_CODE_BACKEND); credentials are the SMS ones
+        "SMS_ALIYUN_PNVS_SIGN_NAME": "速通互联验证码",
+        "SMS_ALIYUN_PNVS_TEMPLATE_CODE": "100001",
+        "SMS_ALIYUN_PNVS_ENDPOINT": host,
     }

@@ -1,0 +1,143 @@
+"""Where a code is checked: here (``"local"``, the default) or by the vendor that made it.
+
+``SMS_CODE_BACKEND = "aliyun_pnvs"`` hands the code itself to Aliyun's 号码认证服务: it makes
+the code, texts it with a system sign and template, and checks it. Everything else stays
+local: the cool-down, the quotas, the IP limits, the before-send hooks, the attempt cap
+(counted here, so a guesser is stopped before the vendor is asked), the verification
+token, the routes' JSON. A vendor-checked code cannot fail over (no other vendor knows it).
+Each backend is one module here; :data:`BACKENDS` names them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+
+from ..channels import labelled_settings
+from ..options import Option, choice
+from .base import CheckUnavailable, CodeBackend
+
+if TYPE_CHECKING:
+    from ..sender import Sender
+
+LOCAL = "local"
+
+#: ``SMS_CODE_BACKEND`` name -> "module:Class" (one module per backend)
+BACKENDS: dict[str, str] = {
+    "aliyun_pnvs": "flask_sms.code_backends.aliyun_pnvs:AliyunPnvs",
+}
+
+#: the key that chooses the backend, declared once
+BACKEND_KEYS: tuple[Option, ...] = (
+    Option(
+        "SMS_CODE_BACKEND",
+        LOCAL,
+        choice(LOCAL, *BACKENDS, describe=f"one of {', '.join([LOCAL, *BACKENDS])}"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class VendorRoute:
+    """What the flow needs for vendor-checked codes: the backend (its check) and the sender that texts them."""
+
+    backend: CodeBackend[Any, Any]
+    #: a :class:`~flask_sms.sender.Sender` with the backend as its one provider: no failover, the breaker and
+    #: the outcomes of any text
+    sender: Sender
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """A vendor-checked backend's name and settings (its own keys and the SMS keys it shares)."""
+
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def backend_class(name: str) -> type[CodeBackend[Any, Any]]:
+    module_name, class_name = BACKENDS[name].split(":")
+    cls: type[CodeBackend[Any, Any]] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def apply_backend_defaults(app: Flask) -> None:
+    """Write ``SMS_CODE_BACKEND``'s default, and the chosen backend's own keys' defaults, into ``app.config``."""
+    for option in BACKEND_KEYS:
+        app.config.setdefault(option.name, option.default)
+    name = chosen(app.config)
+    if name != LOCAL:
+        cls = backend_class(name)
+        for suffix, value in cls.defaults().items():
+            app.config.setdefault(f"SMS_{cls.vendor.upper()}_{cls.label}_{suffix}", value)
+
+
+def load_backend_settings(
+    config: Mapping[str, Any], flow: Mapping[str, Any] | None, sending: Mapping[str, Any], problems: list[str]
+) -> BackendSettings | None:
+    """The chosen backend and its settings; ``None`` for ``"local"`` (or with the flow off)."""
+    (option,) = BACKEND_KEYS
+    name, found = option.problems(option.name, config.get(option.name))
+    problems.extend(found)
+    if name in (None, LOCAL) or flow is None:
+        return None
+    cls = backend_class(name)
+    settings = labelled_settings(cls, cls.vendor, cls.label, config, problems)
+    sdk_problem = cls.sdk_problem()
+    if sdk_problem:
+        problems.append(sdk_problem.replace("provider", "code backend", 1))
+    problems.extend(_backend_problems(name, cls, flow, config))
+    settings.update(
+        PROXY=sending["proxy"],
+        CODE_LENGTH=flow["code_length"],
+        CODE_TTL=flow["code_ttl"],
+        RESEND_INTERVAL=flow["resend_interval"],
+    )
+    return BackendSettings(name, settings)
+
+
+def _backend_problems(
+    name: str, cls: type[CodeBackend[Any, Any]], flow: Mapping[str, Any], config: Mapping[str, Any]
+) -> list[str]:
+    """What the vendor's code cannot do: other lengths, numbers abroad, calls (a call needs a code we know)."""
+    problems = []
+    length = flow.get("code_length")
+    if length is not None and length not in cls.code_lengths:
+        lengths = cls.code_lengths
+        problems.append(
+            f"SMS_CODE_LENGTH is {length}, but {name} makes codes of {lengths.start} to {lengths.stop - 1} digits"
+        )
+    regions = flow.get("allowed_regions")
+    if regions is None or regions - {"CN"}:
+        problems.append(f"{name} texts mainland numbers only: SMS_ALLOWED_REGIONS must be ['CN']")
+    if config.get("SMS_VOICE_PROVIDERS"):
+        problems.append(
+            f"SMS_CODE_BACKEND {name!r} checks codes it made and texted: a call cannot read one out; "
+            "leave SMS_VOICE_PROVIDERS empty, or use the local backend"
+        )
+    return problems
+
+
+def chosen(config: Mapping[str, Any]) -> str:
+    """The backend ``SMS_CODE_BACKEND`` names, ``"local"`` when unset or unreadable (the loader reports it)."""
+    value = config.get("SMS_CODE_BACKEND")
+    return value if isinstance(value, str) and value in BACKENDS else LOCAL
+
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_KEYS",
+    "LOCAL",
+    "BackendSettings",
+    "CheckUnavailable",
+    "CodeBackend",
+    "VendorRoute",
+    "apply_backend_defaults",
+    "backend_class",
+    "chosen",
+    "load_backend_settings",
+]
