@@ -66,7 +66,7 @@ from .test_numbers import code_length_problems, test_numbers
 DEFAULT_PURPOSE = "captcha"
 
 #: account labels whose keys are a vendor's own: ``SMS_ALIYUN_VOICE_*`` configures its calls
-RESERVED_LABELS = frozenset({"voice", "pnvs"})
+RESERVED_LABELS = frozenset({"voice", "pnvs", "verify"})
 
 
 @dataclass(frozen=True)

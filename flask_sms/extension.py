@@ -358,7 +358,7 @@ class SmsExtension:
         if chosen is None:
             return None
         cls = code_backends.backend_class(chosen.name)
-        (backend,) = _built([(chosen.name, cls, chosen.settings)], settings, "code backend")
+        (backend,) = _built([(cls.name, cls, chosen.settings)], settings, "code backend")
         assert isinstance(backend, code_backends.CodeBackend)
         sender = Sender(
             [backend],

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask
 from phonenumbers import PhoneNumber
 
-from . import _redact, reporting
+from . import _redact, code_backends, reporting
 from .backends import evicting_cache_warnings, eviction_warnings, storage_errors
 from .channels import SMS, VOICE, VoiceRoute, channel_problem, voice_keys
 from .code_backends import CheckUnavailable, VendorRoute
@@ -46,7 +46,7 @@ from .phones import e164, number_type, parse_phone, region_of
 from .ratelimits import RateLimits, client_key
 from .sender import Sender
 from .signals import code_sent, code_verified, verification_failed
-from .storage import OK, CodeStore, Keys, Quota, keys_for, token_key
+from .storage import OK, CodeStore, Keys, Quota, token_key
 from .tokens import TokenSigner
 
 logger = logging.getLogger("flask_sms")
@@ -99,12 +99,6 @@ class _Send:
     vendor: bool = False
 
 
-#: what a vendor-checked code is kept as, and what a guess is counted with, in place of a code's HMAC: no
-#: HMAC (64 hex digits) is either, so the local count and single use work without the code
-_VENDOR_MARK = "vendor-checked"
-_ATTEMPT_MARK = "vendor-attempt"
-
-
 @dataclass(frozen=True)
 class Verification:
     """Truthy when the code was right; otherwise ``reason`` is the error code."""
@@ -148,6 +142,9 @@ class CodeFlow:
         #: whether the vendor makes and checks the codes: not under SMS_SUPPRESS_SEND, where no vendor is
         #: asked, so codes are made and checked here and ``record_messages()`` shows them as with any backend
         self._vendor_checks = vendor is not None and not vendor.sender.suppress
+        #: where a phone's code and attempt count are kept: per purpose, or per number when the vendor
+        #: keeps one code per number (see :func:`flask_sms.code_backends.keys_function`)
+        self._keys = code_backends.keys_function(vendor)
         #: the voice channel (``SMS_VOICE_PROVIDERS``); ``None`` when it is off
         self.voice = voice
         self._ways = {SMS: _Way(sender, settings.resend_interval, settings.phone_limits, _same_keys)}
@@ -252,7 +249,7 @@ class CodeFlow:
         """Our code for the phone (a test number's fixed one, SMS_TEST_NUMBERS), or the vendor's, which we never see."""
         code = self.settings.test_numbers.get(phone)
         if code is None and self._vendor_checks:
-            return _Send(phone, number, purpose, "", _VENDOR_MARK, vendor=True)
+            return _Send(phone, number, purpose, "", code_backends.marker(purpose), vendor=True)
         code = code or self._new_code()
         return _Send(phone, number, purpose, code, self._digest(purpose, phone, code), vendor=self.vendor is not None)
 
@@ -274,7 +271,7 @@ class CodeFlow:
         settings = self.settings
         way = self._ways[channel]
         self._admit(sent, client_ip, request)
-        phone_keys = keys_for(sent.purpose, sent.phone)
+        phone_keys = self._keys(sent.purpose, sent.phone)
         if channel == VOICE:
             self._offered(phone_keys)
         keys, quotas, now = self._begin(sent, way, way.keys(phone_keys))
@@ -379,7 +376,7 @@ class CodeFlow:
 
     def _local_verify(self, app: Flask, phone: str, purpose: str, typed: str) -> Verification:
         """Our own code: its HMAC checked and consumed in the store, in one atomic step."""
-        outcome = self._check(keys_for(purpose, phone), self._digest(purpose, phone, typed))
+        outcome = self._check(self._keys(purpose, phone), self._digest(purpose, phone, typed))
         if outcome == OK:
             code_verified.send(app, phone=phone, purpose=purpose)
             return Verification(True, None, phone, purpose)
@@ -403,19 +400,21 @@ class CodeFlow:
         ``too_many_attempts`` without asking. A vendor that cannot answer is 503, never a pass.
         """
         assert self.vendor is not None
-        keys = keys_for(purpose, phone)
-        counted = self._check(keys, _ATTEMPT_MARK, slack=1)
+        keys = self._keys(purpose, phone)
+        counted = self._check(keys, code_backends.ATTEMPT_MARK, slack=1)
         if counted != INVALID_CODE:  # no live code, or no attempt left: the vendor is not asked
             return self._failed(app, phone, purpose, counted)
         try:
-            passed = self.vendor.backend.check(number, typed)
+            said = self.vendor.backend.check(number, purpose, typed)
         except CheckUnavailable as exc:
             logger.error("flask_sms answered 503 unavailable: the code could not be checked (never a pass): %s", exc)
             raise StorageUnavailable() from None
-        if not passed:
-            return self._failed(app, phone, purpose, INVALID_CODE)
-        outcome = self._check(keys, _VENDOR_MARK, slack=1)
-        if outcome != OK:  # used up meanwhile (another worker verified it first)
+        if said != OK:
+            return self._failed(app, phone, purpose, said)
+        # used up here; not OK when the live code here is another purpose's (a code per number: its PASS
+        # is not this purpose's) or another worker used it first
+        outcome = self._check(keys, code_backends.marker(purpose), slack=1)
+        if outcome != OK:
             return self._failed(app, phone, purpose, outcome)
         code_verified.send(app, phone=phone, purpose=purpose)
         return Verification(True, None, phone, purpose)

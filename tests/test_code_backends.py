@@ -128,6 +128,34 @@ def test_a_new_code_gets_a_fresh_attempt_budget(pnvs_app, fake, clock):
     assert verify(client, pnvs(fake).code_of(PHONE)).status_code == 200
 
 
+def test_a_code_texted_for_one_purpose_never_passes_another(pnvs_app, fake, clock):
+    """Aliyun keeps one code per number (per scheme), whatever the purpose: a new code for "reset" replaces
+    the live "captcha" one there, and its PASS must not sign anyone in on the captcha form."""
+    client = pnvs_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset"]).test_client()
+    assert send(client).status_code == 200
+    first = pnvs(fake).code_of(PHONE)
+    pnvs(fake).let_interval_pass()
+    assert client.post("/sms_captcha/", json={"phone": PHONE, "purpose": "reset"}).status_code == 200
+    second = pnvs(fake).code_of(PHONE)
+    assert verify(client, first).get_json()["error"] == "invalid_code"  # replaced at Aliyun
+    answer = verify(client, second)  # the reset code, typed into the captcha form
+    assert answer.status_code == 400 and answer.get_json()["error"] in ("invalid_code", "code_expired")
+    assert "token" not in answer.get_json()
+
+
+def test_a_code_for_another_purpose_replaces_the_live_one_here_too(pnvs_app, fake, clock):
+    client = pnvs_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset"]).test_client()
+    assert send(client).status_code == 200
+    pnvs(fake).let_interval_pass()
+    assert client.post("/sms_captcha/", json={"phone": PHONE, "purpose": "reset"}).status_code == 200
+    code = pnvs(fake).code_of(PHONE)
+    answer = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code, "purpose": "reset"})
+    assert answer.status_code == 200 and answer.get_json()["token"]
+    checks = pnvs(fake).checks
+    assert verify(client, code).get_json()["error"] == "code_expired"  # the captcha code is gone: not asked
+    assert pnvs(fake).checks == checks
+
+
 def test_an_unreachable_check_is_503_never_a_pass(pnvs_app, fake):
     client = pnvs_app(SMS_TIMEOUT=0.5).test_client()
     send(client)

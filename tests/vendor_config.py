@@ -218,4 +218,5 @@ def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[
         "SMS_ALIYUN_PNVS_SIGN_NAME": "速通互联验证码",
         "SMS_ALIYUN_PNVS_TEMPLATE_CODE": "100001",
         "SMS_ALIYUN_PNVS_ENDPOINT": host,
+        "SMS_VOLCENGINE_VERIFY_TEMPLATE_ID": "ST_otp_5e6f7a8b",  # a CN_OTP template (the rest: the SMS keys)
     }

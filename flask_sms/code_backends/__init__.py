@@ -5,13 +5,14 @@ the code, texts it with a system sign and template, and checks it. Everything el
 local: the cool-down, the quotas, the IP limits, the before-send hooks, the attempt cap
 (counted here, so a guesser is stopped before the vendor is asked), the verification
 token, the routes' JSON. A vendor-checked code cannot fail over (no other vendor knows it).
-Each backend is one module here; :data:`BACKENDS` names them.
+``"volcengine"`` does the same through Volcengine's 短信验码, with the message group's own sign
+and OTP template. Each backend is one module here; :data:`BACKENDS` names them.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from flask import Flask
 
 from ..channels import labelled_settings
 from ..options import Option, choice
+from ..storage import Keys, keys_for
 from .base import CheckUnavailable, CodeBackend
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ LOCAL = "local"
 #: ``SMS_CODE_BACKEND`` name -> "module:Class" (one module per backend)
 BACKENDS: dict[str, str] = {
     "aliyun_pnvs": "flask_sms.code_backends.aliyun_pnvs:AliyunPnvs",
+    "volcengine": "flask_sms.code_backends.volcengine:VolcengineVerify",
 }
 
 #: the key that chooses the backend, declared once
@@ -39,6 +42,32 @@ BACKEND_KEYS: tuple[Option, ...] = (
         choice(LOCAL, *BACKENDS, describe=f"one of {', '.join([LOCAL, *BACKENDS])}"),
     ),
 )
+
+
+def number_keys(purpose: str, phone: str) -> Keys:
+    """The store's keys for a vendor that keeps one code per number, whatever the purpose (Aliyun's PNVS):
+    one code and attempt count per number, so a new code for any purpose replaces the live one here as it
+    does there; the cool-down and the quotas stay per purpose. One cluster slot per number."""
+    slot = f"sms:{{vendor:{phone}}}"
+    tag = f"{slot}:{purpose}"
+    return Keys(f"{slot}:code", f"{slot}:fails", f"{tag}:cooldown", tag)
+
+
+def keys_function(route: VendorRoute | None) -> Callable[[str, str], Keys]:
+    """Where the flow keeps a phone's code and counts: per purpose, unless the vendor keeps one code per number."""
+    if route is None or route.backend.codes_per_purpose:
+        return keys_for
+    return number_keys
+
+
+def marker(purpose: str) -> str:
+    """What a vendor-checked code is kept as: its purpose, never the code. No code's HMAC (64 hex digits) is
+    this, and it has no ``:`` (the store keeps ``value:expiry``)."""
+    return f"vendor-checked-{purpose.encode().hex()}"
+
+
+#: what a guess is counted with before the vendor is asked: no stored value is this
+ATTEMPT_MARK = "vendor-attempt"
 
 
 @dataclass(frozen=True)
@@ -96,6 +125,7 @@ def load_backend_settings(
         CODE_LENGTH=flow["code_length"],
         CODE_TTL=flow["code_ttl"],
         RESEND_INTERVAL=flow["resend_interval"],
+        MAX_ATTEMPTS=flow["max_attempts"],
     )
     return BackendSettings(name, settings)
 
@@ -105,12 +135,14 @@ def _backend_problems(
 ) -> list[str]:
     """What the vendor's code cannot do: other lengths, numbers abroad, calls (a call needs a code we know)."""
     problems = []
-    length = flow.get("code_length")
+    length, ttl, attempts = flow.get("code_length"), flow.get("code_ttl"), flow.get("max_attempts")
     if length is not None and length not in cls.code_lengths:
-        lengths = cls.code_lengths
-        problems.append(
-            f"SMS_CODE_LENGTH is {length}, but {name} makes codes of {lengths.start} to {lengths.stop - 1} digits"
-        )
+        problems.append(f"SMS_CODE_LENGTH is {length}, but {name} makes codes of {_lengths(cls.code_lengths)} digits")
+    if ttl is not None and ttl not in cls.code_ttls:
+        ttls = cls.code_ttls
+        problems.append(f"SMS_CODE_TTL is {ttl}, but {name} keeps a code {ttls.start} to {ttls.stop - 1} seconds")
+    if attempts is not None and attempts > cls.most_attempts:
+        problems.append(f"SMS_MAX_ATTEMPTS is {attempts}, but {name} allows at most {cls.most_attempts} tries")
     regions = flow.get("allowed_regions")
     if regions is None or regions - {"CN"}:
         problems.append(f"{name} texts mainland numbers only: SMS_ALLOWED_REGIONS must be ['CN']")
@@ -122,6 +154,13 @@ def _backend_problems(
     return problems
 
 
+def _lengths(lengths: tuple[int, ...]) -> str:
+    """``4 to 8`` for a run of lengths, ``4, 6 or 8`` otherwise."""
+    if list(lengths) == list(range(lengths[0], lengths[-1] + 1)):
+        return f"{lengths[0]} to {lengths[-1]}"
+    return ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}"
+
+
 def chosen(config: Mapping[str, Any]) -> str:
     """The backend ``SMS_CODE_BACKEND`` names, ``"local"`` when unset or unreadable (the loader reports it)."""
     value = config.get("SMS_CODE_BACKEND")
@@ -129,6 +168,7 @@ def chosen(config: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "ATTEMPT_MARK",
     "BACKENDS",
     "BACKEND_KEYS",
     "LOCAL",
@@ -139,5 +179,8 @@ __all__ = [
     "apply_backend_defaults",
     "backend_class",
     "chosen",
+    "keys_function",
     "load_backend_settings",
+    "marker",
+    "number_keys",
 ]

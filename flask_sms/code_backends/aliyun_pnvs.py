@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from phonenumbers import PhoneNumber
 
 from .._redact import sending
+from ..codes import INVALID_CODE
 from ..errors import ProviderError
 from ..options import UNSET, Invalid, Option, host
 from ..providers.aliyun import AliyunProvider, AliyunRequest
@@ -24,6 +25,7 @@ from ..providers.payload import Payload, Reply
 from ..providers.replies import short
 from ..providers.voice import shared
 from ..results import Outcome
+from ..storage import OK
 from .base import CheckUnavailable, CodeBackend
 
 #: CheckSmsVerifyCode's answer for the right code (anything else: "UNKNOWN", a wrong or dead code)
@@ -109,11 +111,14 @@ class AliyunPnvs(CodeBackend[AliyunRequest, dict[str, Any]]):
             request_id=str(body.get("RequestId") or model.get("RequestId") or ""),
         )
 
-    def check(self, number: PhoneNumber, code: str) -> bool:
-        """``CheckSmsVerifyCode``: ``PASS`` is a pass, ``UNKNOWN`` (a wrong, used or dead code) is not."""
+    def check(self, number: PhoneNumber, purpose: str, code: str) -> str:
+        """``CheckSmsVerifyCode``: ``PASS`` is a pass, ``UNKNOWN`` (a wrong, used or dead code) is ``invalid_code``.
+
+        Aliyun keeps one code per number and scheme, whatever the purpose: the flow keeps one per
+        number too, and its marker says which purpose the live code is for."""
         phone = self.format_phone(number)
         if phone is None:
-            return False  # never sent: Aliyun texts mainland numbers only
+            return INVALID_CODE  # never sent: Aliyun texts mainland numbers only
         params = self._params(phone)
         params["VerifyCode"] = code
         with sending([code]):  # the typed code is masked in every SDK log line and vendor text meanwhile
@@ -124,7 +129,7 @@ class AliyunPnvs(CodeBackend[AliyunRequest, dict[str, Any]]):
             except Exception as exc:  # noqa: BLE001 -- the SDK's own transport faults
                 raise CheckUnavailable(f"aliyun CheckSmsVerifyCode: {short(str(exc))}") from None
         model: dict[str, Any] = body["Model"] if isinstance(body.get("Model"), dict) else {}
-        return model.get("VerifyResult") == PASS
+        return OK if model.get("VerifyResult") == PASS else INVALID_CODE
 
 
 def _answer(body: dict[str, Any]) -> dict[str, Any]:

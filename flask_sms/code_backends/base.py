@@ -41,15 +41,21 @@ class CodeBackend(Provider[RequestT, RawT]):
     common_options: ClassVar[tuple[Option, ...]] = ()
     max_per_request = 1
     needs_templates = False
-    #: the code lengths the vendor makes
-    code_lengths: ClassVar[range] = range(4, 9)
+    #: the code lengths the vendor makes, the code lifetimes (seconds) it takes, the wrong tries it allows
+    code_lengths: ClassVar[tuple[int, ...]] = (4, 5, 6, 7, 8)
+    code_ttls: ClassVar[range] = range(1, 86401)
+    most_attempts: ClassVar[int] = 100
+    #: whether the vendor keeps a code per purpose (Volcengine's ``Scene``); if not (Aliyun keeps one per
+    #: number), a new code for any purpose replaces the live one, and the flow keeps one per number too
+    codes_per_purpose: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         super().__init__(settings, timeout)
-        #: the flow's SMS_CODE_LENGTH, SMS_CODE_TTL and SMS_RESEND_INTERVAL, which the vendor is told
+        #: the flow's SMS_CODE_LENGTH, SMS_CODE_TTL, SMS_RESEND_INTERVAL and SMS_MAX_ATTEMPTS, which the vendor is told
         self.code_length: int = settings["CODE_LENGTH"]
         self.ttl: int = settings["CODE_TTL"]
         self.interval: int = settings["RESEND_INTERVAL"]
+        self.max_attempts: int = settings["MAX_ATTEMPTS"]
 
     def template_for(self, purpose: str, international: bool = False) -> Template:
         return Template(purpose, ())  # the vendor's own sign and template, whatever the purpose
@@ -66,6 +72,8 @@ class CodeBackend(Provider[RequestT, RawT]):
         return max(1, self.ttl // 60)
 
     @abstractmethod
-    def check(self, number: PhoneNumber, code: str) -> bool:
-        """Whether ``code`` is the live code the vendor sent ``number``; raise :class:`CheckUnavailable` when it
-        cannot say. The caller has counted the attempt already and consumes the code on a pass."""
+    def check(self, number: PhoneNumber, purpose: str, code: str) -> str:
+        """``"ok"`` when ``code`` is the live code the vendor sent ``number`` for ``purpose``, else the failure's
+        error code (``invalid_code``, or ``code_expired`` when the vendor says so); raise
+        :class:`CheckUnavailable` when it cannot say. The caller has counted the attempt already and uses the
+        code up on ``"ok"``."""

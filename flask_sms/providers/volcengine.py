@@ -51,8 +51,10 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
 
 
-def sign(access_key_id: str, secret: str, region: str, host_name: str, body: bytes, x_date: str) -> dict[str, str]:
-    """The headers of a signed ``POST /?Action=SendSms`` (Volcengine OpenAPI HMAC-SHA256)."""
+def sign(
+    access_key_id: str, secret: str, region: str, host_name: str, body: bytes, x_date: str, query: str = _QUERY
+) -> dict[str, str]:
+    """The headers of a signed ``POST /?<query>`` (Volcengine OpenAPI HMAC-SHA256); ``query`` in canonical form."""
     body_hash = _sha256(body)
     headers = {
         "Content-Type": "application/json",
@@ -61,7 +63,7 @@ def sign(access_key_id: str, secret: str, region: str, host_name: str, body: byt
         "X-Date": x_date,
     }
     canonical_headers = "".join(f"{name.lower()}:{value.strip()}\n" for name, value in headers.items())
-    canonical = f"POST\n/\n{_QUERY}\n{canonical_headers}\n{_SIGNED_HEADERS}\n{body_hash}"
+    canonical = f"POST\n/\n{query}\n{canonical_headers}\n{_SIGNED_HEADERS}\n{body_hash}"
     scope = f"{x_date[:8]}/{region}/{_SERVICE}/request"
     to_sign = "\n".join(["HMAC-SHA256", x_date, scope, _sha256(canonical.encode("utf-8"))])
     key = secret.encode("utf-8")

@@ -25,6 +25,8 @@ class AliyunRpcFake(VendorFake):
         return False  # decided on the Action, which is in the query or the body
 
     def claims_request(self, method: str, path: str, query: str, headers: Message, body: bytes) -> bool:
+        if (headers.get("Authorization") or "").startswith("HMAC-SHA256 "):
+            return False  # Volcengine's: its SendSmsVerifyCode has the name of Dypnsapi's
         return aliyun_request_params(query, headers.get("Content-Type") or "", body).get("Action") in self.actions
 
     @staticmethod

@@ -54,6 +54,11 @@ class AliyunPnvsFake(AliyunRpcFake):
         self.codes: dict[tuple[str, str], tuple[str, float, float]] = {}
         self.checks = 0
 
+    def let_interval_pass(self) -> None:
+        """As if ``Interval`` seconds had passed since every send (the fake keeps real time; tests keep their own)."""
+        with self.fake._lock:
+            self.codes = {key: (code, until, sent - 3600) for key, (code, until, sent) in self.codes.items()}
+
     def code_of(self, phone: str, scheme: str = "") -> str:
         """The live code the fake texted ``phone`` (what the user reads on the phone)."""
         return self.codes[(scheme, phone)][0]

@@ -38,6 +38,8 @@ MAX_NUMBERS = 200  # SendSms: PhoneNumbers "最多200个"
 INTL_TEMPLATE_IDS = ("ST_i18n_7d2a1b3e", "ST_i18n_7d2a1b3f")
 REGION = "cn-north-1"
 SERVICE = "volcSMS"
+#: the actions of 短信验码, answered by fakes/volcengine_verify.py
+VERIFY_ACTIONS = frozenset({"SendSmsVerifyCode", "CheckSmsVerifyCode"})
 
 
 @dataclass
@@ -109,11 +111,17 @@ class VolcengineFake(VendorFake):
     def claims(self, method: str, path: str, headers: Message) -> bool:
         return (headers.get("Authorization") or "").startswith("HMAC-SHA256 Credential=") and path in ("", "/")
 
+    def claims_request(self, method: str, path: str, query: str, headers: Message, body: bytes) -> bool:
+        # 短信验码 (SendSmsVerifyCode, CheckSmsVerifyCode) is fakes/volcengine_verify.py's
+        return self.claims(method, path, headers) and dict(parse_qsl(query)).get("Action") not in VERIFY_ACTIONS
+
     @staticmethod
-    def _reply(status: int, error: tuple[str, int, str] | None, result: Any, label: str) -> Reply:
+    def _reply(
+        status: int, error: tuple[str, int, str] | None, result: Any, label: str, action: str = "SendSms"
+    ) -> Reply:
         metadata: dict[str, Any] = {
             "RequestId": uuid.uuid4().hex,
-            "Action": "SendSms",
+            "Action": action,
             "Version": "2020-01-01",
             "Service": SERVICE,
             "Region": REGION,
