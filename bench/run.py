@@ -85,8 +85,10 @@ _phone_counter = itertools.count(10_000_000)
 
 
 def fresh_phone() -> str:
-    """A valid mainland mobile number never used before in this run ("+86139" + 8 digits)."""
-    return f"+86139{next(_phone_counter) % 100_000_000:08d}"
+    """A valid mainland mobile number never used before in this run ("+86139" + 8 digits), each in another
+    7-digit prefix than the one before (thousands of codes to one prefix are pumping, to the fraud guard)."""
+    number = next(_phone_counter)
+    return f"+86139{number % 10_000:04d}{(number // 10_000) % 10_000:04d}"
 
 
 # --------------------------------------------------------------------------------- reporting
@@ -253,13 +255,16 @@ register_provider("bench_instant", InstantProvider)
 def route_app(
     storage_url: str = "memory://", high_limits: bool = True, provider: str = "console", **config: Any
 ) -> tuple[Flask, SmsExtension]:
+    """The flow's routes with a provider; the fraud guard only where a row measures it
+    (``SMS_FRAUD_GUARD=...``): the bench's thousands of unverified codes would put the app under
+    pressure after one code TTL."""
     app = Flask("bench_routes")
     app.config.update(
         SECRET_KEY="bench-secret-key",
         SMS_PROVIDERS=[provider],
         SMS_SUPPRESS_SEND=False,  # the console provider really "sends" (logs) each text
         SMS_STORAGE_URL=storage_url,
-        **config,
+        **{"SMS_FRAUD_GUARD": None, **config},
     )
     if high_limits:
         app.config.update(
@@ -357,6 +362,18 @@ def bench_routes(rows: list[Row], pairs: int) -> None:
         poster(client, "/sms_captcha/verify", codes[:pairs]), poster(client, "/bare/verify", codes[pairs:]), pairs
     )
     rows.append(ratio_row("route: `POST /sms_captcha/verify` vs bare route, per request", timing, 2.0))
+
+    progress("route: send with the fraud guard on vs off")
+    guarded, guarded_sms = route_app(SMS_FRAUD_GUARD="standard")
+    guarded_client = guarded.test_client()
+    guarded_client.environ_base["REMOTE_ADDR"] = "58.20.1.9"  # a public network: the guard counts it too
+    send_codes(guarded_client, guarded_sms, 40)  # warm-up
+    timing = alternate(
+        poster(guarded_client, "/sms_captcha/", phones(pairs)), poster(client, "/sms_captcha/", phones(pairs)), pairs
+    )
+    rows.append(
+        ratio_row("guard: `POST /sms_captcha/` with SMS_FRAUD_GUARD='standard' vs None, per request", timing, 1.3)
+    )
 
     # Informational: the bare routes above live in the flask_sms app (same client). This
     # compares the same bare route in an app without flask_sms: what installing the extension
@@ -717,58 +734,68 @@ def bench_redis(rows: list[Row], workdir: Path) -> None:
     from helpers import RedisServer  # tests/helpers.py: a throwaway redis-server on loopback
 
     server = RedisServer(binary, workdir / "redis").start()
-    probe = None
+    probe = RedisProbe(server.port)
     try:
-        # The shipped default limits here (one IP limit, two phone limits, one global, one
-        # verify-IP limit): only whether a limit is set changes the command count.
-        app, sms = route_app(storage_url=server.url, high_limits=False, provider="bench_instant")
-        client = app.test_client()
-
-        def send_one() -> dict[str, str]:
-            with sms.record_messages() as outbox:
-                response = client.post("/sms_captcha/", json={"phone": fresh_phone()})
-            if response.status_code != 200:
-                raise RuntimeError(f"redis send failed: {response.status_code} {response.json}")
-            return {"phone": outbox[0].phones[0], "code": outbox[0].params["code"]}
-
-        def verify_route(payload: dict[str, str]) -> None:
-            response = client.post("/sms_captcha/verify", json=payload)
-            if response.status_code != 200:
-                raise RuntimeError(f"redis verify failed: {response.status_code} {response.json}")
-
-        def verify_direct(payload: dict[str, str]) -> None:
-            with app.app_context():
-                result = sms.verify_code(payload["phone"], payload["code"])
-            if not result:
-                raise RuntimeError(f"sms.verify_code failed: {result.reason}")
-
-        # Warm-up: open the connection pools, load the Lua scripts (the first EVALSHA of a
-        # script answers NOSCRIPT and redis-py then sends SCRIPT LOAD). Counted below is the
-        # steady state.
-        verify_route(send_one())
-        verify_direct(send_one())
-
-        probe = RedisProbe(server.port)
-        payloads: list[dict[str, str]] = []
-        # the worst case: the circuit breakers' view is a second old, so this send refreshes it (HGETALL)
-        time.sleep(1.1)
-        sent = probe.measure(lambda: payloads.append(send_one()))
-        verified = probe.measure(lambda: verify_route(payloads[0]))
-        other = send_one()
-        direct = probe.measure(lambda: verify_direct(other))
-        idempotent_row = idempotency_row(probe, app, sms)
-
+        without = _redis_trips(server.url, probe, guard=None)
+        with_guard = _redis_trips(server.url, probe, guard="standard")
         for label, measured, limit in (
-            ("redis: one send through the route", sent, 4),
-            ("redis: one verify through the route", verified, 1),
-            ("redis: `sms.verify_code()` alone", direct, 1),
+            ("redis: one send through the route", with_guard[0], 5),
+            ("redis: one verify through the route", with_guard[1], 3),
+            ("redis: `sms.verify_code()` alone", with_guard[2], 2),
         ):
-            rows += redis_rows(label, measured, limit)
-        rows.append(idempotent_row)
+            rows += redis_rows(label + " (the default config, the guard on)", measured, limit)
+        rows.append(without[3])
+        for label, on, off in (("send", with_guard[0], without[0]), ("verify", with_guard[1], without[1])):
+            extra = len(on.round_trips) - len(off.round_trips)
+            detail = f"{len(on.round_trips)} with the guard vs {len(off.round_trips)} without"
+            rows.append(
+                count_row(f"guard: round trips the fraud guard adds to a {label} through the route", extra, 1, detail)
+            )
     finally:
-        if probe is not None:
-            probe.close()
+        probe.close()
         server.stop()
+
+
+def _redis_trips(url: str, probe: Any, guard: str | None) -> tuple[Any, Any, Any, Row]:
+    """What one send, one verify through the route and one ``sms.verify_code()`` cost on Redis."""
+    # The shipped default limits here (one IP limit, two phone limits, one global, one
+    # verify-IP limit): only whether a limit is set changes the command count.
+    app, sms = route_app(storage_url=url, high_limits=False, provider="bench_instant", guard=guard)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "58.20.1.9"  # a public network: the guard counts it too
+
+    def send_one() -> dict[str, str]:
+        with sms.record_messages() as outbox:
+            response = client.post("/sms_captcha/", json={"phone": fresh_phone()})
+        if response.status_code != 200:
+            raise RuntimeError(f"redis send failed: {response.status_code} {response.json}")
+        return {"phone": outbox[0].phones[0], "code": outbox[0].params["code"]}
+
+    def verify_route(payload: dict[str, str]) -> None:
+        response = client.post("/sms_captcha/verify", json=payload)
+        if response.status_code != 200:
+            raise RuntimeError(f"redis verify failed: {response.status_code} {response.json}")
+
+    def verify_direct(payload: dict[str, str]) -> None:
+        with app.app_context():
+            result = sms.verify_code(payload["phone"], payload["code"], nonce=payload["nonce"])
+        if not result:
+            raise RuntimeError(f"sms.verify_code failed: {result.reason}")
+
+    # Warm-up: open the connection pools, load the Lua scripts (the first EVALSHA of a
+    # script answers NOSCRIPT and redis-py then sends SCRIPT LOAD). Counted below is the
+    # steady state.
+    verify_route(send_one())
+    verify_direct(send_one())
+
+    payloads: list[dict[str, str]] = []
+    # the worst case: the circuit breakers' view is a second old, so this send refreshes it (HGETALL)
+    time.sleep(1.1)
+    sent = probe.measure(lambda: payloads.append(send_one()))
+    verified = probe.measure(lambda: verify_route(payloads[0]))
+    other = send_one()
+    direct = probe.measure(lambda: verify_direct(other))
+    return sent, verified, direct, idempotency_row(probe, app, sms)
 
 
 # --------------------------------------------------------------------------------- breaker

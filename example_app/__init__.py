@@ -31,7 +31,7 @@ from flask import Config, Flask
 
 from flask_sms import SmsExtension
 
-from . import views
+from . import human_check, views
 
 DEFAULTS: dict[str, Any] = {
     # Generated per process when nothing sets it: fine for a demo, never for production.
@@ -158,6 +158,7 @@ def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathL
 
     sms = SmsExtension(app)  # logs "flask_sms: providers ...; storage ..." at INFO
     views.init_app(app)
+    human_check.init_app(app, sms)  # a local stand-in for a captcha vendor: the page shows it when asked
     captcha = sms.settings(app).captcha
     if captcha is not None and captcha.dev_inbox:  # flask_sms's own, on in debug mode with "console"
         app.logger.info("console provider: texts are not sent; read them at /sms_dev/inbox or on the page")

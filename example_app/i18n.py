@@ -38,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_delivered": "已送达",
         "status_failed": "未送达",
         "providers_note": "短信提供方：{providers}；存储：{storage}",
+        "human_check": "为防止短信被刷，请先完成人机验证：确认您不是机器人？（演示用的本地验证）",
     },
     "en": {
         "title": "Sign in with an SMS code",
@@ -61,6 +62,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_delivered": "delivered",
         "status_failed": "not delivered",
         "providers_note": "SMS providers: {providers}; storage: {storage}",
+        "human_check": "To stop SMS abuse, please complete a human check first: confirm you are not a robot? (the demo's local check)",
     },
 }
 
@@ -76,6 +78,7 @@ SCRIPT_KEYS = (
     "status_sent",
     "status_delivered",
     "status_failed",
+    "human_check",
 )
 
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from . import codes, reporting
+from .challenge import read_challenge
 from .dev_inbox import inbox_for
 from .errors import ConfigError, InvalidRequest, SmsHTTPError
 from .messages import current_locale, detail_for, error_texts, json_error, ui_texts
@@ -39,8 +40,8 @@ blueprint = Blueprint(
 )
 
 _MAX_FIELD = 256
-#: the largest body the two routes read: their fields, a CSRF token and room to spare
-MAX_BODY = 4096
+#: the largest body the two routes read: their fields, a CSRF token, a human check's token and room to spare
+MAX_BODY = 8192
 #: the deepest JSON they parse; their bodies are one flat object
 _MAX_DEPTH = 8
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -95,6 +96,15 @@ def _fields(*names: str, required: tuple[str, ...]) -> dict[str, str | None]:
             raise InvalidRequest(detail_for("field_invalid", field=name, max_length=_MAX_FIELD), field=name)
         values[name] = value
     return values
+
+
+def _challenge() -> dict[str, str] | None:
+    """The request's ``challenge`` object (a JSON object, or a form field holding one), when it has one."""
+    data: Any = _json_body() if request.is_json else request.form
+    found = read_challenge(data.get("challenge"))
+    if found == {}:
+        raise InvalidRequest(detail_for("field_invalid", field="challenge", max_length=4096), field="challenge")
+    return found
 
 
 def _sms() -> SmsExtension:
@@ -156,22 +166,37 @@ def misconfigured(exc: ConfigError) -> Response:
 @blueprint.post("/sms_captcha/")
 def send_code() -> Response:
     fields = _fields("phone", "purpose", "channel", required=("phone",))
+    challenge = _challenge()
     sent = _sms().send_code(
-        fields["phone"] or "", fields["purpose"], client_ip=_client_ip(), channel=fields["channel"] or "sms"
+        fields["phone"] or "",
+        fields["purpose"],
+        client_ip=_client_ip(),
+        channel=fields["channel"] or "sms",
+        challenge=challenge,
     )
     answer: dict[str, Any] = {"ok": True, "expires_in": sent.expires_in, "resend_after": sent.resend_after}
     if sent.channel != "sms":
         answer["channel"] = sent.channel
     if sent.voice_after is not None:  # a call may be asked for instead, that many seconds from now
         answer["voice_after"] = sent.voice_after
+    if sent.nonce:  # echoed by the verify request: this client asked for the code
+        answer["nonce"] = sent.nonce
     return jsonify(answer)
 
 
 @blueprint.post("/sms_captcha/verify")
 def verify_code() -> Response:
-    fields = _fields("phone", "code", "purpose", required=("phone", "code"))
+    fields = _fields("phone", "code", "purpose", "nonce", required=("phone", "code"))
+    challenge = _challenge()
     sms = _sms()
-    result = sms.verify_code(fields["phone"] or "", fields["code"] or "", fields["purpose"], client_ip=_client_ip())
+    result = sms.verify_code(
+        fields["phone"] or "",
+        fields["code"] or "",
+        fields["purpose"],
+        client_ip=_client_ip(),
+        nonce=fields["nonce"],
+        challenge=challenge,
+    )
     if result:
         assert result.phone is not None
         captcha = sms.settings().captcha

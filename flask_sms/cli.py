@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from . import test_numbers
 from .errors import SendError, SmsError
+from .guard_books import Decision
 from .results import DeliveryReport, SendResult
 from .sender import FAILURE_RECORD
 
@@ -184,3 +185,39 @@ def _print_reports(reports: list[DeliveryReport]) -> None:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S%z") if moment else "-"
+
+
+@sms_cli.command("guard")
+@click.option("--release", "release", default=None, metavar="VALUE", help="Lift every decision about VALUE.")
+def guard_command(release: str | None) -> None:
+    """List what the fraud guard challenges or blocks now, with the counts behind each decision;
+    --release VALUE (a prefix, region or network as listed) lifts one."""
+    extension = _extension()
+    try:
+        flow = extension._flow()[1]
+    except (SmsError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if flow.guard is None:
+        raise click.ClickException("the fraud guard is off (SMS_FRAUD_GUARD is None)")
+    if release is not None:
+        lifted = flow.guard.release(release)
+        click.echo(
+            f"released {release}: {lifted} decision(s) lifted" if lifted else f"nothing stands against {release}"
+        )
+        return
+    decisions = extension.guard_status()
+    if not decisions:
+        click.echo(f"fraud guard ({flow.guard.mode}): nothing is challenged or blocked")
+        return
+    _print_decisions(decisions)
+
+
+def _print_decisions(decisions: list[Decision]) -> None:
+    rows = [("DIMENSION", "VALUE", "ACTION", "UNTIL", "REASON", "COUNTS")]
+    for decision in decisions:
+        counts = ", ".join(f"{name} {value:g}" for name, value in decision.counts.items())
+        until = datetime.fromtimestamp(decision.until, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        rows.append((decision.dimension, decision.value, decision.action, until, decision.reason, counts))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

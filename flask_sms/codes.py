@@ -22,6 +22,9 @@ PHONE_REJECTED: Final = "phone_rejected"
 UNAVAILABLE: Final = "unavailable"
 INTERNAL_ERROR: Final = "internal_error"
 CSRF_FAILED: Final = "csrf_failed"
+FRAUD_SUSPECTED: Final = "fraud_suspected"
+CHALLENGE_REQUIRED: Final = "challenge_required"
+CHALLENGE_FAILED: Final = "challenge_failed"
 
 #: what checking a code can say besides "ok"
 VERIFY_FAILURES: Final = (INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS)

@@ -20,10 +20,14 @@ from flask import Flask
 
 from ._redact import url_without_password
 from .backends import MEMORY_STORAGE, STORAGE_SCHEMES
+from .challenge import MODES as CHALLENGE_MODES
+from .challenge import ChallengeSettings, challenge_settings
+from .challenge import sdk_problem as challenge_sdk_problem
 from .channels import VoiceSettings, apply_voice_defaults, load_voice_settings
 from .code_backends import LOCAL, BackendSettings, apply_backend_defaults, load_backend_settings
 from .code_backends import chosen as chosen_backend
 from .errors import ConfigError
+from .guard import MODES as GUARD_MODES
 from .messages import LANGUAGES
 from .options import (
     REQUIRED,
@@ -35,6 +39,7 @@ from .options import (
     boolean,
     choice,
     circuit_breaker,
+    e164_numbers,
     integer,
     names,
     networks,
@@ -196,6 +201,15 @@ FLOW_KEYS: tuple[Option, ...] = (
         url_with_scheme(*STORAGE_SCHEMES, describe=f"start with one of {', '.join(STORAGE_SCHEMES)}"),
         shown=url_without_password,
     ),
+    Option(
+        "SMS_FRAUD_GUARD",
+        "standard",
+        choice(*GUARD_MODES, None, describe="'standard', 'strict', 'monitor' or None (off)"),
+        none_is_value=True,
+    ),
+    Option("SMS_SAFE_NUMBERS", [], e164_numbers),
+    Option("SMS_CHALLENGE", UNSET, challenge_settings, secret=True),
+    Option("SMS_CHALLENGE_MODE", "adaptive", choice(*CHALLENGE_MODES, describe="'adaptive' or 'always'")),
 )
 
 #: delivery receipts: on when ``SMS_RECEIPT_TOKEN`` is set
@@ -241,6 +255,10 @@ class CaptchaSettings:
     security_purpose: str
     security_code_pattern: re.Pattern[str]
     storage_url: str
+    fraud_guard: str | None  # None: off
+    safe_numbers: frozenset[str]
+    challenge: ChallengeSettings | None
+    challenge_mode: str
     default_region: str  # shared with sending
     #: ``SMS_TEST_NUMBERS`` (shared with sending): E.164 -> the fixed code
     test_numbers: Mapping[str, str] = field(default_factory=dict)
@@ -442,6 +460,7 @@ def _flow_problems(
         + _default_purpose_problems(flow["captcha_purposes"], flow["default_purpose"])
         + _coverage_problems(flow, config, provider_settings)
         + _dev_inbox_problems(flow["dev_inbox"], config)
+        + [problem for problem in [challenge_sdk_problem(flow["challenge"])] if problem]
     )
 
 

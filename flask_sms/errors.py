@@ -228,6 +228,34 @@ class StorageUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore
     error = codes.UNAVAILABLE
 
 
+class FraudSuspected(SmsHTTPError, http.Forbidden):
+    """The fraud guard blocks this send's destination prefix, region or client network for now.
+
+    Nothing was sent. ``retry_after`` (and the ``Retry-After`` header) says when the block ends.
+    """
+
+    error = codes.FRAUD_SUSPECTED
+
+
+class ChallengeRequired(SmsHTTPError, http.PreconditionRequired):
+    """A human check must pass first (the fraud guard asks, or ``SMS_CHALLENGE_MODE = "always"``):
+    send the request again with a ``challenge`` object. Nothing was sent."""
+
+    error = codes.CHALLENGE_REQUIRED
+
+
+class ChallengeFailed(SmsHTTPError, http.BadRequest):
+    """The ``challenge`` object did not pass the human check's own verification; nothing was sent or counted."""
+
+    error = codes.CHALLENGE_FAILED
+
+
+class ChallengeUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore[misc]  # as RateLimited
+    """The human check's verifier could not be reached: a challenged request is refused (fail closed)."""
+
+    error = codes.UNAVAILABLE
+
+
 #: deprecated names: still importable, with a DeprecationWarning
 _DEPRECATED = {"Forbidden": ("SendRefused", SendRefused)}
 

@@ -37,10 +37,13 @@ from . import (
 )
 from .blueprint import blueprint
 from .breaker import Breaker
+from .challenge import ChallengeVerifier, VerifierChain, build_verifier
 from .cli import sms_cli
 from .config import Registration, Settings, apply_defaults, load_settings, registration
 from .errors import ConfigError, SmsError, SmsHTTPError
 from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
+from .guard import FraudGuard
+from .guard_books import Decision, books_for
 from .memory import MemoryCache
 from .phones import PhoneInput, parse_phone
 from .providers import REGISTRY, AnyProvider, ProviderLoadError, provider_class, split_entry
@@ -184,6 +187,7 @@ class SmsExtension:
         self.limiter = limiter
         self._before_send: list[BeforeSendHook] = []
         self._locale_selectors: list[messages.LocaleSelector] = []
+        self._challenge_verifiers: list[ChallengeVerifier] = []
         self._clock: Clock = time.time
         self._states: weakref.WeakKeyDictionary[Flask, _SmsState] = weakref.WeakKeyDictionary()
         if app is not None:
@@ -339,8 +343,25 @@ class SmsExtension:
         if voice is not None and settings.voice is not None:
             texts = channels.TextLog(backend, settings.voice.after, settings.captcha.code_ttl)
             route = channels.VoiceRoute(voice, settings.voice, texts)
+        captcha = settings.captcha
+        guard = None
+        if captcha.fraud_guard is not None:
+            longest = max((item.get_expiry() for item in captcha.phone_limits), default=86400)
+            guard = FraudGuard(
+                captcha.fraud_guard,
+                books_for(store, self._own_memory(backend), lambda: self._clock()),
+                self._clock,
+                code_ttl=captcha.code_ttl,
+                link_ttl=longest,
+                home_region=captcha.default_region,
+                errors=backends.storage_errors(),
+            )
+        builtin = None
+        if captcha.challenge is not None:
+            builtin = build_verifier(captcha.challenge, settings.timeout, settings.proxy)
+        verifiers = VerifierChain(builtin, self._challenge_verifiers)
         flow = CodeFlow(
-            settings.captcha,
+            captcha,
             sender,
             store,
             limits,
@@ -349,6 +370,8 @@ class SmsExtension:
             self._clock,
             voice=route,
             vendor=self._vendor_route(settings, backend),
+            guard=guard,
+            verifiers=verifiers,
         )
         return flow, notes, self._describe_storage(url, backend, limits)
 
@@ -454,6 +477,8 @@ class SmsExtension:
         for state in self._states.values():
             if state.flow is not None:
                 state.flow.clock = clock
+                if state.flow.guard is not None:
+                    state.flow.guard.clock = clock
             if state.receipts is not None:
                 state.receipts.clock = clock
             for sender in (state.sender, state.voice):
@@ -587,15 +612,23 @@ class SmsExtension:
 
     # -- the verification flow -----------------------------------------------------------------
     def send_code(
-        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None, channel: str = "sms"
+        self,
+        phone: str,
+        purpose: str | None = None,
+        *,
+        client_ip: str | None = None,
+        channel: str = "sms",
+        challenge: Mapping[str, str] | None = None,
     ) -> CodeSent:
-        """Send a fresh code, after every check the public route makes.
+        """Send a fresh code, after every check the public route makes (the fraud guard included).
 
         Raises an :class:`~flask_sms.errors.SmsHTTPError` (an HTTP exception that
-        renders as the route's JSON error) when it refuses. Inside a request the
+        renders as the route's JSON error) when it refuses: ``ChallengeRequired``
+        (428) asks for ``challenge``, the solved human check. Inside a request the
         client's address defaults to ``request.remote_addr``. ``channel="voice"``
         calls the phone instead (``SMS_VOICE_PROVIDERS``); the call replaces any
-        texted code, as a text replaces a called one.
+        texted code, as a text replaces a called one. Keep the result's ``nonce``
+        for :meth:`verify_code`.
         """
         app, flow = self._flow()
         address, current_request = _client(client_ip)
@@ -608,9 +641,18 @@ class SmsExtension:
             client_ip=address,
             request=current_request,
             channel=channel,
+            challenge=challenge,
         )
 
-    def send_external_code(self, phone: str, code: str, *, purpose: str, client_ip: str | None = None) -> CodeSent:
+    def send_external_code(
+        self,
+        phone: str,
+        code: str,
+        *,
+        purpose: str,
+        client_ip: str | None = None,
+        challenge: Mapping[str, str] | None = None,
+    ) -> CodeSent:
         """Text a code another library made and will check itself (Flask-Security-Too's, say), under every limit of
         :meth:`send_code`: the cross-site refusal, ``SMS_IP_LIMITS``, the ``before_send`` hooks, the cool-down, the
         phone quotas, ``SMS_GLOBAL_LIMITS`` and failover. The code is not stored.
@@ -618,28 +660,56 @@ class SmsExtension:
         ``purpose`` needs a template (taking ``code``, and ``minutes`` if it says them: ``SMS_CODE_TTL`` in
         minutes); it need not be in ``SMS_CAPTCHA_PURPOSES``, so the public route never sends it. Refusals raise
         the same :class:`~flask_sms.errors.SmsHTTPError` as ``send_code`` (``RateLimited`` is a 429).
-        ``expires_in`` of the result is 0: the other library decides how long its code lives.
+        ``expires_in`` of the result is 0: the other library decides how long its code lives. The fraud
+        guard judges these sends too (velocity: their verifies happen elsewhere); ``challenge`` is the
+        solved human check when it asks for one (``ChallengeRequired``, 428).
         """
         app, flow = self._flow()
         address, current_request = _client(client_ip)
         if current_request is not None:
             _check_origin(flow, current_request)
-        return flow.send_external_code(app, phone, code, purpose, client_ip=address, request=current_request)
+        return flow.send_external_code(
+            app, phone, code, purpose, client_ip=address, request=current_request, challenge=challenge
+        )
 
     def verify_code(
-        self, phone: str, code: str, purpose: str | None = None, *, client_ip: str | None = None
+        self,
+        phone: str,
+        code: str,
+        purpose: str | None = None,
+        *,
+        client_ip: str | None = None,
+        nonce: str | None = None,
+        challenge: Mapping[str, str] | None = None,
     ) -> Verification:
         """Check and consume a code. The result is truthy on success; ``reason`` says why not.
 
-        Inside a request it makes the route's checks first: it refuses a cross-site
-        request (``CrossSiteRequest``, 403) and counts ``SMS_VERIFY_IP_LIMITS`` for
-        the client (raises ``RateLimited``).
+        ``nonce`` is the send's (``CodeSent.nonce``): without it the guesses count as a
+        stranger's (a smaller budget that never kills the owner's code; no live code
+        answers ``invalid_code``). Inside a request it makes the route's checks first:
+        it refuses a cross-site request (``CrossSiteRequest``, 403) and counts
+        ``SMS_VERIFY_IP_LIMITS`` for the client (raises ``RateLimited``).
         """
         app, flow = self._flow()
         address, current_request = _client(client_ip)
         if current_request is not None:
             _check_origin(flow, current_request)
-        return flow.verify_code(app, phone, code, purpose or flow.settings.default_purpose, client_ip=address)
+        chosen = purpose or flow.settings.default_purpose
+        return flow.verify_code(app, phone, code, chosen, client_ip=address, nonce=nonce, challenge=challenge)
+
+    def guard_status(self, app: Flask | None = None) -> list[Decision]:
+        """What the fraud guard challenges or blocks now, with the counts behind each decision
+        (``flask sms guard`` prints the same). Empty when ``SMS_FRAUD_GUARD`` is off."""
+        state = self._state(app)
+        if state.flow is None or state.flow.guard is None:
+            return []
+        return state.flow.guard.status()
+
+    def challenge_verifier(self, verifier: ChallengeVerifier) -> ChallengeVerifier:
+        """Register ``verifier(challenge, client_ip) -> bool``: your own human check, in place of
+        ``SMS_CHALLENGE``'s. Raising from it refuses the challenged request (503, fail closed)."""
+        self._challenge_verifiers.append(verifier)
+        return verifier
 
     def check_origin(self) -> None:
         """Refuse the current request if a browser sent it from another site (raises ``CrossSiteRequest``, 403).
@@ -692,8 +762,9 @@ class SmsExtension:
         refused = _form_refusal(form_phone, form_code, phone, code, chosen, check_csrf=check_csrf)
         if refused is not None:
             return refused
+        nonce = request.form.get("sms_nonce") if has_request_context() else None
         try:
-            result = self.verify_code(phone, code, chosen)
+            result = self.verify_code(phone, code, chosen, nonce=nonce or None)
         except SmsHTTPError as exc:  # rate_limited, unavailable: said on the form, not as an HTTP error
             forms.add_error(form_code, str(exc.message or messages.message_for(exc.error, retry_after=exc.retry_after)))
             return Verification(False, exc.error, None, chosen, exc.retry_after)

@@ -15,7 +15,7 @@ import logging
 import math
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +25,17 @@ from phonenumbers import PhoneNumber
 
 from . import _redact, code_backends, reporting
 from .backends import evicting_cache_warnings, eviction_warnings, storage_errors
+from .challenge import ChallengeVerifier, Unreachable
 from .channels import SMS, VOICE, VoiceRoute, channel_problem, voice_keys
 from .code_backends import CheckUnavailable, VendorRoute
-from .codes import INVALID_CODE, VERIFY_FAILURES
+from .codes import CODE_EXPIRED, INVALID_CODE, VERIFY_FAILURES
 from .config import CaptchaSettings
 from .errors import (
+    ChallengeFailed,
+    ChallengeRequired,
+    ChallengeUnavailable,
     CrossSiteRequest,
+    FraudSuspected,
     InvalidPhoneNumber,
     PhoneRejected,
     RateLimited,
@@ -40,7 +45,9 @@ from .errors import (
     StorageUnavailable,
     UnknownPurpose,
 )
+from .guard import FraudGuard, SendTicket
 from .messages import detail_for, message_for
+from .nonces import NonceSigner
 from .options import normalise_origin
 from .phones import e164, number_type, parse_phone, region_of
 from .ratelimits import RateLimits, client_key
@@ -73,6 +80,8 @@ class CodeSent:
     channel: str = SMS
     #: seconds until a call may be asked for instead, when voice is offered for this phone (else ``None``)
     voice_after: int | None = None
+    #: echo it in the verify request: it proves this client asked for the code (see :mod:`.nonces`)
+    nonce: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,16 @@ class _Send:
 
 
 @dataclass(frozen=True)
+class _Client:
+    """Who asks: the client's address, the channel, and whether its human check passed."""
+
+    app: Flask
+    address: str | None
+    channel: str
+    passed: bool
+
+
+@dataclass(frozen=True)
 class Verification:
     """Truthy when the code was right; otherwise ``reason`` is the error code."""
 
@@ -120,7 +139,7 @@ class Verification:
 
 
 class CodeFlow:
-    """Per-app flow: settings, sender, code store, limits, HMAC key, hooks and clock."""
+    """Per-app flow: settings, sender, code store, limits, HMAC key, hooks, clock, fraud guard and human checks."""
 
     def __init__(
         self,
@@ -134,9 +153,13 @@ class CodeFlow:
         *,
         voice: VoiceRoute | None = None,
         vendor: VendorRoute | None = None,
+        guard: FraudGuard | None = None,
+        verifiers: Sequence[ChallengeVerifier] = (),
     ) -> None:
         self.settings = settings
         self.sender = sender
+        #: the voice channel (``SMS_VOICE_PROVIDERS``); ``None`` when it is off
+        self.voice = voice
         #: the vendor-checked code backend (SMS_CODE_BACKEND); ``None``: codes are made and checked here
         self.vendor = vendor
         #: whether the vendor makes and checks the codes: not under SMS_SUPPRESS_SEND, where no vendor is
@@ -157,9 +180,13 @@ class CodeFlow:
         # A key of our own, derived from SECRET_KEY, so codes are bound to this use.
         self.hmac_key = hmac.new(secret_key, b"flask_sms verification code v1", hashlib.sha256).digest()
         self.tokens = TokenSigner(secret_key, settings.token_audience)
+        self.nonces = NonceSigner(secret_key)
         self.hooks = hooks
         self.clock = clock
         self.storage_errors = storage_errors()
+        self.guard = guard
+        #: the human check: the last of these (``@sms.challenge_verifier``, else ``SMS_CHALLENGE``'s)
+        self.verifiers = verifiers
         #: the key of this flow's storage outage, said once per process while it lasts
         self._outage = f"storage:{id(self)}"
 
@@ -235,6 +262,7 @@ class CodeFlow:
         client_ip: str | None = None,
         request: Any = None,
         channel: str = SMS,
+        challenge: Mapping[str, str] | None = None,
     ) -> CodeSent:
         """Check everything, store the code, then hand it to the channel's sender; undo if nothing was sent.
 
@@ -243,7 +271,8 @@ class CodeFlow:
         """
         self._way(channel)  # a channel that is off or unknown: the route's 400 before anything else
         phone_e164, number, purpose_name = self._parse(phone, purpose)
-        return self._send(app, self._code_for(phone_e164, number, purpose_name), client_ip, request, channel)
+        sent = self._code_for(phone_e164, number, purpose_name)
+        return self._send(app, sent, client_ip, request, channel, challenge)
 
     def _code_for(self, phone: str, number: PhoneNumber, purpose: str) -> _Send:
         """Our code for the phone (a test number's fixed one, SMS_TEST_NUMBERS), or the vendor's, which we never see."""
@@ -254,7 +283,15 @@ class CodeFlow:
         return _Send(phone, number, purpose, code, self._digest(purpose, phone, code), vendor=self.vendor is not None)
 
     def send_external_code(
-        self, app: Flask, phone: object, code: str, purpose: str, *, client_ip: str | None = None, request: Any = None
+        self,
+        app: Flask,
+        phone: object,
+        code: str,
+        purpose: str,
+        *,
+        client_ip: str | None = None,
+        request: Any = None,
+        challenge: Mapping[str, str] | None = None,
     ) -> CodeSent:
         """Send a code another library made and checks itself, under every limit of :meth:`send_code`; nothing is
         stored but the cool-down and the counts. ``purpose`` needs a template, not a place in SMS_CAPTCHA_PURPOSES
@@ -264,17 +301,27 @@ class CodeFlow:
         if not purpose:
             raise UnknownPurpose(purpose, "send_external_code needs a purpose that a provider has a template for")
         phone_e164, number, purpose_name = self._parse(phone, purpose, route=False)
-        return self._send(app, _Send(phone_e164, number, purpose_name, code.strip(), ""), client_ip, request)
+        sent = _Send(phone_e164, number, purpose_name, code.strip(), "")
+        return self._send(app, sent, client_ip, request, SMS, challenge)
 
-    def _send(self, app: Flask, sent: _Send, client_ip: str | None, request: Any, channel: str = SMS) -> CodeSent:
-        """The one way a code goes out: per-IP limit, hooks, then :meth:`_begin` and the channel's vendor call."""
+    def _send(
+        self,
+        app: Flask,
+        sent: _Send,
+        client_ip: str | None,
+        request: Any,
+        channel: str = SMS,
+        challenge: Mapping[str, str] | None = None,
+    ) -> CodeSent:
+        """The one way a code goes out: per-IP limit, hooks, the human check, then :meth:`_begin` (the code
+        store, the fraud guard, the ceiling) and the channel's vendor call."""
         settings = self.settings
         way = self._ways[channel]
-        self._admit(sent, client_ip, request)
+        client = self._admit(app, sent, client_ip, request, channel, challenge)
         phone_keys = self._keys(sent.purpose, sent.phone)
         if channel == VOICE:
             self._offered(phone_keys)
-        keys, quotas, now = self._begin(sent, way, way.keys(phone_keys))
+        keys, quotas, now, ticket = self._begin(sent, way, way.keys(phone_keys), client)
         params = {"code": sent.code, "minutes": max(1, settings.code_ttl // 60)} if sent.code else {}
         sender = self.vendor.sender if sent.vendor and self.vendor is not None else way.sender
         try:
@@ -286,17 +333,28 @@ class CodeFlow:
         except BaseException:
             # Nothing was sent and nothing may have been: give the cool-down and the quota back.
             self._undo(keys, quotas, now, code=bool(sent.digest))
+            self._guard_undo(ticket)
             raise
         # Sent, or may have been (the vendor never answered): the code, the cool-down and the
         # quota stay, so a slow vendor cannot be made to text a phone again and again.
         # Nothing touches the storage after a delivered text.
         code_sent.send(app, phone=sent.phone, purpose=sent.purpose, channel=channel)
         voice_after = self._voice_after(channel, phone_keys, now) if sent.digest else None
-        expires_in = settings.code_ttl if sent.digest else 0
-        return CodeSent(sent.phone, sent.purpose, expires_in, way.resend_interval, channel, voice_after)
+        if not sent.digest:
+            return CodeSent(sent.phone, sent.purpose, 0, way.resend_interval, channel, voice_after)
+        nonce = self.nonces.make(sent.purpose, sent.phone, now + settings.code_ttl)
+        return CodeSent(sent.phone, sent.purpose, settings.code_ttl, way.resend_interval, channel, voice_after, nonce)
 
-    def _admit(self, sent: _Send, client_ip: str | None, request: Any) -> None:
-        """The per-IP limit, then the ``before_send`` hooks (403 ``forbidden`` when one says no)."""
+    def _admit(
+        self,
+        app: Flask,
+        sent: _Send,
+        client_ip: str | None,
+        request: Any,
+        channel: str,
+        challenge: Mapping[str, str] | None,
+    ) -> _Client:
+        """The refusals before any code is stored: the per-IP limit, the hooks, the human check."""
         settings = self.settings
         if client_ip is not None:
             with self._storage():
@@ -304,10 +362,21 @@ class CodeFlow:
         for hook in self.hooks:
             if hook(sent.phone, sent.purpose, request) is False:
                 raise SendRefused()
+        client = _Client(app, client_ip, channel, self._challenge_passed(challenge, client_ip))
+        if settings.challenge_mode == "always" and not client.passed:
+            raise ChallengeRequired()
+        return client
 
-    def _begin(self, sent: _Send, way: _Way, keys: Keys) -> tuple[Keys, list[Quota], float]:
-        """One atomic step, before the vendor is called: the channel's cool-down free and quotas with room, then
-        take the cool-down, store the code (if it is ours) and count the send; then the app-wide ceiling."""
+    def _begin(
+        self, sent: _Send, way: _Way, keys: Keys, client: _Client
+    ) -> tuple[Keys, list[Quota], float, SendTicket | None]:
+        """Every refusal before the vendor is called: (the keys, the quotas counted, now, the guard's ticket).
+
+        First the code store's atomic step (the channel's cool-down free and quotas with room: take the
+        cool-down, store the code if it is ours, count the send), then the fraud guard (it sees only sends
+        the flow's own rules let through), then the app-wide ceiling. A refusal gives back what the
+        steps before it took.
+        """
         settings = self.settings
         quotas = [
             (keys.quota(item.amount, item.get_expiry()), item.amount, item.get_expiry()) for item in way.phone_limits
@@ -315,14 +384,91 @@ class CodeFlow:
         now = self.clock()
         with self._storage():
             wait = self.store.begin(keys, quotas, sent.digest, now, way.resend_interval, settings.code_ttl)
-            if wait > 0:
-                raise RateLimited(retry_after=max(1, math.ceil(wait)))
+        if wait > 0:
+            quotas, ticket = [], self._despite_quota(sent, way, client, keys, now, wait)
+        else:
             try:
-                self.limits.hit(settings.global_limits, "global", now=now)
-            except RateLimited:
-                self.store.undo(keys, quotas, now, code=bool(sent.digest))
+                ticket = self._guard_send(sent, client)
+            except BaseException:
+                self._undo(keys, quotas, now, code=bool(sent.digest))
                 raise
-        return keys, quotas, now
+        try:
+            with self._storage():
+                self.limits.hit(settings.global_limits, "global", now=now)
+        except BaseException:
+            self._undo(keys, quotas, now, code=bool(sent.digest))
+            self._guard_undo(ticket)
+            raise
+        return keys, quotas, now, ticket
+
+    def _guard_send(self, sent: _Send, client: _Client) -> SendTicket | None:
+        """The fraud guard's judgement of a send (safe and test numbers are neither judged nor counted)."""
+        settings = self.settings
+        if self.guard is None or sent.phone in settings.safe_numbers or sent.phone in settings.test_numbers:
+            return None
+        return self.guard.before_send(
+            client.app,
+            sent.number,
+            sent.phone,
+            sent.purpose,
+            client.address,
+            client.passed,
+            convertible=bool(sent.digest),
+        )
+
+    def _despite_quota(
+        self, sent: _Send, way: _Way, client: _Client, keys: Keys, now: float, wait: float
+    ) -> SendTicket | None:
+        """A phone whose quota an attacker spent still gets its owner's code: a request from a network
+        that has not texted it, with a passed human check, is not refused by the quota (the cool-down
+        stays). Anything else the code store refused: ``RateLimited``.
+
+        Without a human check configured, or with the guard off, the quota refuses as always.
+        """
+        settings = self.settings
+        if wait <= way.resend_interval or not self.verifiers:
+            raise RateLimited(retry_after=max(1, math.ceil(wait)))
+        ticket = self._guard_send(sent, client)
+        if ticket is None or not ticket.new_network_for_phone:
+            self._guard_undo(ticket)
+            raise RateLimited(retry_after=max(1, math.ceil(wait)))
+        if not client.passed:
+            self._guard_undo(ticket)
+            raise ChallengeRequired()
+        with self._storage():
+            wait = self.store.begin(keys, [], sent.digest, now, way.resend_interval, settings.code_ttl)
+        if wait > 0:
+            self._guard_undo(ticket)
+            raise RateLimited(retry_after=max(1, math.ceil(wait)))
+        return ticket
+
+    def _guard_undo(self, ticket: SendTicket | None) -> None:
+        if self.guard is not None:
+            self.guard.undo(ticket)
+
+    def _challenge_passed(self, challenge: Mapping[str, str] | None, client_ip: str | None) -> bool:
+        """Whether the request's human check passed (False when it brought none).
+
+        A wrong one raises ``ChallengeFailed`` (400); a verifier that cannot be reached (or that
+        raises) ``ChallengeUnavailable`` (503): fail closed, and only requests that carry a
+        challenge feel it.
+        """
+        if challenge is None:
+            return False
+        if not self.verifiers:
+            raise ChallengeFailed()
+        verifier = self.verifiers[-1]
+        try:
+            passed = verifier(challenge, client_ip or "")
+        except Unreachable as exc:
+            logger.error("flask_sms: the human check's verifier could not be reached: %s", exc)
+            raise ChallengeUnavailable() from None
+        except Exception:
+            logger.exception("flask_sms: the human check's verifier raised")
+            raise ChallengeUnavailable() from None
+        if passed is not True:
+            raise ChallengeFailed()
+        return True
 
     def _way(self, channel: str) -> _Way:
         """The channel's way of sending, or the route's 400 (``field: channel``) for one that is off or unknown."""
@@ -357,11 +503,53 @@ class CodeFlow:
             logger.warning("could not undo an undelivered send (storage unavailable); its cool-down stays")
 
     def verify_code(
-        self, app: Flask, phone: object, code: object, purpose: object, *, client_ip: str | None = None
+        self,
+        app: Flask,
+        phone: object,
+        code: object,
+        purpose: object,
+        *,
+        client_ip: str | None = None,
+        nonce: object = None,
+        challenge: Mapping[str, str] | None = None,
     ) -> Verification:
-        """Check and consume a code, after ``SMS_VERIFY_IP_LIMITS`` when the client's address is known."""
+        """Check and consume a code, after ``SMS_VERIFY_IP_LIMITS`` when the client's address is known.
+
+        With the send's ``nonce`` the verify is the code's owner's (``SMS_MAX_ATTEMPTS`` guesses,
+        told when the code expired); without it, a stranger's (see :mod:`.nonces`), and the
+        fraud guard may ask it for a human check.
+        """
         if client_ip is not None:
             self.check_verify_limit(client_ip)
+        parsed = self._verify_input(app, phone, code, purpose)
+        if isinstance(parsed, Verification):
+            return parsed
+        phone_e164, number, purpose_name, typed = parsed
+        owner = self.nonces.read(nonce, purpose_name, phone_e164) if nonce else None
+        if owner is not None and owner <= self.clock():
+            return self._failed(app, phone_e164, purpose_name, CODE_EXPIRED)
+        if owner is None:
+            self._verify_gate(client_ip, challenge)
+        if self._vendor_checks and phone_e164 not in self.settings.test_numbers:
+            result = self._vendor_verify(app, phone_e164, number, purpose_name, typed)
+        else:
+            result = self._local_verify(app, phone_e164, purpose_name, typed, owner)
+        self._guard_verified(app, purpose_name, phone_e164, client_ip, result.ok)
+        return result
+
+    def _local_verify(self, app: Flask, phone: str, purpose: str, typed: str, owner: float | None) -> Verification:
+        """Our own code: its HMAC checked and consumed in the store, in one atomic step, for its owner or a stranger."""
+        outcome = self._check_local(phone, purpose, typed, owner)
+        if outcome == OK:
+            code_verified.send(app, phone=phone, purpose=purpose)
+            return Verification(True, None, phone, purpose)
+        assert outcome in VERIFY_FAILURES, outcome
+        return self._failed(app, phone, purpose, outcome)
+
+    def _verify_input(
+        self, app: Flask, phone: object, code: object, purpose: object
+    ) -> Verification | tuple[str, PhoneNumber, str, str]:
+        """(E.164, the number, purpose, the code as typed), or the failed result for input no code can match."""
         purpose_text = purpose if isinstance(purpose, str) else ""
         try:
             phone_e164, number, purpose_name = self._parse(phone, purpose)
@@ -370,18 +558,39 @@ class CodeFlow:
         typed = normalise_code(code) if isinstance(code, str) else ""
         if not typed or not typed.isascii():
             return self._failed(app, phone_e164, purpose_name, INVALID_CODE)
-        if self._vendor_checks and phone_e164 not in self.settings.test_numbers:
-            return self._vendor_verify(app, phone_e164, number, purpose_name, typed)
-        return self._local_verify(app, phone_e164, purpose_name, typed)
+        return phone_e164, number, purpose_name, typed
 
-    def _local_verify(self, app: Flask, phone: str, purpose: str, typed: str) -> Verification:
-        """Our own code: its HMAC checked and consumed in the store, in one atomic step."""
-        outcome = self._check(self._keys(purpose, phone), self._digest(purpose, phone, typed))
-        if outcome == OK:
-            code_verified.send(app, phone=phone, purpose=purpose)
-            return Verification(True, None, phone, purpose)
-        assert outcome in VERIFY_FAILURES, outcome
-        return self._failed(app, phone, purpose, outcome)
+    def _guard_verified(self, app: Flask, purpose: str, phone: str, client_ip: str | None, ok: bool) -> None:
+        """The verify's outcome, to the fraud guard (safe and test numbers are not counted)."""
+        settings = self.settings
+        if self.guard is not None and phone not in settings.safe_numbers and phone not in settings.test_numbers:
+            self.guard.after_verify(app, purpose, phone, client_ip, ok)
+
+    def _check_local(self, phone: str, purpose: str, typed: str, owner: float | None) -> str:
+        """Check-and-consume, for the code's owner (``owner``: its expiry, from the nonce) or a stranger."""
+        settings = self.settings
+        with self._storage():
+            return self.store.check_code(
+                self._keys(purpose, phone),
+                self._digest(purpose, phone, typed),
+                self.clock(),
+                settings.code_ttl,
+                settings.max_attempts,
+                owner,
+                max(1, settings.max_attempts // 2),
+            )
+
+    def _verify_gate(self, client_ip: str | None, challenge: Mapping[str, str] | None) -> None:
+        """A verify without the send's nonce, from a network (or an app) the guard challenges or blocks."""
+        if self.guard is None:
+            return
+        standing = self.guard.verify_gate(client_ip)
+        if standing is None or not self.guard.policy.enforce:
+            return
+        if standing == "challenge" and self._challenge_passed(challenge, client_ip):
+            return
+        self.guard.verify_refused(client_ip)
+        raise FraudSuspected() if standing == "block" else ChallengeRequired()
 
     def _check(self, keys: Keys, digest: str, slack: int = 0) -> str:
         """Check-and-consume in the store (``slack``: attempts more than SMS_MAX_ATTEMPTS, see :meth:`_vendor_verify`)."""

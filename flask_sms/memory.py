@@ -59,8 +59,10 @@ class Bounded:
 
 #: delivery reports: the seen marks, the message-id map and the latest statuses (flask_sms.receipts)
 RECEIPTS = Bounded("sms:receipt:", 50_000)
+#: the fraud guard's counters, decisions and per-code records (flask_sms.guard_books)
+GUARD = Bounded("sms:{guard}:", 50_000)
 #: every bounded part of ``memory://``, each apart from the security state and from the others
-BOUNDED: tuple[Bounded, ...] = (RECEIPTS,)
+BOUNDED: tuple[Bounded, ...] = (RECEIPTS, GUARD)
 
 
 class MemoryFull(OSError):

@@ -72,6 +72,11 @@ SOURCE: dict[str, Text] = {
     codes.CSRF_FAILED: N_(
         "The page has expired (its security token is missing or invalid). Please reload it and try again."
     ),
+    codes.FRAUD_SUSPECTED: N_(
+        "Verification codes cannot be sent there right now because of unusual activity. Please try again later."
+    ),
+    codes.CHALLENGE_REQUIRED: N_("Please complete the security check to continue."),
+    codes.CHALLENGE_FAILED: N_("The security check did not pass. Please try again."),
 }
 
 #: texts that say more than an error code's own (the JSON ``message``): which field, which limit, why

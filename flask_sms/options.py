@@ -158,6 +158,23 @@ def regions_or_all(value: Any) -> frozenset[str] | None:
     return frozenset(r.upper() for r in regions)
 
 
+def e164_numbers(value: Any) -> frozenset[str]:
+    """A list of phone numbers in E.164 (``"+8613800138000"``), kept as E.164."""
+    numbers = as_list(value)
+    if not isinstance(numbers, (list, tuple)) or not all(isinstance(n, str) for n in numbers):
+        raise Invalid("must be a list of E.164 numbers such as ['+8613800138000']")
+    parsed = set()
+    for number in numbers:
+        try:
+            found = phonenumbers.parse(number.strip(), None)
+        except phonenumbers.NumberParseException:
+            raise Invalid(f"has {number!r}, which is not an E.164 number such as '+8613800138000'") from None
+        if not phonenumbers.is_valid_number(found):
+            raise Invalid(f"has {number!r}, which is not a valid phone number")
+        parsed.add(phonenumbers.format_number(found, phonenumbers.PhoneNumberFormat.E164))
+    return frozenset(parsed)
+
+
 #: ``SMS_ALLOWED_NUMBER_TYPES`` names: phonenumbers' ``PhoneNumberType`` members, lower-case
 NUMBER_TYPES: dict[str, int] = {
     name.lower(): number

@@ -12,6 +12,11 @@ code, e.g. ``invalid_code``). Phones are in E.164.
 the cool-down) and ``provider_up`` when it closes again, each once across workers
 sharing a Redis storage, with ``provider``: the name in ``SMS_PROVIDERS``.
 
+``fraud_suspected`` fires when the fraud guard challenges or blocks a destination
+prefix, region or client network (or verifies), once across workers, with
+``dimension``, ``value``, ``action`` (``"challenge"`` or ``"block"``) and ``until``
+(a timestamp of the flow's clock).
+
 ``delivery_reported`` fires once per new delivery report (pushed by a vendor
 or fetched with ``fetch_reports``), with ``report``: a ``DeliveryReport``.
 """
@@ -30,3 +35,4 @@ verification_failed = _signals.signal("verification-failed")
 delivery_reported = _signals.signal("delivery-reported")
 provider_down = _signals.signal("provider-down")
 provider_up = _signals.signal("provider-up")
+fraud_suspected = _signals.signal("fraud-suspected")

@@ -47,6 +47,11 @@ class Keys:
         return f"{self.tag}:quota:{amount}/{window}"
 
 
+def strangers_key(keys: Keys) -> str:
+    """Where the wrong guesses of verifies without the send's nonce are counted."""
+    return f"{keys.tag}:strangers"
+
+
 def keys_for(purpose: str, phone: str) -> Keys:
     tag = f"sms:{{{purpose}:{phone}}}"
     return Keys(f"{tag}:code", f"{tag}:fails", f"{tag}:cooldown", tag)
@@ -90,6 +95,26 @@ class CodeStore(ABC):
     @abstractmethod
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         """Check-and-consume: ``OK`` (and the code is gone), or INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS."""
+
+    @abstractmethod
+    def check_code(
+        self,
+        keys: Keys,
+        digest: str,
+        now: float,
+        ttl: float,
+        max_attempts: int,
+        owner_expiry: float | None,
+        stranger_budget: int,
+    ) -> str:
+        """Check-and-consume for its owner or for a stranger (see :mod:`.nonces`), atomically.
+
+        ``owner_expiry`` (from the send's nonce) equal to the live code's expiry: :meth:`check`.
+        Anyone else: their wrong guesses count against ``stranger_budget`` per phone and purpose,
+        in a window of ``ttl`` seconds from the first; they never kill the code, and a phone with
+        no live code answers as one with a wrong guess (INVALID_CODE; once the budget is spent,
+        TOO_MANY_ATTEMPTS without the code being looked at).
+        """
 
     @abstractmethod
     def use_once(self, key: str, now: float, until: float) -> bool:
@@ -162,28 +187,66 @@ class CacheStore(CodeStore):
 
     def check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
         with self.lock:
-            failures, failures_expire = self.cache.get(fail_key) or (0, 0.0)
-            if failures_expire <= now:
-                failures = 0
-            if failures >= max_attempts:
-                self.cache.delete(code_key)
-                return TOO_MANY_ATTEMPTS
-            stored = self.cache.get(code_key)
-            if stored is None or stored[1] <= now:
-                return CODE_EXPIRED
-            if failures == 0:
-                failures_expire = now + ttl
-            failures += 1
-            # counted before the compare, as the Lua script does: a full store refuses any code alike
-            self.cache.set(fail_key, (failures, failures_expire), timeout=_ttl(failures_expire - now))
-            if hmac.compare_digest(stored[0], digest):
-                self.cache.delete(code_key)
-                self.cache.delete(fail_key)
-                return OK
-            if failures >= max_attempts:
-                self.cache.delete(code_key)
-                return TOO_MANY_ATTEMPTS
-            return INVALID_CODE
+            return self._check(code_key, fail_key, digest, now, ttl, max_attempts)
+
+    def _check(self, code_key: str, fail_key: str, digest: str, now: float, ttl: float, max_attempts: int) -> str:
+        failures, failures_expire = self.cache.get(fail_key) or (0, 0.0)
+        if failures_expire <= now:
+            failures = 0
+        if failures >= max_attempts:
+            self.cache.delete(code_key)
+            return TOO_MANY_ATTEMPTS
+        stored = self.cache.get(code_key)
+        if stored is None or stored[1] <= now:
+            return CODE_EXPIRED
+        if failures == 0:
+            failures_expire = now + ttl
+        failures += 1
+        # counted before the compare, as the Lua script does: a full store refuses any code alike
+        self.cache.set(fail_key, (failures, failures_expire), timeout=_ttl(failures_expire - now))
+        if hmac.compare_digest(stored[0], digest):
+            self.cache.delete(code_key)
+            self.cache.delete(fail_key)
+            return OK
+        if failures >= max_attempts:
+            self.cache.delete(code_key)
+            return TOO_MANY_ATTEMPTS
+        return INVALID_CODE
+
+    def check_code(
+        self,
+        keys: Keys,
+        digest: str,
+        now: float,
+        ttl: float,
+        max_attempts: int,
+        owner_expiry: float | None,
+        stranger_budget: int,
+    ) -> str:
+        with self.lock:
+            if owner_expiry is not None:
+                stored = self.cache.get(keys.code)
+                failures, failures_expire = self.cache.get(keys.fails) or (0, 0.0)
+                if stored is None and failures >= max_attempts and failures_expire > now:
+                    return TOO_MANY_ATTEMPTS  # the owner's own wrong guesses killed it
+                if stored is not None and stored[1] == owner_expiry:
+                    return self._check(keys.code, keys.fails, digest, now, ttl, max_attempts)
+            return self._check_stranger(keys, digest, now, ttl, stranger_budget)
+
+    def _check_stranger(self, keys: Keys, digest: str, now: float, ttl: float, budget: int) -> str:
+        key = strangers_key(keys)
+        count, window_end = self.cache.get(key) or (0, 0.0)
+        if window_end <= now:
+            count, window_end = 0, now + ttl
+        if count >= budget:
+            return TOO_MANY_ATTEMPTS
+        # counted before the compare (a full store refuses any code alike); a right guess leaves it counted
+        self.cache.set(key, (count + 1, window_end), timeout=_ttl(window_end - now))
+        stored = self.cache.get(keys.code)
+        if stored is not None and stored[1] > now and hmac.compare_digest(stored[0], digest):
+            self.cache.delete(keys.code)
+            return OK
+        return INVALID_CODE
 
     def use_once(self, key: str, now: float, until: float) -> bool:
         with self.lock:
@@ -286,6 +349,52 @@ return INVALID
 """
 
 
+# KEYS: code, failures, strangers' failures. ARGV: digest, now, ttl, max attempts, slack, the owner's expiry
+# ('' for none, else as the code stores it), the strangers' budget, then what to answer (as _CHECK).
+_CHECK_CODE = """
+local now, ttl, max_attempts = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local OK, INVALID, EXPIRED, LOCKED = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local stored = redis.call('GET', KEYS[1])
+local sep = stored and string.find(stored, ':', 1, true)
+local failures, failures_expire = 0, 0
+if ARGV[6] ~= '' then
+  local raw = redis.call('GET', KEYS[2])
+  if raw then
+    local s = string.find(raw, ':', 1, true)
+    failures, failures_expire = tonumber(string.sub(raw, 1, s - 1)), tonumber(string.sub(raw, s + 1))
+    if failures_expire <= now then failures = 0 end
+  end
+  if (not stored) and failures >= max_attempts then return LOCKED end
+end
+if ARGV[6] ~= '' and stored and string.sub(stored, sep + 1) == ARGV[6] then
+  if failures >= max_attempts then redis.call('DEL', KEYS[1]) return LOCKED end
+  if tonumber(string.sub(stored, sep + 1)) <= now then return EXPIRED end
+  if failures == 0 then failures_expire = now + ttl end
+  failures = failures + 1
+  redis.call('SET', KEYS[2], failures .. ':' .. failures_expire, 'EX', math.ceil(failures_expire - now) + ARGV[5])
+  if string.sub(stored, 1, sep - 1) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) return OK end
+  if failures >= max_attempts then redis.call('DEL', KEYS[1]) return LOCKED end
+  return INVALID
+end
+local budget = tonumber(ARGV[7])
+local count, window_end = 0, 0
+local raw = redis.call('GET', KEYS[3])
+if raw then
+  local s = string.find(raw, ':', 1, true)
+  count, window_end = tonumber(string.sub(raw, 1, s - 1)), tonumber(string.sub(raw, s + 1))
+end
+if window_end <= now then count, window_end = 0, now + ttl end
+if count >= budget then return LOCKED end
+count = count + 1
+redis.call('SET', KEYS[3], count .. ':' .. string.format('%.17g', window_end), 'EX', math.ceil(window_end - now) + ARGV[5])
+if stored and tonumber(string.sub(stored, sep + 1)) > now and string.sub(stored, 1, sep - 1) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return OK
+end
+return INVALID
+"""
+
+
 class RedisStore(CodeStore):
     """Flask-Caching's Redis client, one Lua script (one round trip) per atomic step."""
 
@@ -295,6 +404,7 @@ class RedisStore(CodeStore):
         self._begin = client.register_script(_BEGIN)
         self._undo = client.register_script(_UNDO)
         self._check = client.register_script(_CHECK)
+        self._check_code = client.register_script(_CHECK_CODE)
 
     def _keys(self, keys: Keys, quotas: Sequence[Quota], *, fails: bool = False) -> list[str]:
         own = [keys.cooldown, keys.code, keys.fails] if fails else [keys.cooldown, keys.code]
@@ -320,6 +430,23 @@ class RedisStore(CodeStore):
         keys = [self.prefix + code_key, self.prefix + fail_key]
         answers = [OK, INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS]
         result = self._check(keys=keys, args=[digest, repr(now), repr(ttl), max_attempts, _CLEANUP_SLACK, *answers])
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    def check_code(
+        self,
+        keys: Keys,
+        digest: str,
+        now: float,
+        ttl: float,
+        max_attempts: int,
+        owner_expiry: float | None,
+        stranger_budget: int,
+    ) -> str:
+        names = [self.prefix + key for key in (keys.code, keys.fails, strangers_key(keys))]
+        owner = "" if owner_expiry is None else repr(owner_expiry)
+        answers = [OK, INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS]
+        args = [digest, repr(now), repr(ttl), max_attempts, _CLEANUP_SLACK, owner, stranger_budget, *answers]
+        result = self._check_code(keys=names, args=args)
         return result.decode() if isinstance(result, bytes) else str(result)
 
     def use_once(self, key: str, now: float, until: float) -> bool:

@@ -97,7 +97,8 @@ def need_binary(name: str) -> str:
 
 
 def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..., Flask]:
-    """Apps on one storage URL, console provider, sends recorded, limits off, one shared clock (``.clock``)."""
+    """Apps on one storage URL, console provider, sends recorded, limits and the fraud guard off, one shared
+    clock (``.clock``)."""
     from helpers import FakeClock
 
     clock = FakeClock()
@@ -109,6 +110,7 @@ def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..
             "SMS_IP_LIMITS": "",
             "SMS_GLOBAL_LIMITS": "",
             "SMS_VERIFY_IP_LIMITS": "",
+            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/test_guard*.py test it)
         }
         settings.update(config)
         app = make_app(["console"], **settings)

@@ -49,7 +49,7 @@ def test_keys_of_one_phone_share_a_cluster_slot(redis_app, redis_server):
     db = redis.Redis.from_url(redis_server.url)
     ours = db.keys("flask_sms:sms:*")
     suffixes = {key.split(b"}:", 1)[1] for key in ours}
-    assert suffixes == {b"code", b"fails", b"cooldown", b"quota:5/3600", b"quota:10/86400"}
+    assert suffixes == {b"code", b"strangers", b"cooldown", b"quota:5/3600", b"quota:10/86400"}
     assert len({key_slot(key) for key in ours}) == 1
 
 
@@ -95,16 +95,16 @@ def test_concurrent_sends_give_one_text(redis_app):
 def test_lockout_then_a_new_code_gets_a_fresh_budget(redis_app):
     app = redis_app()
     client = app.test_client()
-    _send(app, client)
-    errors = [
-        client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] for _ in range(5)
-    ]
+    sent, _ = _send(app, client)
+    owner = {"phone": PHONE, "code": "1", "nonce": sent.get_json()["nonce"]}
+    errors = [client.post("/sms_captcha/verify", json=owner).get_json()["error"] for _ in range(5)]
     assert errors == ["invalid_code"] * 4 + ["too_many_attempts"]
     redis_app.clock.advance(61)
-    _, (code,) = _send(app, client)
-    wrong = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"})
+    sent, (code,) = _send(app, client)
+    owner = {"phone": PHONE, "code": "1", "nonce": sent.get_json()["nonce"]}
+    wrong = client.post("/sms_captcha/verify", json=owner)
     assert wrong.get_json()["error"] == "invalid_code"  # the new code has its own budget
-    right = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code})
+    right = client.post("/sms_captcha/verify", json={**owner, "code": code})
     assert right.get_json()["ok"] is True
 
 

@@ -128,18 +128,31 @@ def test_the_storage_really_is_the_cluster(cluster_app):
 
 
 def test_round_trip_with_every_limit_on(cluster_app, cluster):
-    # the default IP, verify and global limits on, so Flask-Limiter counts in the cluster too
-    app = cluster_app(SMS_IP_LIMITS="20/hour", SMS_GLOBAL_LIMITS="1000/hour", SMS_VERIFY_IP_LIMITS="60/hour")
+    # the default IP, verify and global limits on, so Flask-Limiter counts in the cluster too, and the fraud
+    # guard (its keys share the {guard} slot: each of its steps is one script on one node)
+    app = cluster_app(
+        SMS_IP_LIMITS="20/hour",
+        SMS_GLOBAL_LIMITS="1000/hour",
+        SMS_VERIFY_IP_LIMITS="60/hour",
+        SMS_FRAUD_GUARD="standard",
+    )
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "45.76.10.7"  # a public address: the guard counts its network
     response, (code,) = _send(app, client)
     assert response.status_code == 200
-    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60}
+    body = response.get_json()
+    nonce = body.pop("nonce")
+    assert body == {"ok": True, "expires_in": 300, "resend_after": 60}
 
-    wrong = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "000000" if code != "000000" else "1"})
+    owner = {"phone": PHONE, "code": code, "nonce": nonce}
+    wrong = client.post("/sms_captcha/verify", json={**owner, "code": "000000" if code != "000000" else "1"})
     assert wrong.get_json()["error"] == "invalid_code"
-    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["ok"] is True
-    again = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code})
-    assert again.get_json()["error"] == "code_expired"  # single use
+    assert client.post("/sms_captcha/verify", json=owner).get_json()["ok"] is True
+    again = client.post("/sms_captcha/verify", json=owner)
+    assert again.get_json()["error"] == "invalid_code"  # single use
+    guard_keys = [key for node in cluster.clients() for key in node.keys("*{guard}*")]
+    assert any(key.endswith(b"v:network:45.76.10.0/24") for key in guard_keys), guard_keys
+    assert len({key_slot(key) for key in guard_keys}) == 1
 
     stored = [(client, key) for client in cluster.clients() for key in client.keys("*")]
     assert any(b"LIMITER" in key for _, key in stored), "Flask-Limiter's counters are in the cluster"
@@ -166,15 +179,15 @@ def test_cooldown_and_phone_quota(cluster_app):
 def test_lockout_then_a_new_code_gets_a_fresh_budget(cluster_app):
     app = cluster_app()
     client = app.test_client()
-    _send(app, client)
-    errors = [
-        client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] for _ in range(5)
-    ]
+    sent, _ = _send(app, client)
+    owner = {"phone": PHONE, "code": "1", "nonce": sent.get_json()["nonce"]}
+    errors = [client.post("/sms_captcha/verify", json=owner).get_json()["error"] for _ in range(5)]
     assert errors == ["invalid_code"] * 4 + ["too_many_attempts"]
     cluster_app.clock.advance(61)
-    _, (code,) = _send(app, client)
-    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "1"}).get_json()["error"] == "invalid_code"
-    assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["ok"] is True
+    sent, (code,) = _send(app, client)
+    owner = {"phone": PHONE, "code": "1", "nonce": sent.get_json()["nonce"]}
+    assert client.post("/sms_captcha/verify", json=owner).get_json()["error"] == "invalid_code"
+    assert client.post("/sms_captcha/verify", json={**owner, "code": code}).get_json()["ok"] is True
 
 
 def _race(count: int, attempt) -> list[int]:
@@ -217,7 +230,7 @@ def test_keys_of_one_phone_share_a_slot_and_phones_spread_over_nodes(cluster_app
     app = cluster_app()
     client = app.test_client()
     _send(app, client)
-    client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "x"})  # creates the failure counter
+    client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "x"})  # creates the strangers' failure counter
 
     by_node = cluster.keys_by_node("flask_sms:sms:{captcha:+8613800138000}:*")
     holders = {port for port, keys in by_node.items() if keys}
@@ -225,7 +238,7 @@ def test_keys_of_one_phone_share_a_slot_and_phones_spread_over_nodes(cluster_app
     assert len(holders) == 1, by_node
     assert {key.split(b"}:", 1)[1] for key in ours} == {
         b"code",
-        b"fails",
+        b"strangers",
         b"cooldown",
         b"quota:5/3600",
         b"quota:10/86400",

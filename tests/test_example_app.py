@@ -46,7 +46,11 @@ def csrf_from(page: str) -> str:
 
 
 def send_code(client, phone=PHONE, **headers):
-    return client.post("/sms_captcha/", json={"phone": phone}, headers=headers)
+    """Ask for a code as the page does; keep the answer's nonce, as sms.js keeps it in the form's ``sms_nonce``."""
+    response = client.post("/sms_captcha/", json={"phone": phone}, headers=headers)
+    if response.status_code == 200:
+        client.sms_nonce = response.get_json()["nonce"]
+    return response
 
 
 def inbox_code(client) -> str:
@@ -56,6 +60,8 @@ def inbox_code(client) -> str:
 def login(client, code, phone=PHONE, token=None, lang=None):
     page = client.get("/" + (f"?lang={lang}" if lang else "")).get_data(as_text=True)
     data = {"phone": phone, "code": code, "csrf_token": csrf_from(page) if token is None else token}
+    if getattr(client, "sms_nonce", None):
+        data["sms_nonce"] = client.sms_nonce
     if token is False:
         del data["csrf_token"]
     return client.post("/login", data=data)
@@ -102,7 +108,8 @@ def test_defaults_run_without_a_vendor_account(make, caplog):
 
     response = send_code(client)
     # the console "calls" too: the answer offers "call me instead" once the text's resend wait is over
-    assert response.get_json() == {"ok": True, "expires_in": 300, "resend_after": 60, "voice_after": 60}
+    expected = {"ok": True, "expires_in": 300, "resend_after": 60, "voice_after": 60, "nonce": ""}
+    assert {**response.get_json(), "nonce": ""} == expected
     code = inbox_code(client)
     texts = [r.getMessage() for r in caplog.records if r.name == "flask_sms"]
     assert f"SMS to {E164} [captcha] code={code} minutes=5" in texts  # shown in the terminal
@@ -245,7 +252,7 @@ def test_login_with_the_right_code_signs_in(make):
     # single use: the same code cannot sign in again
     with client.session_transaction() as session:
         del session["phone"]
-    assert "验证码已失效" in failed_login(client, code)
+    assert "验证码不正确" in failed_login(client, code)  # used up: said like a wrong code
 
 
 def test_logout_needs_the_token_too(make):
@@ -288,7 +295,8 @@ def test_login_errors_say_what_went_wrong(make):
     client = make(SMS_MAX_ATTEMPTS=2).test_client()
     assert "手机号码格式不正确。" in failed_login(client, "123456", phone="12345")
     assert "请输入验证码。" in failed_login(client, "")
-    assert "验证码已失效，请重新获取。" in failed_login(client, "123456")  # nothing was sent to this number
+    # nothing was sent to this number: said like a wrong code, so nobody learns who is signing in
+    assert "验证码不正确。" in failed_login(client, "123456")
 
     send_code(client)
     code = inbox_code(client)
@@ -519,3 +527,18 @@ def test_dev_inbox_shows_each_texts_delivery_status(make):
     book.accept(app, [report])
     (message,) = client.get(INBOX).get_json()["messages"]
     assert (message["status"], message["status_code"]) == ("failed", "UNDELIV")
+
+
+def test_a_human_check_when_one_is_asked_for(make):
+    """The demo's local stand-in for a captcha vendor: asked for (here on every send), solved once, then used up."""
+    client = make(SMS_CHALLENGE_MODE="always").test_client()
+    asked = send_code(client)
+    assert asked.status_code == 428 and asked.get_json()["error"] == "challenge_required"
+    token = client.post("/demo/human-check").get_json()["token"]
+    sent = client.post("/sms_captcha/", json={"phone": PHONE, "challenge": {"token": token}})
+    assert sent.status_code == 200, sent.get_json()
+    reused = client.post("/sms_captcha/", json={"phone": "13900139000", "challenge": {"token": token}})
+    assert reused.status_code == 400 and reused.get_json()["error"] == "challenge_failed"
+    page = client.get("/").get_data(as_text=True)
+    texts = json.loads(re.search(r'<script id="texts" type="application/json">(.*?)</script>', page).group(1))
+    assert "人机验证" in texts["human_check"]  # the page's script says what is asked, in the page's language

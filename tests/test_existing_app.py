@@ -285,5 +285,5 @@ def test_verify_form_code_says_why_in_the_form_errors(existing):
         g.csrf_valid = True  # as CSRFProtect leaves it for a good token
         form = LoginForm(meta={"csrf": False})
         result = sms.verify_form_code(form.phone, form.code)
-        assert not result and result.reason == "code_expired"
-        assert form.code.errors == ["驗證碼已失效，請重新取得。"]
+        assert not result and result.reason == "invalid_code"  # no live code: said like a wrong one
+        assert form.code.errors == ["驗證碼不正確。"]

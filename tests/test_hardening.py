@@ -26,7 +26,7 @@ def clock():
 
 @pytest.fixture
 def make_flow_app(make_app, clock):
-    """Console provider, sends recorded, every limit off unless asked, a hand-driven clock."""
+    """Console provider, sends recorded, every limit (and the fraud guard) off unless asked, a hand-driven clock."""
 
     def factory(**config):
         settings = {
@@ -35,6 +35,7 @@ def make_flow_app(make_app, clock):
             "SMS_IP_LIMITS": "",
             "SMS_GLOBAL_LIMITS": "",
             "SMS_VERIFY_IP_LIMITS": "",
+            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/test_guard*.py test it)
         }
         settings.update(config)
         app = make_app(["console"], **settings)
@@ -267,7 +268,7 @@ def test_verify_names_the_missing_code(make_flow_app):
 def test_bodies_are_capped_before_parsing(make_flow_app):
     app = make_flow_app()
     client = app.test_client()
-    big = client.post("/sms_captcha/", data={"phone": PHONE, "padding": "x" * 5000})
+    big = client.post("/sms_captcha/", data={"phone": PHONE, "padding": "x" * 9000})
     assert big.status_code == 413 and big.get_json()["error"] == "invalid_request"
     chunked = client.post(
         "/sms_captcha/",

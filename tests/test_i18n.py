@@ -173,7 +173,7 @@ def test_verification_message_and_ui_texts_follow_the_language(make_app):
     sms = app.extensions["sms"]
     with app.test_request_context(headers={"Accept-Language": "zh-TW"}):
         result = sms.verify_code(PHONE, "000000")
-        assert not result and result.message == "驗證碼已失效，請重新取得。"
+        assert not result and result.message == "驗證碼不正確。"
         assert ui_texts()["send_code"] == "取得驗證碼"
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert ui_texts()["resend_in"] == "Resend in {seconds}s"

@@ -112,8 +112,11 @@ def test_a_bounded_part_forgets_its_oldest_keys_and_never_touches_security_state
 
 
 def test_receipts_are_a_bounded_part_by_default():
+    from flask_sms.memory import GUARD
+
     assert RECEIPTS in BOUNDED and RECEIPTS.prefix == "sms:receipt:"
-    assert MemoryCache().part_sizes() == {"security": 0, RECEIPTS.prefix: 0}
+    assert GUARD in BOUNDED and GUARD.prefix == "sms:{guard}:"  # the fraud guard's counters, apart too
+    assert MemoryCache().part_sizes() == {"security": 0, RECEIPTS.prefix: 0, GUARD.prefix: 0}
 
 
 # -- the sweep ------------------------------------------------------------------------------------------

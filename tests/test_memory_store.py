@@ -37,7 +37,13 @@ def flow_app(make_app: Callable[..., Flask], clock: FakeClock) -> Callable[..., 
     (they live in the code store), the per-IP and app-wide limits off (the test client is one IP)."""
 
     def factory(**config: Any) -> Flask:
-        settings = {"SMS_SUPPRESS_SEND": True, "SMS_IP_LIMITS": "", "SMS_GLOBAL_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
+        settings = {
+            "SMS_SUPPRESS_SEND": True,
+            "SMS_IP_LIMITS": "",
+            "SMS_GLOBAL_LIMITS": "",
+            "SMS_VERIFY_IP_LIMITS": "",
+            "SMS_FRAUD_GUARD": None,  # thousands of codes to one prefix: pumping, to the guard
+        }
         settings.update(config)
         app = make_app(["console"], **settings)
         app.extensions["sms"].clock = clock
@@ -195,6 +201,7 @@ def small_store_app(make_app: Callable[..., Flask], clock: FakeClock) -> Iterato
             SMS_IP_LIMITS="",
             SMS_GLOBAL_LIMITS="",
             SMS_VERIFY_IP_LIMITS="",
+            SMS_FRAUD_GUARD=None,  # filling the store is pumping, to the guard
         )
         SmsExtension(app, cache=own_memory_cache(app, clock, capacity, **options)).clock = clock
         return app
@@ -287,14 +294,19 @@ def test_the_default_memory_store_is_flask_smss_own_through_flask_caching(flow_a
 def test_receipts_are_bounded_apart_from_security_state(flow_app, clock):
     """Receipts can never crowd out security state: they live in a part of their own that, when full,
     forgets its oldest reports (and only those)."""
-    from flask_sms.memory import RECEIPTS
+    from flask_sms.memory import GUARD, RECEIPTS
 
     app = flow_app()
     (backend,) = app.extensions["cache"].values()
     client = app.test_client()
     code = sent_code(app, client)
     fill_with_receipts(app, reports=RECEIPTS.capacity)  # 3 keys each: three times the part's room
-    assert backend.part_sizes() == {"security": backend.part_sizes()["security"], RECEIPTS.prefix: RECEIPTS.capacity}
+    sizes = backend.part_sizes()
+    assert sizes == {
+        "security": sizes["security"],
+        RECEIPTS.prefix: RECEIPTS.capacity,
+        GUARD.prefix: sizes[GUARD.prefix],
+    }
     sms = app.extensions["sms"]
     with app.app_context():
         assert sms.status(f"order-{RECEIPTS.capacity - 1}") is not None  # the newest report is kept

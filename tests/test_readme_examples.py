@@ -185,9 +185,9 @@ def check_memory_sizing(ns: dict[str, Any], run: Run) -> None:
 
 def check_hooks(ns: dict[str, Any], run: Run) -> None:
     client = ns["app"].test_client()
-    refused = client.post("/sms_captcha/", json={"phone": "13700137006"})
-    assert refused.status_code == 403 and refused.get_json()["error"] == "forbidden"
-    solved = client.post("/sms_captcha/", json={"phone": "13700137006"}, headers={"X-Slider-Token": "solved"})
+    refused = client.post("/sms_captcha/", json={"phone": "13700137006", "challenge": {"token": "a bot's"}})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "challenge_failed"
+    solved = client.post("/sms_captcha/", json={"phone": "13700137006", "challenge": {"token": "solved"}})
     assert solved.status_code == 200
     assert redis.Redis.from_url(run.redis_server.url).keys("*sms:{captcha:+8613700137006}:code")  # cache= is Redis
 
@@ -306,7 +306,7 @@ def check_adding_a_vendor(ns: dict[str, Any], run: Run) -> None:
 
 
 def given_verify_slider(ns: dict[str, Any], run: Run) -> None:
-    ns["verify_slider"] = lambda token: token == "solved"  # your captcha service's check
+    ns["verify_slider"] = lambda token, client_ip: token == "solved"  # your captcha service's check
 
 
 Step = Callable[[dict[str, Any], Run], None]
@@ -321,7 +321,7 @@ CHECKS: dict[str, tuple[Step | None, Step | None]] = {
     "app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)": (None, check_proxy_fix),
     "sms = SmsExtension(app, cache=cache, limiter=limiter)": (None, check_storage),
     '"CACHE_TYPE": "flask_sms.memory.MemoryCache",': (None, check_memory_sizing),
-    "def human_check(phone, purpose, request):": (given_verify_slider, check_hooks),
+    "def slider_passed(challenge, client_ip):": (given_verify_slider, check_hooks),
     "csrf.exempt(sms.blueprint)": (None, check_csrf_exempt),
     "class LoginForm(FlaskForm):": (None, check_login_helper),
     "def test_register_sends_a_code(app, client):": (None, check_testing_your_app),

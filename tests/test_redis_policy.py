@@ -85,7 +85,8 @@ def test_every_key_flask_sms_writes_on_redis_has_a_ttl(make_app, fake, redis_ser
 
     server = redis.Redis(port=redis_server.port)
     keys = sorted(key.decode() for key in server.scan_iter(count=1000))
-    kinds = {":code", ":fails", ":cooldown", ":quota:", "sms:token:", "{breaker}", "sms:receipt:", "LIMITER/"}
+    kinds = {":code", ":strangers", ":cooldown", ":quota:", "sms:token:", "{breaker}", "sms:receipt:", "LIMITER/"}
+    kinds |= {"{guard}:app", "{guard}:v:", "{guard}:code:"}  # the fraud guard's books
     assert {kind for kind in kinds if any(kind in key for key in keys)} == kinds, keys  # the workload wrote each
     without_ttl = [key for key in keys if server.ttl(key) < 0]
     assert without_ttl == []

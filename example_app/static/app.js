@@ -10,6 +10,19 @@
   var verifyUrl = body.getAttribute("data-verify-url");
   var lang = body.getAttribute("data-lang");
 
+  // -- the human check sms.js asks for when the server answers challenge_required --------------
+  // A real app shows its captcha vendor's widget here (README, "Human checks"); offline, the demo
+  // plays one: the person confirms, and the app's own /demo/human-check hands out a one-time token.
+  if (window.FlaskSms) {
+    window.FlaskSms.onChallenge = async function () {
+      if (!window.confirm(T.human_check)) {
+        return null;
+      }
+      var response = await fetch("/demo/human-check", { method: "POST", credentials: "same-origin" });
+      return response.ok ? { token: (await response.json()).token } : null;
+    };
+  }
+
   // -- signing in: check the code at POST /sms_captcha/verify, post the token it answers -------
   // A wrong code is said on the page at once and nothing is posted, so reloading the page can
   // never send the code again. Without this script the form posts the code itself (see views.py).
@@ -36,7 +49,8 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": lang },
-        body: JSON.stringify({ phone: phone, code: code })
+        // the send answer's nonce (sms.js keeps it in the form): this browser asked for the code
+        body: JSON.stringify({ phone: phone, code: code, nonce: (form.elements.sms_nonce || {}).value || "" })
       });
       var payload = await response.json();
       if (response.ok && payload.ok && payload.token) {

@@ -16,6 +16,12 @@
  * <meta name="csrf-token" content="...">), is sent in the X-CSRFToken header, as Flask-WTF expects.
  * Events on the element: "sms:sent" (detail: the JSON reply and its channel), "sms:error" (detail: {error,
  * message, status, channel}); FlaskSms.attach(element) answers {send(channel), show(text, kind)}.
+ * The send answer's nonce goes into [data-sms-nonce] (the macro's hidden `sms_nonce` field), so the
+ * verify the form posts is the code owner's; FlaskSms.nonce(element) answers it too.
+ * Human checks: when the server answers `challenge_required`, sms.js calls
+ * FlaskSms.onChallenge(element, reply) (or the element's own `flaskSmsChallenge` function), which
+ * returns the solved check's object (or a Promise of it), and sends the request again with it as
+ * `challenge`. Without a callback the answer's message is shown.
  */
 (function (window, document) {
   "use strict";
@@ -169,13 +175,22 @@
     }
 
     var channel = null;
+    var nonceField = root.querySelector("[data-sms-nonce]");
 
     function fail(error, words, status) {
       show(words, "error");
       emit("sms:error", { error: error, message: words, status: status, channel: channel || "sms" });
     }
 
-    function send(asked) {
+    function challengeFor(payload) {
+      var ask = root.flaskSmsChallenge || window.FlaskSms.onChallenge;
+      if (typeof ask !== "function") {
+        return null;
+      }
+      return Promise.resolve(ask(root, payload));
+    }
+
+    function send(asked, challenge) {
       channel = typeof asked === "string" ? asked : null;
       var calling = channel === "voice";
       var number = phone.value.trim();
@@ -209,6 +224,9 @@
       if (channel && channel !== "sms") {
         body.channel = channel;
       }
+      if (challenge) {
+        body.challenge = challenge;
+      }
       return window.fetch(url, {
         method: "POST",
         credentials: "same-origin",
@@ -229,10 +247,27 @@
               code.focus();
             }
             payload.channel = payload.channel || channel || "sms";
+            root.__flaskSmsNonce = payload.nonce || "";
+            if (nonceField) {
+              nonceField.value = payload.nonce || "";
+            }
             emit("sms:sent", payload);
             return payload;
           }
           var error = payload && payload.error;
+          var solving = error === "challenge_required" && !challenge ? challengeFor(payload) : null;
+          if (solving) {
+            return solving.then(function (solved) {
+              if (!solved) {
+                ready();
+                return null;
+              }
+              return send(channel, solved);
+            }, function () {
+              ready();
+              return null;
+            });
+          }
           if (!error) {
             error = response.status === 429 ? "rate_limited" : response.status >= 500 ? "unavailable" : "invalid_request";
           }
@@ -294,7 +329,11 @@
     }
   }
 
-  window.FlaskSms = { attach: attach, attachAll: attachAll };
+  function nonce(root) {
+    return (root && root.__flaskSmsNonce) || "";
+  }
+
+  window.FlaskSms = { attach: attach, attachAll: attachAll, nonce: nonce, onChallenge: null };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", attachAll);
   } else {
