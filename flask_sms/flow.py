@@ -414,6 +414,7 @@ class CodeFlow:
             client.address,
             client.passed,
             convertible=bool(sent.digest),
+            channel=client.channel,
         )
 
     def _despite_quota(

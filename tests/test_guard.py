@@ -211,3 +211,33 @@ def test_config_problems():
     problems = SmsExtension(app).problems(app)
     assert any(p.startswith("SMS_FRAUD_GUARD must be 'standard', 'strict', 'monitor' or None") for p in problems)
     assert any("SMS_SAFE_NUMBERS has '13800138000', which is not an E.164 number" in p for p in problems)
+
+
+def test_each_channel_is_judged_on_its_own(guarded):
+    """Calls (SMS_VOICE_PROVIDERS) cost and are abused apart from texts: their values are their own."""
+    app = guarded(SMS_VOICE_PROVIDERS=["console"], SMS_VOICE_AFTER=0)
+    with app.app_context():
+        sms = app.extensions["sms"]
+        called = []
+        for index in range(8):
+            try:
+                sms.send_code(f"138001300{index:02d}", client_ip=f"45.76.{index}.7", channel="voice")
+                called.append("called")
+            except ChallengeRequired:
+                called.append("challenge")
+    assert called == ["called"] * 4 + ["challenge"] * 4
+    assert [(d.dimension, d.value) for d in sms.guard_status(app)] == [("prefix", "voice:+861380013")]
+    assert not isinstance(send(app, "13800130050", "45.77.1.7"), Exception)  # texts to the prefix: unaffected
+
+
+def test_each_decision_is_counted_in_the_metrics(guarded):
+    from prometheus_client import REGISTRY
+
+    def challenges() -> float:
+        return REGISTRY.get_sample_value("flask_sms_fraud_decisions_total", {"action": "challenge"}) or 0.0
+
+    before = challenges()
+    app = guarded()
+    for index in range(8):
+        send(app, f"138001300{index:02d}", f"45.76.{index}.7")
+    assert challenges() == before + 1
