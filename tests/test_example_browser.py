@@ -115,6 +115,11 @@ def shot(page: Any, name: str) -> None:
 
 
 def request_code(page: Any, phone: str = PHONE) -> None:
+    # sms.js binds its buttons on DOMContentLoaded: right after a navigation (the language switch) a click
+    # can land before that, on a button that does nothing yet
+    page.wait_for_function(
+        "() => { const root = document.querySelector('[data-sms]'); return !!(root && root.__flaskSms); }"
+    )
     page.fill("#phone", phone)
     page.click("#send-code")
 
