@@ -705,6 +705,8 @@ class FakeVendor:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: bumped by reset(): a request still in flight from before (a hang outliving its test) records nothing
+        self._generation = 0
         # Plug-ins (tests/fake_receipts.py): "<vendor>:<Action>" -> handler of a signature-checked request
         # (Aliyun: the parameters; Tencent: the JSON body), and hooks that see every accepted send and its reply.
         self.actions: dict[str, Callable[[dict[str, Any]], _Reply]] = {}
@@ -799,8 +801,13 @@ class FakeVendor:
             self._rejections.setdefault(vendor, {})[phone] = (str(code), message)
 
     def reset(self) -> None:
-        """Clear records, modes, rejections, delay (the server keeps running)."""
+        """Clear records, modes, rejections, delay (the server keeps running).
+
+        A request that arrived before the reset and is still being answered (a hang that outlived the
+        client's timeout) is left out of every record from now on, so it cannot turn up in the next test.
+        """
         with self._lock:
+            self._generation += 1
             self.accepted.clear()
             self.rejected.clear()
             self.errors.clear()
@@ -856,6 +863,7 @@ class FakeVendor:
         return {p: table[p] for p in phones if p in table}
 
     def _handle(self, method: str, target: str, headers: Message, body: bytes, client_port: int = 0) -> _Reply | None:
+        generation = self._generation
         if self.delay > 0 and not self._sleep(self.delay):
             return None
         parts = urlsplit(target)
@@ -884,10 +892,12 @@ class FakeVendor:
         rec.client_port = client_port
         rec.raw["_client_port"] = client_port
         with self._lock:
-            self.accepted.append(rec)
+            if generation == self._generation:
+                self.accepted.append(rec)
         reply = self._respond(vendor, rec, pending, ctx)
         rec.reply = "stopped" if reply is None else reply.label
-        for hook in list(self.reply_hooks) if reply is not None else ():
+        current = generation == self._generation  # read once: a reset may come while the hooks run
+        for hook in list(self.reply_hooks) if reply is not None and current else ():
             hook(rec, reply)
         return reply
 
