@@ -112,3 +112,31 @@ def test_the_call_button_stays_hidden_without_voice(serve_existing, page, expect
     page.click("#send-code")
     expect(page.locator("[data-sms-message]")).to_have_text("Code sent. It is valid for 5 minutes.")
     expect(page.locator("[data-sms-channel=voice]")).to_be_hidden()  # no voice_after: no call is offered
+
+
+def test_sms_js_asks_for_the_human_check_and_sends_again_with_it(serve_existing, page, expect):  # noqa: F811
+    """``challenge_required``: sms.js calls FlaskSms.onChallenge, posts again with its answer, and keeps the
+    send's nonce in the form (the macro's ``sms_nonce``) for the verify the form posts."""
+    base, parts = serve_existing(SMS_CHALLENGE_MODE="always")
+    asked: list[dict[str, Any]] = []
+    parts["sms"].challenge_verifier(
+        lambda challenge, client_ip: asked.append(challenge) or challenge == {"token": "human"}
+    )
+    bodies = []
+    page.on(
+        "request",
+        lambda request: bodies.append(request.post_data_json) if request.url.endswith("/sms_captcha/") else None,
+    )
+    with parts["sms"].record_messages() as outbox:
+        page.goto(base + "/login?lang=en")
+        page.evaluate("window.FlaskSms.onChallenge = function () { return Promise.resolve({token: 'human'}); }")
+        page.fill("#phone", PHONE)
+        page.click("#send-code")
+        expect(page.locator("[data-sms-message]")).to_have_text("Code sent. It is valid for 5 minutes.")
+    assert [body.get("challenge") for body in bodies] == [None, {"token": "human"}]  # asked, then answered
+    assert asked == [{"token": "human"}] and len(outbox) == 1
+    nonce = page.locator("input[name=sms_nonce]").input_value()
+    assert nonce and "." in nonce
+    page.fill("#code", outbox[0].params["code"])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/welcome$"))
