@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Config, Flask
 
-from flask_sms import SmsExtension
+from flask_sms import ConfigError, SmsExtension
 
 from . import human_check, views
 
@@ -159,7 +159,16 @@ def create_app(config: Mapping[str, Any] | None = None, env_file: str | os.PathL
     sms = SmsExtension(app)  # logs "flask_sms: providers ...; storage ..." at INFO
     views.init_app(app)
     human_check.init_app(app, sms)  # a local stand-in for a captcha vendor: the page shows it when asked
-    captcha = sms.settings(app).captcha
+    try:
+        captcha = sms.check(app).captcha
+    except ConfigError as exc:
+        # as flask_sms does: the app starts, its pages answer 503, `flask sms check` lists the problems
+        app.logger.error(
+            "the SMS config has %d problem(s): the pages answer 503 until it is fixed; "
+            "run `flask --app example_app sms check` to list them",
+            len(exc.problems),
+        )
+        captcha = None
     if captcha is not None and captcha.dev_inbox:  # flask_sms's own, on in debug mode with "console"
         app.logger.info("console provider: texts are not sent; read them at /sms_dev/inbox or on the page")
     if generated_key:

@@ -39,6 +39,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_failed": "未送达",
         "providers_note": "短信提供方：{providers}；存储：{storage}",
         "human_check": "为防止短信被刷，请先完成人机验证：确认您不是机器人？（演示用的本地验证）",
+        "unavailable_title": "短信服务暂不可用",
+        "unavailable_note": "服务器的短信配置有误，修正之前无法发送验证码。",
+        "unavailable_fix": "在服务器上运行 flask --app example_app sms check 可列出所有问题。",
     },
     "en": {
         "title": "Sign in with an SMS code",
@@ -63,6 +66,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_failed": "not delivered",
         "providers_note": "SMS providers: {providers}; storage: {storage}",
         "human_check": "To stop SMS abuse, please complete a human check first: confirm you are not a robot? (the demo's local check)",
+        "unavailable_title": "SMS sign-in is unavailable",
+        "unavailable_note": "The server's SMS config has problems: no code can be sent until they are fixed.",
+        "unavailable_fix": "On the server, flask --app example_app sms check lists every problem.",
     },
 }
 

@@ -24,7 +24,7 @@ import phonenumbers
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from flask_sms import SmsExtension
+from flask_sms import ConfigError, SmsExtension
 from flask_sms.dev_inbox import inbox_for
 
 from .i18n import SCRIPT_KEYS, current_language, error_text, texts
@@ -114,7 +114,7 @@ def render_page() -> Response:
     language = current_language()
     table = texts(language)
     sms = _sms()
-    settings = sms.settings()
+    settings = sms.check()
     inbox = inbox_for(current_app._get_current_object())  # type: ignore[attr-defined]
     signed_in = session.get(SESSION_PHONE)
     context = {
@@ -128,7 +128,9 @@ def render_page() -> Response:
         "phone": str(notice.get("phone", "")),
         "providers": ", ".join(settings.providers),
         "storage": settings.storage_url.split("://", 1)[0],  # never the URL: it may hold a password
-        "inbox": [inbox_entry(entry, table) for entry in inbox.entries(sms.status)] if inbox is not None else None,
+        "inbox": [inbox_entry(entry, table) for entry in inbox.entries(sms.receipts.status)]
+        if inbox is not None
+        else None,
     }
     response = current_app.make_response(render_template("index.html", **context))
     response.headers["Cache-Control"] = "no-store"
@@ -177,7 +179,7 @@ def login() -> Response:
 
     # One step (no JavaScript): after the page's own CSRF check above, as flask_sms's README asks.
     # It counts SMS_VERIFY_IP_LIMITS for this client and reports rate_limited/unavailable in the result.
-    result = _sms().verify_form_code(phone, code)
+    result = _sms().codes.verify_form_code(phone, code)
     if not result:
         return _after_post(error_text(language, result.reason or "invalid_code", result.retry_after), phone)
     assert result.phone is not None
@@ -197,6 +199,20 @@ def logout() -> Response:
     session.pop(SESSION_PHONE, None)
     _new_csrf_token()
     return redirect(url_for("demo.index"), 303)
+
+
+@blueprint.errorhandler(ConfigError)
+def misconfigured(exc: ConfigError) -> tuple[str, int]:
+    """A broken SMS config, as flask_sms answers it: 503 and a page that says so, never a traceback. The
+    problems themselves are listed only in debug mode (they name the server's keys) and by `flask sms check`."""
+    language = current_language()
+    page = render_template(
+        "unavailable.html",
+        lang=language,
+        t=texts(language),
+        problems=exc.problems if current_app.debug else [],
+    )
+    return page, 503
 
 
 def init_app(app: Flask) -> None:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .errors import (
-    CaptchaError,
     ChallengeFailed,
     ChallengeRequired,
     ChallengeUnavailable,
     ConfigError,
     CrossSiteRequest,
     FraudSuspected,
-    InvalidPhone,
     InvalidPhoneNumber,
-    InvalidPurpose,
     InvalidRequest,
     MissingParameter,
     PhoneRejected,
     RateLimited,
     RegionNotAllowed,
     SendError,
-    SendFailed,
     SendRefused,
     SmsError,
     SmsHTTPError,
@@ -27,9 +25,10 @@ from .errors import (
     UnknownPurpose,
 )
 from .extension import SmsExtension, send_sms
-from .flow import CodeSent, Verification
+from .flow import CodeFlow, CodeSent, Verification
 from .idempotency import DuplicateSend
 from .providers import register_provider
+from .receipts import Receipts
 from .results import Attempt, DeliveryReport, SendResult, SmsMessage
 from .signals import (
     code_sent,
@@ -43,32 +42,36 @@ from .signals import (
     verification_failed,
 )
 
+try:
+    #: the installed distribution's version (``Flask-SMS-Captcha``), from its metadata
+    __version__ = version("Flask-SMS-Captcha")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
+
 # No handler and no level of our own: the app's logging config decides (README, "Logging"). Without one,
 # Python's last-resort handler shows WARNING and up, and problems that break a route go to app.logger
 # (see flask_sms.reporting).
 
 __all__ = [
     "Attempt",
-    "CaptchaError",
     "ChallengeFailed",
     "ChallengeRequired",
     "ChallengeUnavailable",
+    "CodeFlow",
     "CodeSent",
     "ConfigError",
     "CrossSiteRequest",
     "DeliveryReport",
     "DuplicateSend",
     "FraudSuspected",
-    "InvalidPhone",
     "InvalidPhoneNumber",
-    "InvalidPurpose",
     "InvalidRequest",
     "MissingParameter",
     "PhoneRejected",
     "RateLimited",
+    "Receipts",
     "RegionNotAllowed",
     "SendError",
-    "SendFailed",
     "SendRefused",
     "SendResult",
     "SmsError",
@@ -90,12 +93,3 @@ __all__ = [
     "sms_sent",
     "verification_failed",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """Deprecated names (``Forbidden``) resolve with a DeprecationWarning."""
-    from . import errors
-
-    if name in errors._DEPRECATED:
-        return getattr(errors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,14 @@
-"""Turn ``SMS_STORAGE_URL`` into a Flask-Caching cache and rate-limit counters.
+"""Turn ``SMS_STORAGE_URL`` into a Flask-Caching cache, rate-limit counters and a Redis client for the scripts.
 
-One URL configures both, so codes and limits always live in the same place.
+One URL configures all three, so codes and limits always live in the same place:
+
+* the Flask-Caching backend (Flask-Caching's own ``RedisCache``, ``RedisSentinelCache`` or
+  ``RedisClusterCache``; flask_sms's :class:`~flask_sms.memory.MemoryCache` for ``memory://``);
+* Flask-Limiter's engine, the ``limits`` library's storage, for the IP, app-wide and verify limits;
+* on Redis, a redis-py client of flask_sms's own (:func:`redis_client`, redis-py's ``from_url``,
+  ``Sentinel`` and ``RedisCluster``) that runs the atomic steps as Lua scripts.
+
+An app's own ``cache=`` and ``limiter=`` are used through their public APIs only.
 """
 
 from __future__ import annotations
@@ -133,12 +141,56 @@ def make_cache(app: Flask, url: str, timeout: float, clock: Callable[[], float])
 
 def adopt_cache(app: Flask, cache: Any) -> Any:
     """Use an app's own Flask-Caching object, initialising it for the app if needed."""
+    from cachelib import NullCache
+    from flask_caching.backends import NullCache as FlaskCachingNullCache
+
     if cache not in app.extensions.get("cache", {}):
         cache.init_app(app)
     backend = app.extensions["cache"][cache]
-    if type(backend).__name__ == "NullCache":
+    if isinstance(backend, (NullCache, FlaskCachingNullCache)):
         raise ConfigError(["the cache passed to SmsExtension is a NullCache: codes would never be stored"])
     return cache
+
+
+def is_redis_cache(backend: Any) -> bool:
+    """Whether a Flask-Caching backend keeps its keys in Redis (any of cachelib's Redis caches)."""
+    try:
+        from cachelib.redis import RedisCache
+    except ImportError:  # pragma: no cover - cachelib ships with Flask-Caching
+        return False
+    return isinstance(backend, RedisCache)
+
+
+def cache_key_prefix(backend: Any) -> str:
+    """The key prefix of a cachelib backend (a string, or Flask-Caching's callable), for the scripts' keys."""
+    prefix = getattr(backend, "key_prefix", "") or ""
+    return str(prefix() if callable(prefix) else prefix)
+
+
+def is_redis_url(url: str) -> bool:
+    return not url.startswith(MEMORY_STORAGE)
+
+
+def redis_client(url: str, timeout: float) -> Any:
+    """A redis-py client for a Redis ``SMS_STORAGE_URL``, built with redis-py's own constructors: ``from_url``
+    (``redis://``, ``rediss://``), ``RedisCluster`` (``redis+cluster://h1:p1,h2:p2``) and ``Sentinel``
+    (``redis+sentinel://h1:p1,h2:p2/service``: the service's master). The atomic steps run on it."""
+    import redis
+
+    options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if url.startswith(("redis://", "rediss://")):
+        return redis.Redis.from_url(url, **options)
+    hosts, password = _hosts(url)
+    if url.startswith("redis+cluster://"):
+        from redis.cluster import ClusterNode, RedisCluster
+
+        nodes = [ClusterNode(host, int(port)) for host, port in hosts]  # type: ignore[no-untyped-call]
+        return RedisCluster(startup_nodes=nodes, password=password, **options)
+    from redis.sentinel import Sentinel
+
+    auth: dict[str, Any] = {"password": password} if password else {}
+    sentinel = Sentinel([(host, int(port)) for host, port in hosts], sentinel_kwargs=auth, **{**auth, **options})
+    return sentinel.master_for(urlsplit(url).path.strip("/") or "mymaster")
 
 
 def own_limits(url: str, timeout: float) -> RateLimits:
@@ -157,23 +209,22 @@ def own_limits(url: str, timeout: float) -> RateLimits:
 
 
 def adopt_limiter(app: Flask, limiter: Any, url: str, timeout: float) -> RateLimits:
-    """Count in an app's own Flask-Limiter's storage, initialising it for the app if needed.
+    """Count in an app's own Flask-Limiter's storage (``Limiter.storage``), initialising it for the app if needed.
 
     Only the storage is borrowed: our limits stay on whatever the app sets for its
     own (``RATELIMIT_ENABLED = False`` turns off the app's limits, not
     ``SMS_IP_LIMITS``). A limiter turned off has no storage; then ``SMS_STORAGE_URL`` is used.
     """
-    if getattr(limiter, "_storage", None) is None:
+    if not limiter.initialized:
         limiter.init_app(app)
-    storage = getattr(limiter, "_storage", None)
-    if storage is None:
+    if not (limiter.enabled and limiter.initialized):
         logger.warning(
             "the limiter passed to SmsExtension is turned off (RATELIMIT_ENABLED is false) and has no storage: "
             "flask_sms counts its own limits in SMS_STORAGE_URL (%s) instead",
             url.split("://", 1)[0] + "://",
         )
         return own_limits(url, timeout)
-    return RateLimits(storage)
+    return RateLimits(limiter.storage)
 
 
 def exempt_from_app_limiters(app: Flask, blueprint: Any) -> None:
@@ -202,14 +253,20 @@ def exempt_from_app_limiters(app: Flask, blueprint: Any) -> None:
     app.before_request(exempt)
 
 
+def _is_cluster(client: Any) -> bool:
+    try:
+        from redis.cluster import RedisCluster
+    except ImportError:  # pragma: no cover - a client exists only where redis-py is installed
+        return False
+    return isinstance(client, RedisCluster)
+
+
 def _describe_redis(client: Any) -> str | None:
     """``redis://host:port/db`` for a redis-py client (never its password); ``None`` if it is not one."""
     if client is None:
         return None
-    kind = type(client).__name__
-    if kind == "RedisCluster":
-        nodes: list[Any] = client.get_nodes() if hasattr(client, "get_nodes") else []
-        return "redis+cluster://" + ",".join(f"{node.host}:{node.port}" for node in nodes)
+    if _is_cluster(client):
+        return "redis+cluster://" + ",".join(f"{node.host}:{node.port}" for node in client.get_nodes())
     pool = getattr(client, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None)
     if not isinstance(kwargs, dict):
@@ -219,9 +276,11 @@ def _describe_redis(client: Any) -> str | None:
         return f"redis+sentinel://{service}/{kwargs.get('db', 0)}"
     if kwargs.get("path"):
         return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    from redis.connection import SSLConnection
+
     connection = getattr(pool, "connection_class", None)
-    scheme = "rediss" if connection is not None and "SSL" in connection.__name__ else "redis"
-    return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    tls = isinstance(connection, type) and issubclass(connection, SSLConnection)
+    return f"{'rediss' if tls else 'redis'}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 #: the ``maxmemory-policy`` under which a full Redis refuses writes (flask_sms answers 503) instead of evicting
@@ -230,7 +289,7 @@ SAFE_POLICY = "noeviction"
 
 def _policies(client: Any) -> list[str]:
     """``maxmemory-policy`` of a redis-py client's server (of each primary, on a cluster): one CONFIG GET each."""
-    if type(client).__name__ == "RedisCluster":
+    if _is_cluster(client):
         answers = [client.config_get("maxmemory-policy", target_nodes=node) for node in client.get_primaries()]
     else:
         answers = [client.config_get("maxmemory-policy")]
@@ -287,19 +346,21 @@ def evicting_cache_warnings(backend: Any) -> list[str]:
 
 
 def describe_cache(backend: Any) -> str:
-    """Where a Flask-Caching backend keeps the codes, as a URL without password (for the startup log)."""
-    name = type(backend).__name__
-    if name == "MemoryCache":
+    """What kind of store an app's ``cache=`` is, for the startup log (its keys' place, when it says it)."""
+    from .memory import MemoryCache
+
+    if isinstance(backend, MemoryCache):
         return MEMORY_STORAGE
-    return _describe_redis(getattr(backend, "_write_client", None)) or name
+    return type(backend).__name__
 
 
 def describe_limits(storage: Any) -> str:
     """Where a ``limits`` storage keeps the counters, as a URL without password (for the startup log)."""
-    name = type(storage).__name__
-    if name == "MemoryStorage":
+    from limits.storage import MemoryStorage
+
+    if isinstance(storage, MemoryStorage):
         return MEMORY_STORAGE
-    return _describe_redis(getattr(storage, "storage", None)) or name
+    return _describe_redis(getattr(storage, "storage", None)) or type(storage).__name__
 
 
 def storage_errors() -> tuple[type[BaseException], ...]:

@@ -1,8 +1,9 @@
 """``POST /sms_captcha/`` and ``POST /sms_captcha/verify``.
 
 The views only read the request and pass what they read (fields and the
-client's address) to ``SmsExtension.send_code`` / ``verify_code``, where every
-rule lives.
+client's address) to ``SmsExtension.send_code`` / ``verify_code`` and on to the
+flow (``sms.codes``), where every rule lives. They see the extension through
+:class:`~flask_sms.interface.SmsInterface`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import json
 import logging
 import math
 import re
+import sys
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound
@@ -23,10 +25,8 @@ from . import codes, reporting
 from .challenge import read_challenge
 from .dev_inbox import inbox_for
 from .errors import ConfigError, InvalidRequest, SmsHTTPError
+from .interface import current_sms
 from .messages import current_locale, detail_for, error_texts, json_error, ui_texts
-
-if TYPE_CHECKING:
-    from .extension import SmsExtension
 
 logger = logging.getLogger("flask_sms")
 
@@ -107,11 +107,6 @@ def _challenge() -> dict[str, str] | None:
     return found
 
 
-def _sms() -> SmsExtension:
-    extension: SmsExtension = current_app.extensions["sms"]
-    return extension
-
-
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
 
@@ -120,7 +115,7 @@ def _client_ip() -> str:
 def widget(locale: str | None = None) -> dict[str, Any]:
     """What the ``sms_code_fields`` macro needs: the send URL, texts in the page's language, code length."""
     try:
-        settings = _sms().settings()
+        settings = current_sms().check()
     except ConfigError:
         settings = None  # the page still renders; the route answers 503 until the config is fixed
     captcha = settings.captcha if settings else None
@@ -141,10 +136,10 @@ def configured() -> None:
     A cross-site browser request to either route is refused here, before its body is read.
     """
     if request.endpoint not in ("sms.static", "sms.dev_inbox"):
-        sms = _sms()
+        sms = current_sms()
         sms.check()
         if request.method == "POST":
-            sms.check_origin()
+            sms.codes.check_origin(request)
 
 
 @blueprint.errorhandler(ConfigError)
@@ -167,7 +162,7 @@ def misconfigured(exc: ConfigError) -> Response:
 def send_code() -> Response:
     fields = _fields("phone", "purpose", "channel", required=("phone",))
     challenge = _challenge()
-    sent = _sms().send_code(
+    sent = current_sms().send_code(
         fields["phone"] or "",
         fields["purpose"],
         client_ip=_client_ip(),
@@ -188,7 +183,7 @@ def send_code() -> Response:
 def verify_code() -> Response:
     fields = _fields("phone", "code", "purpose", "nonce", required=("phone", "code"))
     challenge = _challenge()
-    sms = _sms()
+    sms = current_sms()
     result = sms.verify_code(
         fields["phone"] or "",
         fields["code"] or "",
@@ -199,10 +194,9 @@ def verify_code() -> Response:
     )
     if result:
         assert result.phone is not None
-        captcha = sms.settings().captcha
-        assert captcha is not None
-        token = sms.issue_token(result.phone, result.purpose)
-        return jsonify(ok=True, token=token, expires_in=captcha.token_ttl)
+        flow = sms.codes
+        token = flow.issue_token(result.phone, result.purpose)
+        return jsonify(ok=True, token=token, expires_in=flow.settings.token_ttl)
     return json_error(result.reason or codes.INVALID_CODE, 400)
 
 
@@ -212,7 +206,7 @@ def dev_inbox() -> Response:
     inbox = inbox_for(current_app._get_current_object())  # type: ignore[attr-defined]
     if inbox is None:
         raise NotFound()
-    entries = inbox.entries(_sms().status)
+    entries = inbox.entries(current_sms().receipts.status)
     accepted = request.accept_mimetypes
     if accepted["text/html"] > accepted["application/json"]:  # a browser; JSON for */*, no Accept, or both
         response = current_app.make_response(render_template("flask_sms/dev_inbox.html", entries=entries))
@@ -252,8 +246,10 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def _is_csrf_error(exc: HTTPException) -> bool:
-    """Flask-WTF's ``CSRFError`` (a ``BadRequest``), without importing Flask-WTF."""
-    return any(cls.__name__ == "CSRFError" for cls in type(exc).__mro__)
+    """Flask-WTF's ``CSRFError`` (a ``BadRequest``), without importing Flask-WTF: only an app that imported it
+    can raise one."""
+    csrf = sys.modules.get("flask_wtf.csrf")
+    return csrf is not None and isinstance(exc, csrf.CSRFError)
 
 
 def _retry_after(exc: HTTPException) -> int:

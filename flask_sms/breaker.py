@@ -35,9 +35,6 @@ SYNC_SECONDS = 1.0
 #: ``go``: closed; ``probe``: the one call after the cool-down; ``skip``: open
 Gate = Literal["go", "probe", "skip"]
 
-#: an attempt skipped by an open breaker carries this code
-CIRCUIT_OPEN = "circuit_open"
-
 
 @dataclass(frozen=True)
 class Transition:

@@ -309,14 +309,17 @@ def sdk_problem(settings: ChallengeSettings | None) -> str | None:
     return None if found else f'SMS_CHALLENGE provider {settings.provider!r} needs pip install "{extra}"'
 
 
-def build_verifier(settings: ChallengeSettings, timeout: float, proxy: str | bool | None) -> Verifier:
-    """The built-in verifier for ``SMS_CHALLENGE``, its credentials and its SDK's loggers masked."""
+def mask_credentials(settings: ChallengeSettings) -> None:
+    """Mask ``SMS_CHALLENGE``'s credentials in every log, and guard its SDK's loggers (before it is built)."""
     from . import _redact
 
-    cls = VERIFIERS[settings.provider]
     _redact.register(*settings.credentials)
-    _redact.guard_loggers(*cls.sdk_loggers, sdk=True)
-    return cls(settings, timeout, proxy)
+    _redact.guard_loggers(*VERIFIERS[settings.provider].sdk_loggers, sdk=True)
+
+
+def build_verifier(settings: ChallengeSettings, timeout: float, proxy: str | bool | None) -> Verifier:
+    """The built-in verifier for ``SMS_CHALLENGE`` (:func:`mask_credentials` first)."""
+    return VERIFIERS[settings.provider](settings, timeout, proxy)
 
 
 class VerifierChain(Sequence[ChallengeVerifier]):

@@ -6,31 +6,30 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from . import test_numbers
-from .errors import SendError, SmsError
+from .errors import ConfigError, SendError, SmsError
 from .guard_books import Decision
+from .interface import SmsInterface, current_sms
 from .results import DeliveryReport, SendResult
 from .sender import FAILURE_RECORD
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .extension import SmsExtension
 
 sms_cli = AppGroup("sms", help="Check the SMS config and send texts through the configured providers.")
 
 
-def _extension() -> SmsExtension:
+def _extension() -> SmsInterface:
     try:
-        extension: SmsExtension = current_app.extensions["sms"]
+        return current_sms()
     except KeyError:
         raise click.ClickException("SmsExtension is not set up on this app") from None
-    return extension
 
 
 class _DropSendFailures(logging.Filter):
@@ -57,18 +56,16 @@ def check_command() -> None:
     Other commands keep working with a broken SMS config; run this one in a deploy script.
     """
     extension = _extension()
-    problems = extension.problems()
-    if not problems:
-        problems = extension.storage_problems()
-    if problems:
-        click.echo(f"flask_sms: {len(problems)} problem(s):", err=True)
-        for problem in problems:
-            click.echo(f"  - {problem}", err=True)
-        raise SystemExit(1)
-    settings = extension.settings()
+    try:
+        settings = extension.check()
+    except ConfigError as exc:
+        _exit_with(exc.problems)
     flow = "off (SMS_ENABLE_CAPTCHA is false)"
     if settings.captcha is not None:
-        flow = f"storage {extension.storage()} reachable"
+        unreachable = extension.codes.storage_problems()
+        if unreachable:
+            _exit_with(unreachable)
+        flow = f"storage {extension.codes.storage} reachable"
     receipts = "; delivery receipts on (POST .../sms_receipts/<provider>)" if settings.receipts is not None else ""
     calls = f"; calls through {', '.join(settings.voice.providers)}" if settings.voice is not None else ""
     if settings.code_backend is not None:
@@ -79,13 +76,20 @@ def check_command() -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _warnings(extension: SmsExtension, settings: Settings) -> list[str]:
+def _exit_with(problems: list[str]) -> NoReturn:
+    """Print every problem and exit 1."""
+    click.echo(f"flask_sms: {len(problems)} problem(s):", err=True)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
+    raise SystemExit(1)
+
+
+def _warnings(extension: SmsInterface, settings: Settings) -> list[str]:
     """What is allowed but risky: test numbers outside debug/testing, a store that evicts security state."""
     warnings = []
     if settings.test_numbers and not (current_app.debug or current_app.testing):
         warnings.append(test_numbers.warning(settings.test_numbers))
-    code_flow = extension._state().flow  # the flow's own checks of its storage
-    return warnings + (code_flow.storage_warnings() if code_flow is not None else [])
+    return warnings + (extension.codes.storage_warnings() if settings.captcha is not None else [])
 
 
 def _parse_param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -154,8 +158,8 @@ def status_command(phone: str, provider: str | None, day: datetime | None) -> No
     """Ask the vendor's query API what became of the texts to PHONE; print a table."""
     extension = _extension()
     try:
-        chosen = provider or extension.settings().providers[0]
-        reports = extension.fetch_reports(chosen, phone=phone, date=day.date() if day else None)
+        chosen = provider or extension.check().providers[0]
+        reports = extension.receipts.fetch(chosen, phone=phone, date=day.date() if day else None)
     except SmsError as exc:
         raise click.ClickException(str(exc)) from None
     if not reports:
@@ -194,7 +198,7 @@ def guard_command(release: str | None) -> None:
     --release VALUE (a prefix, region or network as listed) lifts one."""
     extension = _extension()
     try:
-        flow = extension._flow()[1]
+        flow = extension.codes
     except (SmsError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     if flow.guard is None:

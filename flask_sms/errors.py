@@ -1,9 +1,17 @@
 """Every exception flask_sms raises on purpose, one class per meaning.
 
-All subclass :class:`SmsError`. Those a client may see are werkzeug HTTP
-exceptions of the matching status (``RateLimited`` is a ``TooManyRequests``),
-so an app's ``errorhandler(429)`` sees them, and left unhandled they render as
-the JSON error body ``{"ok": false, "error": ..., "message": ...}``. Their
+All subclass :class:`SmsError`. Two kinds:
+
+* **Domain errors** are plain exceptions: what ``send_sms`` and the sender raise outside any
+  request (:class:`SendError`, :class:`PhoneRejected`, :class:`InvalidPhoneNumber`,
+  :class:`UnknownPurpose`, :class:`MissingParameter`, :class:`ConfigError`).
+* **Refusals** (:class:`SmsHTTPError`) are werkzeug HTTP exceptions of the matching status
+  (``RateLimited`` is a ``TooManyRequests``): only the verification flow and the routes raise
+  them, so an app's ``errorhandler(429)`` sees them, and left unhandled they render as the JSON
+  error body ``{"ok": false, "error": ..., "message": ...}``. When the flow meets a domain error
+  it raises that error's HTTP form (:func:`as_refusal`): a subclass of the domain class *and*
+  of ``SmsHTTPError``, so ``except SendError`` still catches it.
+
 ``str()`` is for logs and may name vendor codes; the JSON body never does.
 """
 
@@ -30,8 +38,9 @@ class SmsError(Exception):
 class ConfigError(SmsError):
     """The ``SMS_*`` configuration is incomplete or wrong.
 
-    Raised once, at ``init_app``, with every problem found, so a deploy fails
-    with the whole list instead of one key at a time.
+    Raised with every problem found, so a deploy fails with the whole list instead of one key
+    at a time: by :meth:`SmsExtension.check <flask_sms.SmsExtension.check>` (``flask sms check``),
+    and on each use of a misconfigured app (its routes answer 503 instead).
     """
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -92,10 +101,6 @@ class SmsHTTPError(SmsError, HTTPException):
         return self.message or message_for(self.error, "en", retry_after=self.retry_after)
 
 
-#: the name this base had before the send API shared it
-CaptchaError = SmsHTTPError
-
-
 class InvalidRequest(SmsHTTPError, http.BadRequest):
     """The route's body is malformed: ``field`` names the field at fault, when one is (also in the JSON body)."""
 
@@ -112,10 +117,10 @@ class InvalidRequest(SmsHTTPError, http.BadRequest):
         return json_error(self.error, self.code or 400, None, self.message, **extra)
 
 
-class InvalidPhoneNumber(SmsHTTPError, http.BadRequest, ValueError):
+class InvalidPhoneNumber(SmsError, ValueError):
     """A number could not be parsed, is not a valid number, or is not allowed; nothing was sent."""
 
-    error = codes.INVALID_PHONE
+    error: ClassVar[str] = codes.INVALID_PHONE
 
     def __init__(
         self, phone: object = None, reason: str = "not a valid phone number", message: str | None = None
@@ -123,23 +128,21 @@ class InvalidPhoneNumber(SmsHTTPError, http.BadRequest, ValueError):
         super().__init__(message)
         self.phone = phone
         self.reason = reason
+        #: what the route's JSON body says instead of the catalogue text (``None``: the catalogue's)
+        self.message = message
 
     def __str__(self) -> str:
         return f"{self.phone!r}: {self.reason}"
-
-
-#: the route's name for the same error
-InvalidPhone = InvalidPhoneNumber
 
 
 class RegionNotAllowed(SmsHTTPError, http.BadRequest):
     error = codes.REGION_NOT_ALLOWED
 
 
-class UnknownPurpose(SmsHTTPError, http.BadRequest, ValueError):
+class UnknownPurpose(SmsError, ValueError):
     """The purpose cannot be used: no provider has a template for it, or the route does not offer it."""
 
-    error = codes.INVALID_PURPOSE
+    error: ClassVar[str] = codes.INVALID_PURPOSE
 
     def __init__(self, purpose: object = None, reason: str | None = None) -> None:
         super().__init__()
@@ -150,10 +153,6 @@ class UnknownPurpose(SmsHTTPError, http.BadRequest, ValueError):
 
     def __str__(self) -> str:
         return self.reason
-
-
-#: the route's name for the same error
-InvalidPurpose = UnknownPurpose
 
 
 class SendRefused(SmsHTTPError, http.Forbidden):
@@ -186,13 +185,14 @@ class RateLimited(SmsHTTPError, http.TooManyRequests):  # type: ignore[misc]  # 
         return f"{self.error}: retry after {self.retry_after} s"
 
 
-class SendError(SmsHTTPError, http.BadGateway):
+class SendError(SmsError):
     """No provider sent the text; ``attempts`` keeps each vendor's own code and message.
 
-    The JSON body says only ``send_failed``: the vendor codes stay in ``str()`` and the log.
+    Its HTTP form (from the flow) answers ``502 send_failed``: the vendor codes stay in
+    ``str()`` and the log.
     """
 
-    error = codes.SEND_FAILED
+    error: ClassVar[str] = codes.SEND_FAILED
 
     def __init__(self, attempts: Sequence[Attempt] = (), result: SendResult | None = None) -> None:
         super().__init__()
@@ -208,20 +208,15 @@ class SendError(SmsHTTPError, http.BadGateway):
         return "; ".join(failures) or "no provider could send the message"
 
 
-#: the route's name for the same error
-SendFailed = SendError
-
-
-class PhoneRejected(SendError, http.BadRequest):
+class PhoneRejected(SendError):
     """Every provider that answered refused the number for good (invalid, opted out, the vendor's
     own per-number cap): nothing was sent and no other provider was tried.
 
-    A ``400 phone_rejected`` for the client; the vendor's code stays in ``str()``,
-    ``attempts`` and the log.
+    Its HTTP form (from the flow) answers ``400 phone_rejected``; the vendor's code stays in
+    ``str()``, ``attempts`` and the log.
     """
 
-    error = codes.PHONE_REJECTED
-    code = 400
+    error: ClassVar[str] = codes.PHONE_REJECTED
 
 
 class StorageUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: ignore[misc]  # as RateLimited
@@ -256,20 +251,34 @@ class ChallengeUnavailable(SmsHTTPError, http.ServiceUnavailable):  # type: igno
     error = codes.UNAVAILABLE
 
 
-#: deprecated names: still importable, with a DeprecationWarning
-_DEPRECATED = {"Forbidden": ("SendRefused", SendRefused)}
+# -- the HTTP forms of the domain errors: what the flow raises when it meets one ----------------------
+class HTTPInvalidPhoneNumber(InvalidPhoneNumber, SmsHTTPError, http.BadRequest):
+    """:class:`InvalidPhoneNumber` from the flow: ``400 invalid_phone``."""
 
 
-def __getattr__(name: str) -> Any:
-    """``flask_sms.errors.Forbidden`` still works, with a warning (it shadowed werkzeug's name)."""
-    if name in _DEPRECATED:
-        import warnings
+class HTTPUnknownPurpose(UnknownPurpose, SmsHTTPError, http.BadRequest):
+    """:class:`UnknownPurpose` from the flow: ``400 invalid_purpose``."""
 
-        new_name, value = _DEPRECATED[name]
-        warnings.warn(
-            f"flask_sms.{name} is deprecated; use flask_sms.{new_name} (the same class)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+class HTTPSendError(SendError, SmsHTTPError, http.BadGateway):
+    """:class:`SendError` from the flow: ``502 send_failed``."""
+
+
+class HTTPPhoneRejected(PhoneRejected, SmsHTTPError, http.BadRequest):
+    """:class:`PhoneRejected` from the flow: ``400 phone_rejected``."""
+
+
+def as_refusal(error: BaseException) -> BaseException:
+    """The HTTP form of a domain error the flow met (the same class, and an :class:`SmsHTTPError` that renders
+    as the route's JSON); any other exception as it is."""
+    if isinstance(error, SmsHTTPError):
+        return error
+    if isinstance(error, PhoneRejected):
+        return HTTPPhoneRejected(error.attempts, error.result)
+    if isinstance(error, SendError):
+        return HTTPSendError(error.attempts, error.result)
+    if isinstance(error, InvalidPhoneNumber):
+        return HTTPInvalidPhoneNumber(error.phone, error.reason, error.message)
+    if isinstance(error, UnknownPurpose):
+        return HTTPUnknownPurpose(error.purpose, error.reason)
+    return error

@@ -1,195 +1,68 @@
-"""``SmsExtension``: wires the sender and the code flow into one or more apps.
+"""``SmsExtension``: wires the sender, the code flow and the receipts into one or more apps.
 
-The extension builds things and hands calls down; it holds no rule of its own.
+The extension builds things and hands calls down; it holds no rule of its own. Its public
+surface is small, in the shape of Flask-SQLAlchemy's ``db.session``: sending (``send``), the
+verification flow's everyday calls (``send_code``, ``verify_code``, ``redeem_token``, which read
+the request), registration hooks, and two per-app properties for everything else:
+:attr:`~SmsExtension.codes` (the app's :class:`~flask_sms.flow.CodeFlow`) and
+:attr:`~SmsExtension.receipts` (its :class:`~flask_sms.receipts.Receipts`).
+
 Per-app state lives in a weak mapping keyed by the app (Flask-Mail keeps a
 ``_Mail`` the same way), so the extension never keeps an app alive and one
-instance can serve an app factory.
+instance can serve an app factory. It is built by :func:`flask_sms.state.build_state`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
 import sys
-import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, current_app, has_request_context, request
+from flask import Blueprint, Flask, current_app, request
 
-from . import (
-    _redact,
-    backends,
-    channels,
-    code_backends,
-    codes,
-    dev_inbox,
-    forms,
-    idempotency,
-    messages,
-    metrics,
-    test_numbers,
-)
+from . import backends, channels, dev_inbox, forms, messages, metrics, test_numbers
 from .blueprint import blueprint
-from .breaker import Breaker
-from .challenge import ChallengeVerifier, VerifierChain, build_verifier
+from .challenge import ChallengeVerifier
 from .cli import sms_cli
+from .clock import Clock, TimeSource
 from .config import Registration, Settings, apply_defaults, load_settings, registration
-from .errors import ConfigError, SmsError, SmsHTTPError
-from .flow import BeforeSendHook, Clock, CodeFlow, CodeSent, Verification
-from .guard import FraudGuard
-from .guard_books import Decision, books_for
-from .memory import MemoryCache
-from .phones import PhoneInput, parse_phone
-from .providers import REGISTRY, AnyProvider, ProviderLoadError, provider_class, split_entry
-from .providers.reports import ParsedReceipts
+from .errors import ConfigError, SmsError
+from .flow import BeforeSendHook, CodeFlow, CodeSent, Verification
+from .guard_books import Decision
+from .phones import PhoneInput
+from .providers import split_entry
 from .receipt_views import receipts_blueprint
-from .receipts import Accepted, ReceiptBook
-from .results import DeliveryReport, SendResult, SmsMessage
+from .receipts import Receipts
+from .results import SendResult, SmsMessage
 from .sender import Sender
 from .signals import sms_sent
-from .storage import BreakerState, MemoryBreakerState, breaker_state_for, store_for
+from .state import AppState, build_state, mask_secrets, open_storage
+
+if TYPE_CHECKING:
+    from .interface import SmsInterface
 
 logger = logging.getLogger("flask_sms")
 
 
-@dataclass
-class _SmsState:
-    """Everything built once per app: its settings, its sender and (unless turned off) its code flow.
+class SmsExtension:
+    """Sends texts through the configured vendors, with failover, and runs the code flow, for any number of apps.
 
-    When the ``SMS_*`` config has problems, ``error`` holds them and nothing else is
-    built: the app and its other commands keep working, and each use of flask_sms
-    raises the error (the routes answer 503), as does ``flask sms check``.
+    ``cache=`` and ``limiter=`` are an app's own Flask-Caching and Flask-Limiter objects, used through
+    their public APIs: codes go to the cache (on a Redis cache, the atomic steps run as scripts on the
+    Redis ``SMS_STORAGE_URL`` names), limits to the limiter's storage.
     """
 
-    settings: Settings | None
-    sender: Sender | None
-    flow: CodeFlow | None
-    error: ConfigError | None = None
-    #: said once per process, on the first use of the flow (not at startup: CLI commands stay quiet)
-    notes: tuple[str, ...] = ()
-    #: where codes and limits really live (the startup log line, ``flask sms check``)
-    storage: str = ""
-    #: delivery reports (de-duplication, status); ``None`` when neither the flow nor receipts keep a storage
-    receipts: ReceiptBook | None = None
-    #: the ``memory://`` backend built from ``SMS_STORAGE_URL``: it expires keys on ``sms.clock``
-    memory: MemoryCache | None = None
-    #: the voice channel's sender (``SMS_VOICE_PROVIDERS``); ``None`` when voice is off
-    voice: Sender | None = None
-
-
-def _build_providers(settings: Settings) -> list[AnyProvider]:
-    return _built(
-        ((name, provider_class(name), settings.provider_settings[name]) for name in settings.providers), settings
-    )
-
-
-def _built(
-    classes: Iterable[tuple[str, type[AnyProvider], Mapping[str, Any]]], settings: Settings, what: str = "provider"
-) -> list[AnyProvider]:
-    """One provider per entry, each with its parsed settings; an SDK refusing its arguments is a config problem."""
-    providers = []
-    problems = []
-    for name, cls, options in classes:
-        _redact.register(*(options.get(key) for key in cls.credentials()))
-        _redact.guard_loggers(*cls.sdk_loggers, sdk=True)
-        try:
-            provider = cls(options, settings.timeout)
-            provider.name = name  # "aliyun:backup": its own result name and breaker
-            providers.append(provider)
-        except Exception as exc:  # noqa: BLE001 -- an SDK refusing its arguments is a config problem
-            problems.append(f"{what} {name!r} could not be set up: {_redact.redact(str(exc))}")
-    if problems:
-        raise ConfigError(problems)
-    return providers
-
-
-def _voice_sender(settings: Settings) -> Sender | None:
-    """The voice channel's sender: its providers in ``SMS_VOICE_PROVIDERS`` order, the sending options of texts."""
-    voice = settings.voice
-    if voice is None:
-        return None
-    classes = ((vendor, channels.voice_class(vendor), voice.provider_settings[vendor]) for vendor in voice.providers)
-    return Sender(
-        _built(classes, settings, "voice provider"),
-        default_region=settings.default_region,
-        suppress=settings.suppress_send,
-        max_concurrency=settings.max_concurrency,
-        failover_on_timeout=settings.failover_on_timeout,
-        test_numbers=settings.test_numbers,
-        channel=channels.VOICE,
-    )
-
-
-def _receipt_book(backend: Any, settings: Settings, clock: Clock) -> ReceiptBook:
-    """Delivery reports in the code storage; with receipts off, only the flow's own (console) reports."""
-    receipts = settings.receipts
-    if receipts is None:
-        return ReceiptBook(backend, 3 * 86400, clock, record=False)
-    return ReceiptBook(
-        backend,
-        receipts.receipt_ttl,
-        clock,
-        record=True,
-        push_limits=receipts.receipt_limits,
-        max_stored_bytes=receipts.receipt_max_stored_bytes,
-    )
-
-
-def _warn_if_console(app: Flask, settings: Settings) -> None:
-    """The console provider (or test numbers) outside debug/testing: say loudly that codes reach no phone."""
-    if app.debug or app.testing:
-        return
-    if settings.test_numbers:
-        backends.warn_once(test_numbers.warning(settings.test_numbers), app)
-    consoles = [entry for entry in settings.providers if split_entry(entry)[0] == "console"]
-    if not consoles:
-        return
-    if len(consoles) == len(settings.providers):
-        backends.warn_once(
-            "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone; "
-            "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors.",
-            app,
-        )
-    else:
-        backends.warn_once(
-            f"SMS_PROVIDERS {list(settings.providers)} includes 'console' outside debug and testing: a text that "
-            "fails over to it reaches no phone; its code goes only to the log.",
-            app,
-        )
-
-
-def _shown_providers(settings: Settings) -> str:
-    """The providers for the start-up line, and the vendor that makes and checks codes (SMS_CODE_BACKEND)."""
-    shown = ", ".join(settings.providers) or "none"
-    if settings.code_backend is not None:
-        shown += f" (codes made and checked by {settings.code_backend.name})"
-    return shown
-
-
-def _client(client_ip: str | None) -> tuple[str | None, Any]:
-    """The client's address and the request, when called inside one (the routes pass the address in)."""
-    if not has_request_context():
-        return client_ip, None
-    return client_ip or request.remote_addr or "unknown", request
-
-
-class SmsExtension:
-    """Sends texts through the configured vendors, with failover, and runs the code flow, for any number of apps."""
-
     def __init__(self, app: Flask | None = None, *, cache: Any = None, limiter: Any = None) -> None:
-        self.cache = cache
-        self.limiter = limiter
+        self._cache = cache
+        self._limiter = limiter
         self._before_send: list[BeforeSendHook] = []
         self._locale_selectors: list[messages.LocaleSelector] = []
         self._challenge_verifiers: list[ChallengeVerifier] = []
-        self._clock: Clock = time.time
-        self._states: weakref.WeakKeyDictionary[Flask, _SmsState] = weakref.WeakKeyDictionary()
+        self._clock = Clock()
+        self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
 
@@ -206,7 +79,7 @@ class SmsExtension:
         try:
             state = self._build(app)
         except ConfigError as exc:
-            state = _SmsState(None, None, None, error=exc)
+            state = AppState(None, error=exc)
         self._states[app] = state
         app.extensions["sms"] = self
         _enable_extras(app, state)
@@ -251,158 +124,26 @@ class SmsExtension:
                 ]
             )
 
-    def _build(self, app: Flask) -> _SmsState:
+    def _build(self, app: Flask) -> AppState:
         settings = load_settings(app)
-        sender = Sender(
-            _build_providers(settings),
-            default_region=settings.default_region,
-            suppress=settings.suppress_send,
-            max_concurrency=settings.max_concurrency,
-            failover_on_timeout=settings.failover_on_timeout,
-            strategy=settings.strategy,
-            weights=settings.weights,
-            test_numbers=settings.test_numbers,
+        mask_secrets(settings)
+        opened = open_storage(app, settings, cache=self._cache, limiter=self._limiter, clock=self._clock)
+        state = build_state(
+            app,
+            settings,
+            opened,
+            secret_key=_secret_key(app),
+            clock=self._clock,
+            hooks=self._before_send,
+            verifiers=self._challenge_verifiers,
         )
-        voice = _voice_sender(settings)
-        self._route(settings, MemoryBreakerState(), None, sender, voice)
-        _redact.guard_loggers("flask_sms")
         messages.set_language(app, settings.language, self._locale_selectors)
         _warn_if_console(app, settings)
-        if settings.receipts is not None:
-            # the token travels in the push URL's query string: mask it in the dev server's access log too
-            _redact.register(settings.receipts.receipt_token)
-            _redact.guard_loggers("werkzeug")
-        if settings.captcha is None and settings.receipts is None:
-            storage = "off (SMS_ENABLE_CAPTCHA is false)"
-            logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-            return _SmsState(settings, sender, None, storage=storage, voice=voice)
-        backend = self._storage_backend(app, settings)
-        store = store_for(backend)
-        book = _receipt_book(backend, settings, self._clock)
-        sender.ledger = idempotency.ledger_for(store, backend, settings.idempotency_ttl)
-        self._route(settings, breaker_state_for(backend), book, sender, voice)
-        if voice is not None:
-            voice.ledger = sender.ledger  # an out_id is sent once, whatever the channel
-        memory = self._own_memory(backend)
-        if settings.captcha is None:
-            storage = f"receipts in {_redact.url_without_password(settings.storage_url)} (SMS_ENABLE_CAPTCHA is false)"
-            logger.info("flask_sms: providers %s; storage %s", ", ".join(settings.providers), storage)
-            return _SmsState(settings, sender, None, storage=storage, receipts=book, memory=memory, voice=voice)
-        flow, notes, storage = self._build_flow(app, settings, sender, backend, store, voice)
-        logger.info("flask_sms: providers %s; storage %s", _shown_providers(settings), storage)
-        return _SmsState(
-            settings, sender, flow, notes=notes, storage=storage, receipts=book, memory=memory, voice=voice
-        )
-
-    def _own_memory(self, backend: Any) -> MemoryCache | None:
-        """The ``memory://`` backend built from ``SMS_STORAGE_URL`` (its keys expire on ``sms.clock``);
-        ``None`` for Redis or a ``cache=`` passed in (whose clock is the app's own choice)."""
-        return backend if isinstance(backend, MemoryCache) and self.cache is None else None
-
-    def _route(
-        self, settings: Settings, state: BreakerState, book: ReceiptBook | None, *senders: Sender | None
-    ) -> None:
-        """Give each channel's sender its breakers (voice's apart from texts', in the same state) and the receipts."""
-        for sender in senders:
-            if sender is None:
-                continue
-            own = state if sender.channel == channels.SMS else channels.ChannelBreakerState(state, sender.channel)
-            sender.breaker = self._breaker(settings, own)
-            sender.receipts = book
-
-    def _breaker(self, settings: Settings, state: BreakerState) -> Breaker | None:
-        """The providers' circuit breakers, shared through the storage when it is Redis."""
-        if settings.circuit_breaker is None:
-            return None
-        # a probe claim outlives the probe's own call (connect + read)
-        return Breaker(settings.circuit_breaker, state, self._clock, probe_ttl=2 * settings.timeout + 1)
-
-    def _storage_backend(self, app: Flask, settings: Settings) -> Any:
-        """The cachelib backend codes and receipts are kept in: the ``cache=`` passed in, or one for the URL."""
-        _redact.register_url_password(settings.storage_url)
-        _redact.guard_loggers("redis", "redis.connection", "flask_limiter", "limits")
-        if self.cache is not None:
-            cache = backends.adopt_cache(app, self.cache)
-        else:
-            cache = backends.make_cache(app, settings.storage_url, settings.timeout, self._clock)
-        return app.extensions["cache"][cache]
-
-    def _build_flow(
-        self, app: Flask, settings: Settings, sender: Sender, backend: Any, store: Any, voice: Sender | None
-    ) -> tuple[CodeFlow, tuple[str, ...], str]:
-        assert settings.captcha is not None
-        url, timeout = settings.storage_url, settings.timeout
-        if self.limiter is not None:
-            limits = backends.adopt_limiter(app, self.limiter, url, timeout)
-        else:
-            limits = backends.own_limits(url, timeout)
-        notes = backends.per_process_warnings(app, url, own_cache=self.cache is None, own_limits=self.limiter is None)
-        secret = app.config["SECRET_KEY"]
-        secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
-        route = None
-        if voice is not None and settings.voice is not None:
-            texts = channels.TextLog(backend, settings.voice.after, settings.captcha.code_ttl)
-            route = channels.VoiceRoute(voice, settings.voice, texts)
-        captcha = settings.captcha
-        guard = None
-        if captcha.fraud_guard is not None:
-            longest = max((item.get_expiry() for item in captcha.phone_limits), default=86400)
-            guard = FraudGuard(
-                captcha.fraud_guard,
-                books_for(store, self._own_memory(backend), lambda: self._clock()),
-                self._clock,
-                code_ttl=captcha.code_ttl,
-                link_ttl=longest,
-                home_region=captcha.default_region,
-                errors=backends.storage_errors(),
-            )
-        builtin = None
-        if captcha.challenge is not None:
-            builtin = build_verifier(captcha.challenge, settings.timeout, settings.proxy)
-        verifiers = VerifierChain(builtin, self._challenge_verifiers)
-        flow = CodeFlow(
-            captcha,
-            sender,
-            store,
-            limits,
-            secret_bytes,
-            self._before_send,
-            self._clock,
-            voice=route,
-            vendor=self._vendor_route(settings, backend),
-            guard=guard,
-            verifiers=verifiers,
-        )
-        return flow, notes, self._describe_storage(url, backend, limits)
-
-    def _vendor_route(self, settings: Settings, cache: Any) -> code_backends.VendorRoute | None:
-        """The vendor-checked code backend (SMS_CODE_BACKEND) as the one provider of a sender of its own."""
-        chosen = settings.code_backend
-        if chosen is None:
-            return None
-        cls = code_backends.backend_class(chosen.name)
-        (backend,) = _built([(cls.name, cls, chosen.settings)], settings, "code backend")
-        assert isinstance(backend, code_backends.CodeBackend)
-        sender = Sender(
-            [backend],
-            default_region=settings.default_region,
-            suppress=settings.suppress_send,
-            max_concurrency=1,
-            test_numbers=settings.test_numbers,
-        )
-        sender.breaker = self._breaker(settings, breaker_state_for(cache))
-        return code_backends.VendorRoute(backend, sender)
-
-    def _describe_storage(self, url: str, backend: Any, limits: Any) -> str:
-        """The storage really in use: the URL, or what the cache=/limiter= passed in point at."""
-        if self.cache is None and self.limiter is None:
-            return _redact.url_without_password(url)
-        codes_in = backends.describe_cache(backend) + (" (cache=)" if self.cache is not None else "")
-        limits_in = backends.describe_limits(limits.storage) + (" (limiter=)" if self.limiter is not None else "")
-        return f"codes in {codes_in}, limits in {limits_in}"
+        logger.info("flask_sms: providers %s; storage %s", _shown_providers(settings), state.storage)
+        return state
 
     # -- per-app state ---------------------------------------------------------------------
-    def _state(self, app: Flask | None = None) -> _SmsState:
+    def _state(self, app: Flask | None = None) -> AppState:
         """The app's state; raises its :class:`ConfigError` when the ``SMS_*`` config has problems."""
         if app is None or app is current_app:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -424,41 +165,50 @@ class SmsExtension:
         assert state.sender is not None  # built whenever the config has no problems
         return app, state.sender
 
-    def _flow(self) -> tuple[Flask, CodeFlow]:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        state = self._state(app)
-        if state.flow is None:
-            raise RuntimeError("the verification flow is off: SMS_ENABLE_CAPTCHA is false")
-        for note in state.notes:
-            backends.warn_once(note, app)
-        return app, state.flow
-
     def check(self, app: Flask | None = None) -> Settings:
         """Raise the app's :class:`ConfigError` (every problem) if its ``SMS_*`` config has any.
 
         What ``flask sms check`` runs; call it at the end of an app factory to fail
-        at startup instead of on first use. Returns the settings when all is well.
+        at startup instead of on first use. Returns the validated settings when all is well.
         """
         settings = self._state(app).settings
         assert settings is not None
         return settings
 
-    def problems(self, app: Flask | None = None) -> list[str]:
-        """Every problem with the app's ``SMS_*`` config; empty when it is fine."""
-        try:
-            self.check(app)
-        except ConfigError as exc:
-            return list(exc.problems)
-        return []
+    @property
+    def codes(self) -> CodeFlow:
+        """The current app's verification flow: :class:`~flask_sms.flow.CodeFlow`, for everything beyond
+        :meth:`send_code`, :meth:`verify_code` and :meth:`redeem_token` (``issue_token``,
+        ``verify_form_code``, ``check_origin``, ``check_verify_limit``, ``settings``, ``storage``).
 
-    def storage_problems(self, app: Flask | None = None) -> list[str]:
-        """Whether the verification flow's limits storage answers (empty when it does, or when the flow is off)."""
-        flow = self._state(app).flow
-        return [] if flow is None else flow.storage_problems()
+        Raises the app's :class:`ConfigError` when its config has problems, and ``RuntimeError``
+        when the flow is off (``SMS_ENABLE_CAPTCHA = False``).
+        """
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        if state.codes is None:
+            raise RuntimeError("the verification flow is off: SMS_ENABLE_CAPTCHA is false")
+        for note in state.notes:
+            backends.warn_once(note, app)
+        return state.codes
 
-    def settings(self, app: Flask | None = None) -> Settings:
-        """The validated settings of the current app (raises :class:`ConfigError` if the config has problems)."""
-        return self.check(app)
+    @property
+    def receipts(self) -> Receipts:
+        """The current app's delivery reports: :class:`~flask_sms.receipts.Receipts` (``push``, ``fetch``,
+        ``status``).
+
+        Raises :class:`SmsError` when the app keeps no storage for them (``SMS_RECEIPT_TOKEN`` unset and
+        the verification flow off).
+        """
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        if state.receipts is None:
+            raise SmsError(
+                "delivery reports need a storage: set SMS_RECEIPT_TOKEN (receipts on), or keep the verification flow on"
+            )
+        for note in state.receipt_notes:
+            backends.warn_once(note, app)
+        return state.receipts
 
     @property
     def blueprint(self) -> Blueprint:
@@ -466,26 +216,14 @@ class SmsExtension:
         return blueprint
 
     @property
-    def clock(self) -> Clock:
-        """Where "now" comes from for codes, cool-downs, limits and the circuit breakers (default
-        ``time.time``); tests replace it."""
-        return self._clock
+    def clock(self) -> TimeSource:
+        """Where "now" comes from for codes, cool-downs, limits, the circuit breakers, the fraud guard and the
+        receipts (default ``time.time``); tests replace it, and every piece of every app follows at once."""
+        return self._clock.source
 
     @clock.setter
-    def clock(self, clock: Clock) -> None:
-        self._clock = clock
-        for state in self._states.values():
-            if state.flow is not None:
-                state.flow.clock = clock
-                if state.flow.guard is not None:
-                    state.flow.guard.clock = clock
-            if state.receipts is not None:
-                state.receipts.clock = clock
-            for sender in (state.sender, state.voice):
-                if sender is not None and sender.breaker is not None:
-                    sender.breaker.clock = clock
-            if state.memory is not None:
-                state.memory.clock = clock
+    def clock(self, clock: TimeSource) -> None:
+        self._clock.use(clock)
 
     # -- sending ---------------------------------------------------------------------------
     def send(
@@ -507,110 +245,13 @@ class SmsExtension:
         ``SMS_IDEMPOTENCY_TTL`` seconds): a second call returns the first call's
         result without sending, and raises ``DuplicateSend`` while the first is in flight.
         ``channel="voice"`` calls instead, through ``SMS_VOICE_PROVIDERS`` (``params``
-        then carry the ``code`` the call reads out).
+        then carry the ``code`` the call reads out). Errors are plain exceptions
+        (``SendError``, ``InvalidPhoneNumber`` ...), not HTTP ones.
         """
         app, sender = self._sender(channel)
         return sender.send(app, phones, purpose, params, out_id=out_id, idempotent=idempotent)
 
-    # -- delivery receipts -------------------------------------------------------------------
-    def _receipts(self) -> tuple[Flask, _SmsState, ReceiptBook]:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        state = self._state(app)
-        if state.receipts is None:
-            raise SmsError(
-                "delivery reports need a storage: set SMS_RECEIPT_TOKEN (receipts on), or keep the verification flow on"
-            )
-        settings = state.settings
-        assert settings is not None  # built whenever the config has no problems
-        per_process = settings.storage_url.startswith(backends.MEMORY_STORAGE) and self.cache is None
-        if per_process and settings.receipts is not None and not (app.debug or app.testing):
-            backends.warn_once(
-                "SMS_STORAGE_URL is memory://: each worker process keeps its own delivery-report marks and "
-                "statuses, so a vendor's retry that reaches another worker is announced again and status() "
-                "answers only for reports this worker saw. Use redis:// in production.",
-                app,
-            )
-        return app, state, state.receipts
-
-    def fetch_reports(
-        self,
-        provider: str,
-        *,
-        phone: PhoneInput | None = None,
-        date: date | None = None,
-        message_id: str | None = None,
-    ) -> list[DeliveryReport]:
-        """Ask ``provider``'s query API for delivery reports (Aliyun QuerySendDetails, Tencent PullSmsSendStatus*).
-
-        Aliyun needs ``phone`` and a ``date`` (Beijing calendar day, default today) within
-        the last 30 days; Tencent polls by ``phone`` (the last 7 days, or that ``date``)
-        or, without one, drains its report queue. Every report fetched is returned;
-        ``delivery_reported`` fires for those not seen before (push or poll), and
-        ``status()`` then knows them. Vendors with no query API raise :class:`SmsError`.
-        """
-        app, state, book = self._receipts()
-        assert state.sender is not None and state.settings is not None
-        found = next((p for p in state.sender.providers if p.name == provider), None)
-        if found is None:
-            known = ", ".join(p.name for p in state.sender.providers)
-            raise SmsError(f"provider {provider!r} is not in SMS_PROVIDERS ({known})")
-        number = None if phone is None else parse_phone(phone, state.settings.default_region)
-        reports = found.fetch_reports(phone=number, day=date, message_id=message_id)
-        accepted = book.accept(app, reports)
-        if accepted.failures:  # every report was read and announced; the first handler error is the caller's
-            raise accepted.failures[0]
-        return accepted.reports
-
-    def status(self, out_id: str) -> DeliveryReport | None:
-        """The latest delivery report for a send's ``out_id`` (``SendResult.out_id``), or ``None`` yet.
-
-        Kept for ``SMS_RECEIPT_TTL`` seconds in the storage, across workers with Redis.
-        """
-        return self._receipts()[2].status(out_id)
-
-    def receive_receipts(
-        self, provider: str, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
-    ) -> tuple[ParsedReceipts, Accepted]:
-        """Read one vendor push (the receipt route calls this): (what was read, what announcing it did).
-
-        Raises ``ForgedReceipt`` when the vendor's own signature on it fails, ``BadReceipt``
-        when the body is not the vendor's format at all.
-        """
-        app, state, book = self._receipts()
-        assert state.settings is not None
-        vendor = channels.vendor_of_receipt(provider)
-        if vendor is not None:  # "aliyun-voice": a call's result, reported as the vendor's
-            parsed = channels.voice_class(vendor).parse_receipts(body, content_type)
-            return parsed, book.accept(app, parsed.reports)
-        cls = provider_class(provider)
-        cls.verify_receipt(state.settings.provider_settings.get(provider), headers or {}, body)
-        parsed = cls.parse_receipts(body, content_type)
-        if any(report.provider != provider for report in parsed.reports):  # an account: its own name
-            parsed.reports[:] = [dataclasses.replace(report, provider=provider) for report in parsed.reports]
-        return parsed, book.accept(app, parsed.reports)
-
-    @staticmethod
-    def receipt_answer(provider: str, content_type: str) -> tuple[bytes, str]:
-        """What ``provider`` expects back after a push: (body, media type)."""
-        vendor = channels.vendor_of_receipt(provider)
-        if vendor is not None:
-            return channels.voice_class(vendor).receipt_answer(content_type)
-        return provider_class(provider).receipt_answer(content_type)
-
-    def receipt_providers(self) -> tuple[str, ...]:
-        """The providers whose receipt push the route reads: the built-in vendors that document one,
-        and every entry of this app's ``SMS_PROVIDERS`` that does (``"aliyun:backup"``, your own)."""
-        names = dict.fromkeys(name for name in REGISTRY if provider_class(name).receipt_formats)
-        for entry in self.settings().providers:
-            try:
-                if provider_class(entry).receipt_formats:
-                    names[entry] = None
-            except ProviderLoadError:  # reported by flask sms check
-                continue
-        names.update(dict.fromkeys(channels.receipt_names(self.settings().voice)))
-        return tuple(names)
-
-    # -- the verification flow -----------------------------------------------------------------
+    # -- the verification flow, reading the request -----------------------------------------------------
     def send_code(
         self,
         phone: str,
@@ -624,22 +265,19 @@ class SmsExtension:
 
         Raises an :class:`~flask_sms.errors.SmsHTTPError` (an HTTP exception that
         renders as the route's JSON error) when it refuses: ``ChallengeRequired``
-        (428) asks for ``challenge``, the solved human check. Inside a request the
-        client's address defaults to ``request.remote_addr``. ``channel="voice"``
-        calls the phone instead (``SMS_VOICE_PROVIDERS``); the call replaces any
-        texted code, as a text replaces a called one. Keep the result's ``nonce``
-        for :meth:`verify_code`.
+        (428) asks for ``challenge``, the solved human check. Inside a request it refuses a
+        cross-site request first, and the client's address defaults to ``request.remote_addr``.
+        ``channel="voice"`` calls the phone instead (``SMS_VOICE_PROVIDERS``); the call replaces
+        any texted code, as a text replaces a called one. Keep the result's ``nonce`` for
+        :meth:`verify_code`. :meth:`CodeFlow.send_code <flask_sms.flow.CodeFlow.send_code>` is the
+        same without reading the request.
         """
-        app, flow = self._flow()
-        address, current_request = _client(client_ip)
-        if current_request is not None:
-            _check_origin(flow, current_request)
-        return flow.send_code(
-            app,
+        codes, current = self._codes_for_request()
+        return codes.send_code(
             phone,
-            purpose or flow.settings.default_purpose,
-            client_ip=address,
-            request=current_request,
+            purpose,
+            client_ip=forms.client_address(current, client_ip),
+            request=current,
             channel=channel,
             challenge=challenge,
         )
@@ -664,12 +302,14 @@ class SmsExtension:
         guard judges these sends too (velocity: their verifies happen elsewhere); ``challenge`` is the
         solved human check when it asks for one (``ChallengeRequired``, 428).
         """
-        app, flow = self._flow()
-        address, current_request = _client(client_ip)
-        if current_request is not None:
-            _check_origin(flow, current_request)
-        return flow.send_external_code(
-            app, phone, code, purpose, client_ip=address, request=current_request, challenge=challenge
+        codes, current = self._codes_for_request()
+        return codes.send_external_code(
+            phone,
+            code,
+            purpose=purpose,
+            client_ip=forms.client_address(current, client_ip),
+            request=current,
+            challenge=challenge,
         )
 
     def verify_code(
@@ -690,43 +330,9 @@ class SmsExtension:
         it refuses a cross-site request (``CrossSiteRequest``, 403) and counts
         ``SMS_VERIFY_IP_LIMITS`` for the client (raises ``RateLimited``).
         """
-        app, flow = self._flow()
-        address, current_request = _client(client_ip)
-        if current_request is not None:
-            _check_origin(flow, current_request)
-        chosen = purpose or flow.settings.default_purpose
-        return flow.verify_code(app, phone, code, chosen, client_ip=address, nonce=nonce, challenge=challenge)
-
-    def guard_status(self, app: Flask | None = None) -> list[Decision]:
-        """What the fraud guard challenges or blocks now, with the counts behind each decision
-        (``flask sms guard`` prints the same). Empty when ``SMS_FRAUD_GUARD`` is off."""
-        state = self._state(app)
-        if state.flow is None or state.flow.guard is None:
-            return []
-        return state.flow.guard.status()
-
-    def challenge_verifier(self, verifier: ChallengeVerifier) -> ChallengeVerifier:
-        """Register ``verifier(challenge, client_ip) -> bool``: your own human check, in place of
-        ``SMS_CHALLENGE``'s. Raising from it refuses the challenged request (503, fail closed)."""
-        self._challenge_verifiers.append(verifier)
-        return verifier
-
-    def check_origin(self) -> None:
-        """Refuse the current request if a browser sent it from another site (raises ``CrossSiteRequest``, 403).
-
-        The routes, ``send_code`` and ``verify_code`` do this first; call it in a view
-        of yours that should refuse cross-site requests the same way.
-        """
-        _check_origin(self._flow()[1], request)
-
-    def issue_token(self, phone: str, purpose: str | None = None) -> str:
-        """A signed, single-use verification token for a phone you verified (what the verify route answers).
-
-        ``phone`` should be the E.164 number of a successful :meth:`verify_code`
-        (``result.phone``). Valid for ``SMS_TOKEN_TTL`` seconds.
-        """
-        flow = self._flow()[1]
-        return flow.issue_token(phone, purpose or flow.settings.default_purpose)
+        codes, current = self._codes_for_request()
+        address = forms.client_address(current, client_ip)
+        return codes.verify_code(phone, code, purpose, client_ip=address, nonce=nonce, challenge=challenge)
 
     def redeem_token(self, token: str, purpose: str | None = None) -> str | None:
         """The verified E.164 phone of a token from ``POST /sms_captcha/verify``, exactly once.
@@ -737,75 +343,30 @@ class SmsExtension:
         by another app, even one with the same ``SECRET_KEY`` (``SMS_TOKEN_AUDIENCE``). Raises
         ``StorageUnavailable`` when the storage cannot be reached (fail closed).
         """
-        flow = self._flow()[1]
-        return flow.redeem_token(token, purpose or flow.settings.default_purpose)
+        return self.codes.redeem_token(token, purpose)
 
-    def storage(self, app: Flask | None = None) -> str:
-        """Where codes and limits really live, without passwords (as the startup log line says)."""
-        return self._state(app).storage
+    def _codes_for_request(self) -> tuple[CodeFlow, Any]:
+        """The flow, and the current request (``None`` outside one) once it passed the cross-site check."""
+        codes = self.codes
+        current = forms.current_request()
+        if current is not None:
+            codes.check_origin(current)
+        return codes, current
 
-    def verify_form_code(
-        self, form_phone: Any, form_code: Any, purpose: str | None = None, *, check_csrf: bool = True
-    ) -> Verification:
-        """Check the code a form posted; call it after the form validated (``form.validate_on_submit()``).
+    def guard_status(self, app: Flask | None = None) -> list[Decision]:
+        """What the fraud guard challenges or blocks now, with the counts behind each decision
+        (``flask sms guard`` prints the same). Empty when ``SMS_FRAUD_GUARD`` is off."""
+        state = self._state(app)
+        if state.codes is None or state.codes.guard is None:
+            return []
+        return state.codes.guard.status()
 
-        ``form_phone`` and ``form_code`` are WTForms fields (or plain strings). On
-        failure the reason, in the request's language, is added to ``form_code.errors``
-        and the result is falsy (``reason``: ``invalid_code``, ``code_expired``,
-        ``too_many_attempts``, ``rate_limited``, ``unavailable``, ``csrf_failed`` ...).
-        With Flask-WTF's CSRF in play the code is never checked (so never used up)
-        unless this request's CSRF token is good; ``check_csrf=False`` skips that
-        when your own CSRF check already ran.
-        """
-        phone, code = forms.field_value(form_phone), forms.field_value(form_code)
-        chosen = purpose or self._flow()[1].settings.default_purpose
-        refused = _form_refusal(form_phone, form_code, phone, code, chosen, check_csrf=check_csrf)
-        if refused is not None:
-            return refused
-        nonce = request.form.get("sms_nonce") if has_request_context() else None
-        try:
-            result = self.verify_code(phone, code, chosen, nonce=nonce or None)
-        except SmsHTTPError as exc:  # rate_limited, unavailable: said on the form, not as an HTTP error
-            forms.add_error(form_code, str(exc.message or messages.message_for(exc.error, retry_after=exc.retry_after)))
-            return Verification(False, exc.error, None, chosen, exc.retry_after)
-        if not result:
-            forms.add_error(form_code, result.message or messages.message_for(codes.INVALID_CODE))
-        return result
-
-    def check_verify_limit(self, client_ip: str) -> None:
-        """Count one verify attempt against ``SMS_VERIFY_IP_LIMITS`` (raises ``RateLimited``).
-
-        ``verify_code`` already does this inside a request; this is for counting elsewhere.
-        """
-        self._flow()[1].check_verify_limit(client_ip)
-
-    # -- the same, for async views --------------------------------------------------------
-    async def send_async(
-        self,
-        phones: PhoneInput | Iterable[PhoneInput],
-        purpose: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        out_id: str | None = None,
-        channel: str = "sms",
-        idempotent: bool = False,
-    ) -> SendResult:
-        """:meth:`send` for an ``async def`` view: runs in a worker thread, the event loop keeps going."""
-        return await _in_thread(
-            self.send, phones, purpose, params, out_id=out_id, channel=channel, idempotent=idempotent
-        )
-
-    async def send_code_async(
-        self, phone: str, purpose: str | None = None, *, client_ip: str | None = None, channel: str = "sms"
-    ) -> CodeSent:
-        """:meth:`send_code` for an ``async def`` view (a worker thread with the app and request context)."""
-        return await _in_thread(self.send_code, phone, purpose, client_ip=client_ip, channel=channel)
-
-    async def verify_code_async(
-        self, phone: str, code: str, purpose: str | None = None, *, client_ip: str | None = None
-    ) -> Verification:
-        """:meth:`verify_code` for an ``async def`` view (a worker thread with the app and request context)."""
-        return await _in_thread(self.verify_code, phone, code, purpose, client_ip=client_ip)
+    # -- hooks -------------------------------------------------------------------------------------
+    def challenge_verifier(self, verifier: ChallengeVerifier) -> ChallengeVerifier:
+        """Register ``verifier(challenge, client_ip) -> bool``: your own human check, in place of
+        ``SMS_CHALLENGE``'s. Raising from it refuses the challenged request (503, fail closed)."""
+        self._challenge_verifiers.append(verifier)
+        return verifier
 
     def before_send(self, hook: BeforeSendHook) -> BeforeSendHook:
         """Register ``hook(phone, purpose, request)``; returning ``False`` (or raising
@@ -835,30 +396,45 @@ class SmsExtension:
             sms_sent.disconnect(record)
 
 
-def _form_refusal(
-    form_phone: Any, form_code: Any, phone: str, code: str, purpose: str, *, check_csrf: bool
-) -> Verification | None:
-    """The failed result for a form that must not reach the code check (bad CSRF, blank field), else ``None``.
-
-    CSRF comes first so a forged post never uses up a code; the reason goes on the field at fault.
-    """
-    failure = None
-    if check_csrf and not forms.csrf_passed(form_code):
-        failure = codes.CSRF_FAILED
-    elif not phone:
-        forms.add_error(form_phone, messages.ui_texts()["phone_required"])
-        return Verification(False, codes.INVALID_PHONE, None, purpose)
-    elif not code:
-        failure = codes.INVALID_CODE
-    if failure is None:
-        return None
-    forms.add_error(form_code, messages.message_for(failure))
-    return Verification(False, failure, None, purpose)
+def _secret_key(app: Flask) -> bytes:
+    secret = app.config["SECRET_KEY"]
+    return secret if isinstance(secret, bytes) else str(secret).encode()
 
 
-def _enable_extras(app: Flask, state: _SmsState) -> None:
+def _warn_if_console(app: Flask, settings: Settings) -> None:
+    """The console provider (or test numbers) outside debug/testing: say loudly that codes reach no phone."""
+    if app.debug or app.testing:
+        return
+    if settings.test_numbers:
+        backends.warn_once(test_numbers.warning(settings.test_numbers), app)
+    consoles = [entry for entry in settings.providers if split_entry(entry)[0] == "console"]
+    if not consoles:
+        return
+    if len(consoles) == len(settings.providers):
+        backends.warn_once(
+            "SMS_PROVIDERS is ['console'] outside debug and testing: no text is sent to any phone; "
+            "codes go only to the log (the flask_sms logger, at INFO). Set SMS_PROVIDERS to your vendors.",
+            app,
+        )
+    else:
+        backends.warn_once(
+            f"SMS_PROVIDERS {list(settings.providers)} includes 'console' outside debug and testing: a text that "
+            "fails over to it reaches no phone; its code goes only to the log.",
+            app,
+        )
+
+
+def _shown_providers(settings: Settings) -> str:
+    """The providers for the start-up line, and the vendor that makes and checks codes (SMS_CODE_BACKEND)."""
+    shown = ", ".join(settings.providers) or "none"
+    if settings.code_backend is not None:
+        shown += f" (codes made and checked by {settings.code_backend.name})"
+    return shown
+
+
+def _enable_extras(app: Flask, state: AppState) -> None:
     """The dev inbox (``SMS_DEV_INBOX``) and the Prometheus metrics (``SMS_METRICS``), when on."""
-    if state.flow is not None and state.flow.settings.dev_inbox:
+    if state.codes is not None and state.codes.settings.dev_inbox:
         dev_inbox.enable(app)
     if state.settings is not None and state.settings.metrics is not False and metrics.available():
         metrics.enable(app, state.settings.providers)
@@ -899,23 +475,6 @@ def _exempt_from_csrf(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, exempt_before_csrf_runs)
 
 
-def _check_origin(flow: CodeFlow, current_request: Any) -> None:
-    headers = current_request.headers
-    flow.check_origin(headers.get("Origin"), headers.get("Sec-Fetch-Site"), current_request.host)
-
-
-T = TypeVar("T")
-
-
-async def _in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking work (vendor calls, storage) in the loop's default thread pool.
-
-    ``asyncio.to_thread`` copies the context variables, and Flask keeps its app and
-    request contexts in them, so ``current_app`` and ``request`` work in the thread.
-    """
-    return await asyncio.to_thread(function, *args, **kwargs)
-
-
 def send_sms(
     phones: PhoneInput | Iterable[PhoneInput],
     purpose: str,
@@ -931,3 +490,10 @@ def send_sms(
     except KeyError:
         raise RuntimeError("SmsExtension is not set up on this app; call SmsExtension(app)") from None
     return extension.send(phones, purpose, params, out_id=out_id, idempotent=idempotent, channel=channel)
+
+
+if TYPE_CHECKING:
+
+    def _conforms(sms: SmsExtension) -> SmsInterface:
+        """mypy checks here that the extension is what the routes, the CLI and contrib expect of it."""
+        return sms

@@ -1,4 +1,4 @@
-"""Helpers for checking a code posted in a form (``SmsExtension.verify_form_code``).
+"""Reading the request for the flow: a code posted in a form (``sms.codes.verify_form_code``), the client.
 
 A code is single use: checking it inside a WTForms validator burns it even when
 the same post fails its CSRF check. So the code is checked only once the
@@ -12,6 +12,37 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
+
+from . import codes, messages
+
+
+def current_request() -> Any:
+    """The request being handled (the object, not Flask's proxy), or ``None`` outside one."""
+    return request._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
+
+
+def client_address(current: Any, given: str | None = None) -> str | None:
+    """Who a per-IP limit counts: ``given``, else the request's address; ``None`` outside a request."""
+    if given is not None or current is None:
+        return given
+    return current.remote_addr or "unknown"
+
+
+def refusal(form_phone: Any, form_code: Any, phone: str, code: str, purpose: str, *, check_csrf: bool) -> str | None:
+    """Why a posted form must not reach the code check (bad CSRF, a blank field), else ``None``.
+
+    CSRF comes first so a forged post never uses up a code; the reason goes on the field at fault.
+    """
+    if check_csrf and not csrf_passed(form_code):
+        add_error(form_code, messages.message_for(codes.CSRF_FAILED))
+        return codes.CSRF_FAILED
+    if not phone:
+        add_error(form_phone, messages.ui_texts()["phone_required"])
+        return codes.INVALID_PHONE
+    if not code:
+        add_error(form_code, messages.message_for(codes.INVALID_CODE))
+        return codes.INVALID_CODE
+    return None
 
 
 def field_value(field: Any) -> str:

@@ -33,7 +33,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 #: counter -> half-life in seconds
 HALF_LIVES: dict[str, float] = {
@@ -946,11 +949,9 @@ class RedisBooks(Books):
         return lifted
 
 
-def books_for(store: Any, memory: Any = None, clock: Callable[[], float] = time.time) -> Books:
-    """Shared through Redis when the codes are kept there (a ``RedisStore``); this process's otherwise,
-    in ``memory`` (the app's ``memory://``) when given, else in a part of its own on ``clock``."""
-    client = getattr(store, "client", None)
-    prefix = getattr(store, "prefix", None)
-    if client is not None and isinstance(prefix, str):
-        return RedisBooks(client, prefix)
+def books_for(storage: Storage | None, memory: Any = None, clock: Callable[[], float] = time.time) -> Books:
+    """Shared through Redis when the state is kept there; this process's otherwise, in ``memory`` (the app's
+    ``memory://``) when given, else in a part of its own on ``clock``."""
+    if storage is not None and storage.redis is not None:
+        return RedisBooks(storage.redis, storage.prefix)
     return MemoryBooks(memory, clock)

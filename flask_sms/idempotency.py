@@ -20,10 +20,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidPhoneNumber, MissingParameter, SendError, SmsError, UnknownPurpose
 from .results import Attempt, SendResult, SentMessage
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 #: what the storage holds while the first call is sending
 IN_FLIGHT = "in-flight"
@@ -152,10 +155,8 @@ class CacheLedger(Ledger):
         self.cache.delete(self.key(out_id))
 
 
-def ledger_for(store: Any, backend: Any, ttl: int) -> Ledger:
-    """Through Redis when the codes are kept there (the store's client and prefix); in the cache otherwise."""
-    from .storage import RedisStore
-
-    if isinstance(store, RedisStore):
-        return RedisLedger(store.client, store.prefix, ttl)
-    return CacheLedger(backend, ttl)
+def ledger_for(storage: Storage, ttl: int) -> Ledger:
+    """Through Redis when the state is kept there (one script per claim); in the cache otherwise."""
+    if storage.redis is not None:
+        return RedisLedger(storage.redis, storage.prefix, ttl)
+    return CacheLedger(storage.cache, ttl)

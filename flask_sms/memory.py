@@ -57,7 +57,7 @@ class Bounded:
     capacity: int
 
 
-#: delivery reports: the seen marks, the message-id map and the latest statuses (flask_sms.receipts)
+#: delivery reports: the seen marks, the message-id map and the latest statuses (flask_sms.receipt_book)
 RECEIPTS = Bounded("sms:receipt:", 50_000)
 #: the fraud guard's counters, decisions and per-code records (flask_sms.guard_books)
 GUARD = Bounded("sms:{guard}:", 50_000)

@@ -25,7 +25,10 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 #: how long a claim holds a report: longer than any request a worker finishes (gunicorn's default
 #: timeout is 30 s), short enough that a report whose worker died is announced on the vendor's next retry
@@ -233,17 +236,11 @@ def _marked(value: Any) -> str:
     return BUSY if text.startswith(_CLAIM_PREFIX) else DONE
 
 
-def receipt_store_for(cache: Any) -> ReceiptStore:
-    """Pick the implementation that fits the Flask-Caching backend (as :func:`~flask_sms.storage.store_for`)."""
-    backend = getattr(cache, "cache", cache)
-    try:
-        from cachelib.redis import RedisCache
-    except ImportError:  # pragma: no cover - cachelib ships with Flask-Caching
-        RedisCache = ()  # type: ignore[assignment,misc]
-    if isinstance(backend, RedisCache):
-        prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
-        return RedisReceiptStore(backend._write_client, prefix)
-    return CacheReceiptStore(cache)
+def receipt_store_for(storage: Storage) -> ReceiptStore:
+    """The implementation that fits the storage (as :func:`~flask_sms.storage.store_for`)."""
+    if storage.redis is not None:
+        return RedisReceiptStore(storage.redis, storage.prefix)
+    return CacheReceiptStore(storage.cache)
 
 
 #: wrong tokens one client may try per minute before its pushes are refused unread (429)

@@ -7,7 +7,7 @@ the right token too), the provider (checked against the registry before its name
 any log), the push count (``SMS_RECEIPT_LIMITS``) and the bytes stored
 (``SMS_RECEIPT_MAX_STORED_BYTES``), the body size (before anything parses it), the
 vendor's own signature where it signs one, then the vendor's own format. The view only reads the
-request; ``SmsExtension.receive_receipts`` does the rest.
+request; ``sms.receipts.push`` (:class:`~flask_sms.receipts.Receipts`) does the rest.
 
 Answers: malformed input 400, never 5xx; a storage outage, the storage bound reached
 (``SMS_RECEIPT_MAX_STORED_BYTES``) or a report another worker is announcing 503, and a
@@ -24,33 +24,28 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from . import codes, reporting
 from .backends import storage_errors
 from .errors import ConfigError
+from .interface import SmsInterface, current_sms
 from .messages import detail_for, json_error
 from .providers.reports import BadReceipt, ForgedReceipt
 from .ratelimits import client_key
 
 if TYPE_CHECKING:
     from .config import ReceiptSettings
-    from .extension import SmsExtension
+    from .receipt_book import Accepted
     from .receipt_store import Admission, ReceiptBounds
-    from .receipts import Accepted
 
 logger = logging.getLogger("flask_sms")
 
 receipts_blueprint = Blueprint("sms_receipts", __name__)
 
 _MINUTE = 60
-
-
-def _sms() -> SmsExtension:
-    extension: SmsExtension = current_app.extensions["sms"]
-    return extension
 
 
 def _source_allowed(networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
@@ -83,8 +78,8 @@ def _read_body(max_bytes: int) -> bytes | None:
 @receipts_blueprint.post("/sms_receipts/<provider>")
 @receipts_blueprint.post("/sms_receipts/<provider>/<token>")
 def receive(provider: str, token: str | None = None) -> Response:
-    sms = _sms()
-    receipts = sms.settings().receipts
+    sms = current_sms()
+    receipts = sms.check().receipts
     if receipts is None:  # registered for a token that is no longer set: treat as unknown
         return json_error(codes.INVALID_REQUEST, 404)
     try:
@@ -108,18 +103,18 @@ def receive(provider: str, token: str | None = None) -> Response:
     return _read_push(sms, provider, body)
 
 
-def _refused(sms: SmsExtension, provider: str, receipts: ReceiptSettings, token: str) -> Response | None:
+def _refused(sms: SmsInterface, provider: str, receipts: ReceiptSettings, token: str) -> Response | None:
     """The answer to a push that may not be read at all (wrong source, wrong token, unknown vendor,
     over the push limit), else ``None``. These run before the body is read, so an outsider's push
     costs no parsing."""
     if not _source_allowed(receipts.receipt_allowed_ips):
-        if sms._receipts()[2].bounds.quiet("source", sms.clock()):
+        if sms.receipts.bounds.quiet("source", sms.clock()):
             logger.warning(
                 "flask_sms refused a receipt push from %s: not in SMS_RECEIPT_ALLOWED_IPS",
                 _shown(request.remote_addr or ""),
             )
         return json_error(codes.FORBIDDEN, 403, message="This address may not push delivery receipts.")
-    bounds = sms._receipts()[2].bounds
+    bounds = sms.receipts.bounds
     now = sms.clock()
     client = client_key(request.remote_addr or "unknown", 64)
     if not hmac.compare_digest(token.encode(), receipts.receipt_token.encode()):
@@ -127,7 +122,7 @@ def _refused(sms: SmsExtension, provider: str, receipts: ReceiptSettings, token:
     admission = bounds.admit(client, now)
     if admission.limited:  # this client tried too many wrong tokens this minute: refused unread, the right one too
         return json_error(codes.RATE_LIMITED, 429, retry_after=math.ceil(_MINUTE - now % _MINUTE))
-    if provider not in sms.receipt_providers():
+    if provider not in sms.receipts.providers:
         return json_error(codes.INVALID_REQUEST, 404, message="No receipt push is read for this provider.")
     return _over_bounds(bounds, admission, now)
 
@@ -150,12 +145,12 @@ def _over_bounds(bounds: ReceiptBounds, admission: Admission, now: float) -> Res
     return None
 
 
-def _wrong_token(sms: SmsExtension, bounds: ReceiptBounds, provider: str, client: str, now: float) -> Response:
+def _wrong_token(sms: SmsInterface, bounds: ReceiptBounds, provider: str, client: str, now: float) -> Response:
     """403, or 429 once the client is over its wrong tokens this minute; logged once a minute with a count."""
     over = bounds.wrong_token(client, now)
     said = bounds.quiet("token", now)
     if said:
-        known = provider if provider in sms.receipt_providers() else "an unknown provider"
+        known = provider if provider in sms.receipts.providers else "an unknown provider"
         logger.warning(
             "flask_sms refused %d receipt push(es) with a missing or wrong token in the last minute "
             "(the latest from %s, to %s)",
@@ -168,13 +163,13 @@ def _wrong_token(sms: SmsExtension, bounds: ReceiptBounds, provider: str, client
     return json_error(codes.FORBIDDEN, 403, message="The receipt token is missing or wrong.")
 
 
-def _read_push(sms: SmsExtension, provider: str, body: bytes) -> Response:
+def _read_push(sms: SmsInterface, provider: str, body: bytes) -> Response:
     """Hand the body to the extension and answer the vendor: 400 for a body that is not its format, 5xx to retry."""
     content_type = request.mimetype or ""
     headers = {name.lower(): value for name, value in request.headers.items()}
     refusals: tuple[type[BaseException], ...] = (ForgedReceipt, BadReceipt, *storage_errors())
     try:
-        parsed, accepted = sms.receive_receipts(provider, body, content_type, headers)
+        parsed, accepted = sms.receipts.push(provider, body, content_type, headers)
     except refusals as exc:
         return _refusal(sms, provider, exc)
     for problem in ("receipts:storage", "receipts:full"):
@@ -188,9 +183,9 @@ def _read_push(sms: SmsExtension, provider: str, body: bytes) -> Response:
     return _answer(sms, provider, content_type, parsed.reports, accepted)
 
 
-def _refusal(sms: SmsExtension, provider: str, exc: BaseException) -> Response:
+def _refusal(sms: SmsInterface, provider: str, exc: BaseException) -> Response:
     """The answer to a push that was read but not taken: 403 not the vendor's, 400 not its format, 503 retry."""
-    quiet = sms._receipts()[2].bounds.quiet
+    quiet = sms.receipts.bounds.quiet
     if isinstance(exc, ForgedReceipt):
         if quiet("forged", sms.clock()):
             logger.warning("flask_sms refused a %s receipt push: %s", provider, exc)
@@ -210,14 +205,14 @@ def _refusal(sms: SmsExtension, provider: str, exc: BaseException) -> Response:
 
 
 def _answer(
-    sms: SmsExtension, provider: str, content_type: str, reports: Sequence[object], accepted: Accepted
+    sms: SmsInterface, provider: str, content_type: str, reports: Sequence[object], accepted: Accepted
 ) -> Response:
     """The vendor's own acknowledgement, only when every report of the push is settled."""
     if accepted.failures:  # logged with the traceback by the receipt book
         return json_error(codes.INTERNAL_ERROR, 500)
     if accepted.busy:
         return json_error(codes.UNAVAILABLE, 503, retry_after=1)
-    answer, media_type = sms.receipt_answer(provider, content_type)
+    answer, media_type = sms.receipts.answer(provider, content_type)
     logger.debug("flask_sms read %d report(s) from %s, %d new", len(reports), provider, accepted.fresh)
     return Response(answer, 200, mimetype=media_type)
 

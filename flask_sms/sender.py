@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from phonenumbers import PhoneNumber
 
-from .breaker import CIRCUIT_OPEN, Breaker, Transition
+from .breaker import Breaker, Transition
+from .codes import CIRCUIT_OPEN
 from .errors import PhoneRejected, ProviderError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, is_mainland, parse_phones
 from .providers import AnyProvider, Payload, Reply
@@ -31,7 +32,7 @@ from .test_numbers import TEST_NUMBER
 
 if TYPE_CHECKING:
     from .idempotency import Ledger
-    from .receipts import ReceiptBook
+    from .receipt_book import ReceiptBook
 
 logger = logging.getLogger("flask_sms")
 
@@ -313,6 +314,9 @@ class Sender:
         weights: Mapping[str, int] | None = None,
         test_numbers: Iterable[str] = (),
         channel: str = "sms",
+        breaker: Breaker | None = None,
+        receipts: ReceiptBook | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.providers = list(providers)
         #: ``"sms"``, or ``"voice"``: the voice channel's sender calls instead of texting
@@ -330,11 +334,11 @@ class Sender:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         #: where delivery reports and (with receipts on) message ids go; ``None`` without a storage
-        self.receipts: ReceiptBook | None = None
+        self.receipts = receipts
         #: the providers' circuit breakers (``SMS_CIRCUIT_BREAKER``); ``None`` when turned off
-        self.breaker: Breaker | None = None
+        self.breaker = breaker
         #: where idempotent sends are claimed and their results kept; ``None`` without a storage
-        self.ledger: Ledger | None = None
+        self.ledger = ledger
 
     def send(
         self,

@@ -463,19 +463,27 @@ class RedisStore(CodeStore):
         return [bool(done) for done in pipe.execute()]
 
 
-def store_for(cache: Any) -> CodeStore:
-    """Pick the atomic implementation that fits the Flask-Caching backend."""
-    backend = getattr(cache, "cache", cache)
-    try:
-        from cachelib.redis import RedisCache
-    except ImportError:  # pragma: no cover - cachelib ships with Flask-Caching
-        RedisCache = ()  # type: ignore[assignment,misc]
-    if isinstance(backend, RedisCache):
-        prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
-        return RedisStore(backend._write_client, prefix)
-    if isinstance(backend, MemoryCache):
-        return CacheStore(cache, room_for_send=backend.room_for_send)
-    return CacheStore(cache)
+@dataclass(frozen=True)
+class Storage:
+    """Where one app keeps its state: a Flask-Caching backend, and the redis-py client its atomic steps
+    run on as scripts (``None``: they run under a lock in this process, on the backend).
+
+    The client is flask_sms's own, built from ``SMS_STORAGE_URL`` (:func:`flask_sms.backends.redis_client`);
+    ``prefix`` starts every key the scripts write, as the backend's own key prefix starts its keys.
+    """
+
+    cache: Any
+    redis: Any = None
+    prefix: str = ""
+
+
+def store_for(storage: Storage) -> CodeStore:
+    """The atomic implementation that fits the storage: Lua scripts on its Redis client, else a lock."""
+    if storage.redis is not None:
+        return RedisStore(storage.redis, storage.prefix)
+    if isinstance(storage.cache, MemoryCache):
+        return CacheStore(storage.cache, room_for_send=storage.cache.room_for_send)
+    return CacheStore(storage.cache)
 
 
 # -- the circuit breakers' shared state -----------------------------------------------------------
@@ -644,9 +652,8 @@ class RedisBreakerState(BreakerState):
         return bool(self._close(keys=self._keys(name), args=[name]))
 
 
-def breaker_state_for(cache: Any) -> BreakerState:
-    """Shared through Redis when the codes are kept there; per process otherwise."""
-    store = store_for(cache)
-    if isinstance(store, RedisStore):
-        return RedisBreakerState(store.client, store.prefix)
+def breaker_state_for(storage: Storage | None) -> BreakerState:
+    """Shared through Redis when the state is kept there; per process otherwise (and with no storage at all)."""
+    if storage is not None and storage.redis is not None:
+        return RedisBreakerState(storage.redis, storage.prefix)
     return MemoryBreakerState()

@@ -6,6 +6,18 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
+
+
+def config_problems(sms: Any, app: Any) -> list[str]:
+    """Every problem of the app's ``SMS_*`` config (what ``flask sms check`` prints); empty when it is fine."""
+    from flask_sms import ConfigError
+
+    try:
+        sms.check(app)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
 class FakeClock:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 from fake_vendor import unused_port
 from flask import Flask
+from helpers import config_problems
 
 import flask_sms
 from flask_sms import SendError, SmsExtension, send_sms, sms_sent
@@ -97,7 +98,7 @@ def test_problems_of_labelled_accounts_are_listed_with_the_others(fake):
         SMS_ALIYUN_BACKUP_SCHEME="ftp",
         SMS_ALIYUN_BACKUP_TEMPLATES={"captcha": "SMS_1"},
     )
-    problems = SmsExtension(app).problems(app)
+    problems = config_problems(SmsExtension(app), app)
     assert "SMS_ALIYUN_BACKUP_ACCESS_KEY_ID (or SMS_ALIYUN_ACCESS_KEY_ID) is required" in problems
     assert "SMS_ALIYUN_BACKUP_SCHEME must be 'http' or 'https' (got 'ftp')" in problems
     assert any("unknown providers ['nope:x']" in p for p in problems)
@@ -116,7 +117,7 @@ def test_a_label_that_would_read_like_the_vendors_own_key_is_refused(fake):
     flask_sms.register_provider("keys", Keys)
     app = Flask("clash")
     app.config.update(SECRET_KEY="a-long-random-secret-for-accounts", SMS_PROVIDERS=["keys:app", "keys:second"])
-    problems = SmsExtension(app).problems(app)
+    problems = config_problems(SmsExtension(app), app)
     # for account "app", SMS_KEYS_APP_TOKEN could be its TOKEN or the vendor's APP_TOKEN
     assert [p for p in problems if "would read like" in p] == [
         "SMS_PROVIDERS entry 'keys:app': SMS_KEYS_APP_TOKEN would read like keys's own key; choose another account label"
@@ -223,7 +224,7 @@ def test_a_registered_provider_is_validated_like_a_built_in(fake, gateway):
     flask_sms.register_provider("mygw", GatewayProvider)
     app = Flask("mine")
     app.config.update(SECRET_KEY="a-long-random-secret-for-accounts", SMS_PROVIDERS=["mygw", "mygw:second"])
-    problems = SmsExtension(app).problems(app)
+    problems = config_problems(SmsExtension(app), app)
     assert "SMS_MYGW_TOKEN is required" in problems
     assert "SMS_MYGW_SECOND_TOKEN (or SMS_MYGW_TOKEN) is required" in problems
 
@@ -286,14 +287,18 @@ class AcmeProvider(Provider):
 SCRIPT = """
 import json, os, sys
 from flask import Flask
-from flask_sms import SmsExtension, send_sms
+from flask_sms import ConfigError, SmsExtension, send_sms
 from flask_sms.providers import provider_names
 
 assert "acme" in provider_names(), provider_names()
 app = Flask("entry_points")
 app.config.update(json.loads(os.environ["APP_CONFIG"]))
 sms = SmsExtension(app)
-problems = sms.problems(app)
+try:
+    sms.check(app)
+    problems = []
+except ConfigError as exc:
+    problems = exc.problems
 if problems:
     print(json.dumps({"problems": problems}))
     sys.exit(0)

@@ -141,7 +141,7 @@ def test_query_send_details_polls_through_either_sdk(make_app, fake, sdk):
         receipts.fail(PHONE, "UNDELIV", "失败")
         _send(app, "13900139000", out_id="poll-2")
         with app.app_context():
-            reports = app.extensions["sms"].fetch_reports("aliyun", phone="13800138000")
+            reports = app.extensions["sms"].receipts.fetch("aliyun", phone="13800138000")
     finally:
         receipts.uninstall()
     assert [(r.phone, r.status, r.out_id) for r in reports] == [(PHONE, "delivered", "poll-1")]

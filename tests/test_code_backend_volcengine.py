@@ -128,7 +128,7 @@ def test_no_failover_and_a_bad_number_keeps_the_cool_down(volc_app, fake):
 def test_the_sms_provider_keeps_its_own_breaker(volc_app, fake):
     app = volc_app(SMS_PROVIDERS=["volcengine"])
     sms = app.extensions["sms"]
-    backend = sms._states[app].flow.vendor.backend
+    backend = sms._states[app].codes._vendor.backend
     assert backend.name == "volcengine_verify"  # results, logs and breaker apart from the texts' "volcengine"
 
 

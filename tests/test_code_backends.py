@@ -84,7 +84,7 @@ def test_the_code_never_reaches_the_storage(pnvs_app, fake, redis_server):
     client = app.test_client()
     assert send(client).status_code == 200
     code = pnvs(fake).code_of(PHONE)
-    flow = app.extensions["sms"]._states[app].flow
+    flow = app.extensions["sms"]._states[app].codes
     forbidden = [code, flow._digest("captcha", E164, code)]
     db = redis.Redis.from_url(redis_server.url)
     values = [db.dump(key) or b"" for key in db.scan_iter("*")]
@@ -271,7 +271,7 @@ def test_backend_config_problems(pnvs_app, config, fragment):
 
 def test_credentials_fall_back_to_the_sms_keys_or_their_own(pnvs_app):
     app = pnvs_app(SMS_ALIYUN_PNVS_ACCESS_KEY_ID="pnvs-only-key")
-    backend = app.extensions["sms"].settings(app).code_backend
+    backend = app.extensions["sms"].check(app).code_backend
     assert backend.settings["ACCESS_KEY_ID"] == "pnvs-only-key"
     assert backend.settings["ACCESS_KEY_SECRET"] == app.config["SMS_ALIYUN_ACCESS_KEY_SECRET"]
 

@@ -129,7 +129,7 @@ def test_config_from_prefixed_env_with_json_values(monkeypatch, fake):
     app = Flask("env")
     app.config.from_prefixed_env()
     SmsExtension(app)
-    settings = app.extensions["sms"].settings(app)
+    settings = app.extensions["sms"].check(app)
     assert settings.providers == ("tencent", "aliyun") and settings.timeout == 3
     with app.app_context():
         result = send_sms("13800138000", "captcha", {"code": "1234", "minutes": 5})
@@ -140,7 +140,7 @@ def test_config_from_prefixed_env_with_json_values(monkeypatch, fake):
 
 def test_comma_separated_provider_list_is_accepted(make_app):
     app = make_app("aliyun, tencent")
-    assert app.extensions["sms"].settings(app).providers == ("aliyun", "tencent")
+    assert app.extensions["sms"].check(app).providers == ("aliyun", "tencent")
 
 
 def test_extension_does_not_keep_the_app():

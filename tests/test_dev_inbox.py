@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from helpers import config_problems
 
 from flask_sms import SmsExtension
 from flask_sms.dev_inbox import MAX_ENTRIES, inbox_for
@@ -86,7 +87,7 @@ def test_outside_debug_and_testing_turning_it_on_is_a_config_problem():
     app = Flask("production")
     app.config.update(SECRET_KEY=SECRET, SMS_PROVIDERS=["console"], SMS_DEV_INBOX=True)
     sms = SmsExtension(app)
-    (problem,) = sms.problems(app)
+    (problem,) = config_problems(sms, app)
     assert problem.startswith("SMS_DEV_INBOX is on outside debug and testing")
     assert app.test_client().get(INBOX).status_code == 404
 

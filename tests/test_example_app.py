@@ -140,7 +140,7 @@ def test_real_vendors_get_no_console_calls(make):
         SMS_ALIYUN_SIGN_NAME="n",
         SMS_ALIYUN_TEMPLATES={"captcha": "SMS_1"},
     )
-    assert app.extensions["sms"].settings(app).voice is None
+    assert app.extensions["sms"].check(app).voice is None
 
 
 def test_flask_cli_loads_it_and_logs_providers_and_storage_first(tmp_path):
@@ -372,7 +372,7 @@ def test_login_when_storage_is_down(make, monkeypatch):
     def down(*args, **kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(app.extensions["sms"], "verify_code", down)
+    monkeypatch.setattr(app.extensions["sms"]._state(app).codes, "verify_code", down)
     assert "服务暂时不可用，请稍后再试。" in failed_login(client, "123456")
 
 

@@ -393,7 +393,7 @@ def test_the_inbox_shows_each_texts_delivery_status_and_updates_it_live(example_
             (entry,) = inbox_for(app).entries()
         # a later report for the same send: the open page shows it within one poll, no reload
         report = DeliveryReport("console", "+8613800138000", "x", entry["out_id"], "failed", "UNDELIV", "", None, None)
-        app.extensions["sms"]._states[app].receipts.accept(app, [report])
+        app.extensions["sms"]._states[app].receipts._book.accept(app, [report])
         expect(status).to_have_attribute("data-status", "failed", timeout=8000)
         expect(status).to_have_text("未送达")
         expect(status).to_have_attribute("title", "UNDELIV")

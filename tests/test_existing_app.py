@@ -79,7 +79,7 @@ def build_app(redis_url: str, *, exempt: bool = False, **config) -> tuple[Flask,
     @app.route("/login", methods=["GET", "POST"])
     def login():
         form = LoginForm()
-        if form.validate_on_submit() and sms.verify_form_code(form.phone, form.code):
+        if form.validate_on_submit() and sms.codes.verify_form_code(form.phone, form.code):
             return redirect("/welcome")
         return render_template_string(PAGE, form=form, sms_lang="en"), 400 if request.method == "POST" else 200
 
@@ -254,7 +254,7 @@ def test_a_bad_csrf_token_never_uses_up_the_code_even_when_checked_inside_a_vali
         code = StringField()
 
         def validate_code(self, field):
-            if not sms.verify_form_code(self.phone, field):
+            if not sms.codes.verify_form_code(self.phone, field):
                 raise ValidationError("wrong code")
 
     @app.post("/login")
@@ -284,6 +284,6 @@ def test_verify_form_code_says_why_in_the_form_errors(existing):
 
         g.csrf_valid = True  # as CSRFProtect leaves it for a good token
         form = LoginForm(meta={"csrf": False})
-        result = sms.verify_form_code(form.phone, form.code)
+        result = sms.codes.verify_form_code(form.phone, form.code)
         assert not result and result.reason == "invalid_code"  # no live code: said like a wrong one
         assert form.code.errors == ["驗證碼不正確。"]

@@ -9,7 +9,7 @@ import pytest
 import redis
 from campaign import HUMAN, simulation_app
 from flask import Flask
-from helpers import FakeClock
+from helpers import FakeClock, config_problems
 
 from flask_sms import ChallengeRequired, FraudSuspected, SmsExtension, fraud_suspected
 from flask_sms.guard import network_of, prefix_of
@@ -208,7 +208,7 @@ def test_config_problems():
     app.config.update(
         SECRET_KEY="x" * 32, SMS_PROVIDERS=["console"], SMS_FRAUD_GUARD="paranoid", SMS_SAFE_NUMBERS=["13800138000"]
     )
-    problems = SmsExtension(app).problems(app)
+    problems = config_problems(SmsExtension(app), app)
     assert any(p.startswith("SMS_FRAUD_GUARD must be 'standard', 'strict', 'monitor' or None") for p in problems)
     assert any("SMS_SAFE_NUMBERS has '13800138000', which is not an E.164 number" in p for p in problems)
 

@@ -11,7 +11,7 @@ import logging
 import pytest
 import redis
 from flask import Flask, jsonify, request
-from helpers import FakeClock
+from helpers import FakeClock, config_problems
 
 from flask_sms import ConfigError, SmsExtension, StorageUnavailable
 
@@ -223,7 +223,7 @@ def test_503_means_only_that_the_storage_is_down(make_flow_app, monkeypatch):
     """An unexpected error in the flow is a 500 ``internal_error``, never the storage's 503 ``unavailable``."""
     app = make_flow_app()
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    flow = app.extensions["sms"]._state(app).flow
+    flow = app.extensions["sms"]._state(app).codes
 
     def broken(*args, **kwargs):
         raise RecursionError("a bug")
@@ -333,7 +333,7 @@ def test_weak_keys_are_fine_in_debug_and_testing():
     for flag in ("DEBUG", "TESTING"):
         app = Flask("dev")
         app.config.update({flag: True, "SECRET_KEY": "change-me", "SMS_PROVIDERS": ["console"]})
-        assert SmsExtension(app).problems(app) == []
+        assert config_problems(SmsExtension(app), app) == []
 
 
 def test_flask_sms_check_reports_a_weak_key(tmp_path):
@@ -418,7 +418,8 @@ def test_a_password_in_the_query_string_is_never_logged(make_app, redis_binary, 
         assert "?password=***" in caplog.text
         out, err = capfd.readouterr()
         assert "query-pw-s3cret" not in caplog.text + out + err
-        assert "query-pw-s3cret" not in app.extensions["sms"].storage(app)
+        with app.app_context():
+            assert "query-pw-s3cret" not in app.extensions["sms"].codes.storage
     finally:
         server.stop()
 
@@ -430,7 +431,7 @@ def test_a_bad_storage_url_is_reported_without_its_password():
         SMS_PROVIDERS=["console"],
         SMS_STORAGE_URL="mongodb://:hunter2-pw@db/0?password=hunter3-pw",
     )
-    problems = " ".join(SmsExtension(app).problems(app))
+    problems = " ".join(config_problems(SmsExtension(app), app))
     assert "SMS_STORAGE_URL" in problems and "hunter2" not in problems and "hunter3" not in problems
 
 
@@ -521,7 +522,7 @@ def test_a_token_from_an_apps_own_verify(make_flow_app):
     code = sent_code(app, client)
     with app.test_request_context():
         result = sms.verify_code(PHONE, code)
-        token = sms.issue_token(result.phone)
+        token = sms.codes.issue_token(result.phone)
         assert sms.redeem_token(token) == E164
 
 
@@ -553,7 +554,8 @@ def test_startup_log_names_the_storage_passed_in(redis_server, caplog):
     where = f"redis://127.0.0.1:{redis_server.port}/0"
     assert line == f"flask_sms: providers console; storage codes in {where} (cache=), limits in {where} (limiter=)"
     assert "memory://" not in line
-    assert sms.storage(app) in line
+    with app.app_context():
+        assert sms.codes.storage in line
     send(app.test_client())
     assert redis.Redis.from_url(redis_server.url).keys("*sms:{captcha:+8613800138000}:code")  # the code is there
 

@@ -10,6 +10,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
+from helpers import config_problems
 
 from flask_sms import SmsExtension, codes
 from flask_sms.messages import DETAIL_SOURCE, SOURCE, TRANSLATIONS, UI_SOURCE, match_locale, message_for, ui_texts
@@ -182,7 +183,7 @@ def test_verification_message_and_ui_texts_follow_the_language(make_app):
 def test_sms_language_accepts_the_shipped_languages_only():
     app = Flask("lang")
     app.config.update(SECRET_KEY="a-long-random-test-key", SMS_PROVIDERS=["console"], SMS_LANGUAGE="es")
-    problems = SmsExtension(app).problems(app)
+    problems = config_problems(SmsExtension(app), app)
     assert problems == [
         "SMS_LANGUAGE must be 'zh-CN', 'zh-TW' or 'en': the language when the request's has no catalogue (got 'es')"
     ]

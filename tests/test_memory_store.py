@@ -75,7 +75,7 @@ def fill_with_receipts(app: Flask, reports: int = FILL_REPORTS, first: int = 0) 
     sms = app.extensions["sms"]
     with app.app_context():
         for start in range(first, first + reports, _BATCH):
-            _, accepted = sms.receive_receipts("tencent", tencent_push(start, min(_BATCH, first + reports - start)), "")
+            _, accepted = sms.receipts.push("tencent", tencent_push(start, min(_BATCH, first + reports - start)), "")
             assert accepted.fresh > 0
 
 
@@ -309,8 +309,8 @@ def test_receipts_are_bounded_apart_from_security_state(flow_app, clock):
     }
     sms = app.extensions["sms"]
     with app.app_context():
-        assert sms.status(f"order-{RECEIPTS.capacity - 1}") is not None  # the newest report is kept
-        assert sms.status("order-0") is None  # the oldest made room
+        assert sms.receipts.status(f"order-{RECEIPTS.capacity - 1}") is not None  # the newest report is kept
+        assert sms.receipts.status("order-0") is None  # the oldest made room
     clock.advance(5)
     assert client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code}).get_json()["ok"] is True
 
@@ -328,7 +328,7 @@ def test_a_report_seen_again_is_still_announced_once_while_kept(flow_app):
     try:
         fill_with_receipts(app, reports=10)
         with app.app_context():
-            assert app.extensions["sms"].receive_receipts("tencent", tencent_push(0, 10), "")[1].fresh == 0
+            assert app.extensions["sms"].receipts.push("tencent", tencent_push(0, 10), "")[1].fresh == 0
     finally:
         delivery_reported.disconnect(listen)
     assert len(heard) == 10

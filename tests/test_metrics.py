@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers import config_problems
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client import REGISTRY
@@ -112,7 +113,7 @@ def test_sms_metrics_false_turns_them_off_and_true_needs_prometheus_client(make_
     )
     bare = Flask("no_prometheus")
     bare.config.update(SECRET_KEY="a-long-enough-secret-key-for-the-test", SMS_PROVIDERS=["console"], SMS_METRICS=True)
-    (problem,) = SmsExtension(bare).problems(bare)
+    (problem,) = config_problems(SmsExtension(bare), bare)
     assert problem.startswith("SMS_METRICS is True but prometheus_client is not installed")
 
 

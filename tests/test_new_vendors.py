@@ -21,6 +21,7 @@ from fakes import huawei as huawei_fake
 from fakes import netease as netease_fake
 from fakes import qiniu as qiniu_fake
 from fakes import volcengine as volcengine_fake
+from helpers import config_problems
 from vendor_config import SECRET_VALUES
 
 from flask_sms import SendError, send_sms
@@ -602,7 +603,7 @@ def test_a_sign_on_a_vendor_without_a_sign_per_request_is_a_config_problem():
             SMS_RONGLIAN_APP_ID="app0",
             SMS_RONGLIAN_TEMPLATES=templates,
         )
-        return SmsExtension(app).problems(app)
+        return config_problems(SmsExtension(app), app)
 
     assert problems({"captcha": {"id": "1", "sign": "某某商城"}, "notice": {"id": "2", "sign": ""}}) == [
         "SMS_RONGLIAN_TEMPLATES['notice']['sign'] must be a non-empty sign name"

@@ -172,7 +172,8 @@ def check_storage(ns: dict[str, Any], run: Run) -> None:
     where = run.redis_server.url.replace("127.0.0.1", "127.0.0.1")  # redis://127.0.0.1:PORT/0
     startup = [r.getMessage() for r in run.caplog.records if r.getMessage().startswith("flask_sms: providers aliyun")]
     assert f"flask_sms: providers aliyun; storage codes in {where} (cache=), limits in {where} (limiter=)" in startup
-    assert ns["sms"].storage(ns["app"]).startswith(f"codes in {where}")
+    with ns["app"].app_context():
+        assert ns["sms"].codes.storage.startswith(f"codes in {where}")
 
 
 def check_memory_sizing(ns: dict[str, Any], run: Run) -> None:

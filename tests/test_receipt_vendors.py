@@ -82,7 +82,7 @@ def test_each_vendors_documented_push_reaches_the_app_once_survives_a_raising_ha
     again = receipts.push_all(vendor, served.receipt_url(vendor))
     assert [push.statuses for push in again] == [[200]] and len(flaky_handler) == 1  # seen: acknowledged, not fired
     with app.app_context():
-        assert app.extensions["sms"].status(f"order-{vendor}") == report
+        assert app.extensions["sms"].receipts.status(f"order-{vendor}") == report
 
 
 @pytest.mark.parametrize("vendor", PUSHING)
@@ -182,9 +182,9 @@ def test_yunpian_get_record_fetches_a_days_reports(receipt_app, receipts, heard)
     receipts.fail("+8613900139000", "DB:0103", "空号")
     with app.app_context():
         sent = send_sms([PHONE, "+8613900139000"], "captcha", {"code": "1", "minutes": 5}, out_id="rec-1")
-        reports = app.extensions["sms"].fetch_reports("yunpian", phone="13900139000")
+        reports = app.extensions["sms"].receipts.fetch("yunpian", phone="13900139000")
         with pytest.raises(SmsError, match="needs a phone number"):
-            app.extensions["sms"].fetch_reports("yunpian")
+            app.extensions["sms"].receipts.fetch("yunpian")
     assert [(r.phone, r.status, r.code, r.out_id) for r in reports] == [
         ("+8613900139000", "failed", "DB:0103", "rec-1")
     ]
@@ -199,9 +199,9 @@ def test_netease_querystatus_fetches_a_sendids_reports(receipt_app, receipts, he
     with app.app_context():
         sent = send_sms([PHONE, "+8613900139000"], "captcha", {"code": "1", "minutes": 5}, out_id="q-1")
         sendid = sent.messages[0].message_id
-        reports = app.extensions["sms"].fetch_reports("netease", message_id=sendid)
+        reports = app.extensions["sms"].receipts.fetch("netease", message_id=sendid)
         with pytest.raises(SmsError, match="needs the sendid"):
-            app.extensions["sms"].fetch_reports("netease", phone=PHONE)
+            app.extensions["sms"].receipts.fetch("netease", phone=PHONE)
     assert sorted((r.phone, r.status, r.out_id) for r in reports) == [
         (PHONE, "delivered", "q-1"),
         ("+8613900139000", "delivered", "q-1"),
@@ -213,7 +213,7 @@ def test_netease_querystatus_fetches_a_sendids_reports(receipt_app, receipts, he
 def test_vendors_whose_query_api_is_not_read_say_so(vendor, receipt_app):
     app = receipt_app([vendor])
     with app.app_context(), pytest.raises(SmsError, match="no query API"):
-        app.extensions["sms"].fetch_reports(vendor, phone=PHONE)
+        app.extensions["sms"].receipts.fetch(vendor, phone=PHONE)
 
 
 def test_ihuyi_documents_no_push(receipt_app):

@@ -150,7 +150,7 @@ def test_send_then_tencent_pushes_then_signal_then_status(receipt_app, receipts,
     assert {report.out_id for report in heard} == {"login-42"}
     assert {report.message_id for report in heard} == {m.message_id for m in result.messages}
     with app.app_context():
-        latest = app.extensions["sms"].status("login-42")
+        latest = app.extensions["sms"].receipts.status("login-42")
     assert latest is not None and latest.out_id == "login-42" and latest in heard
 
 
@@ -284,7 +284,7 @@ def test_aliyun_query_send_details_pages_through_everything(receipt_app, receipt
             start = now + timedelta(minutes=5)
         for number in range(70):
             receipts.add("aliyun", PHONE, f"history-{number}", sent_at=start + timedelta(seconds=number))
-        reports = app.extensions["sms"].fetch_reports("aliyun", phone="13800138000")
+        reports = app.extensions["sms"].receipts.fetch("aliyun", phone="13800138000")
     pages = [q for q in receipts.queries if q[0] == "aliyun:QuerySendDetails"]
     assert [q[1]["CurrentPage"] for q in pages] == ["1", "2"] and {q[1]["PageSize"] for q in pages} == {"50"}
     assert pages[0][1]["SendDate"] == datetime.now(BEIJING).strftime("%Y%m%d")
@@ -292,11 +292,11 @@ def test_aliyun_query_send_details_pages_through_everything(receipt_app, receipt
     assert all(r.phone == PHONE and r.status == "delivered" and r.submitted_at for r in reports)
     sms, biz_id = app.extensions["sms"], result.messages[0].message_id
     with app.app_context():
-        assert len(sms.fetch_reports("aliyun", phone=PHONE)) == 71
+        assert len(sms.receipts.fetch("aliyun", phone=PHONE)) == 71
         assert len(heard) == 71  # fetched again: returned, not announced again
-        one = sms.fetch_reports("aliyun", phone=PHONE, message_id=biz_id)
+        one = sms.receipts.fetch("aliyun", phone=PHONE, message_id=biz_id)
         heard_so_far = len(heard)
-        assert sms.fetch_reports("aliyun", phone=PHONE, message_id=biz_id) == one
+        assert sms.receipts.fetch("aliyun", phone=PHONE, message_id=biz_id) == one
     assert len(heard) == heard_so_far
     # by BizId the report carries the id, and the status store knows the send's out_id
     assert [(r.message_id, r.out_id) for r in one] == [(biz_id, "poll-1")]
@@ -307,11 +307,11 @@ def test_aliyun_polling_needs_a_phone_and_a_day_within_30_days(receipt_app, rece
     sms = app.extensions["sms"]
     with app.app_context():
         with pytest.raises(SmsError, match="needs a phone number"):
-            sms.fetch_reports("aliyun")
+            sms.receipts.fetch("aliyun")
         with pytest.raises(SmsError, match="last 30 days"):
-            sms.fetch_reports("aliyun", phone=PHONE, date=(datetime.now(BEIJING) - timedelta(days=31)).date())
+            sms.receipts.fetch("aliyun", phone=PHONE, date=(datetime.now(BEIJING) - timedelta(days=31)).date())
         with pytest.raises(SmsError, match="not in SMS_PROVIDERS"):
-            sms.fetch_reports("tencent", phone=PHONE)
+            sms.receipts.fetch("tencent", phone=PHONE)
 
 
 def test_tencent_pulls_by_phone_and_drains_the_queue_once(receipt_app, receipts, heard, serve):
@@ -320,11 +320,11 @@ def test_tencent_pulls_by_phone_and_drains_the_queue_once(receipt_app, receipts,
     sms = app.extensions["sms"]
     with app.app_context():
         send_sms([PHONE, OTHER], "captcha", {"code": "1", "minutes": 5}, out_id="pull-1")
-        by_phone = sms.fetch_reports("tencent", phone=OTHER)
+        by_phone = sms.receipts.fetch("tencent", phone=OTHER)
         assert [(r.phone, r.status, r.out_id) for r in by_phone] == [(OTHER, "failed", "pull-1")]
-        queue = sms.fetch_reports("tencent")
+        queue = sms.receipts.fetch("tencent")
         assert sorted(r.phone for r in queue) == [PHONE, OTHER]
-        assert sms.fetch_reports("tencent") == []  # the queue returns each report once
+        assert sms.receipts.fetch("tencent") == []  # the queue returns each report once
     assert len(heard) == 2  # OTHER's report came twice (by phone, then from the queue): announced once
     served = serve(app)
     assert receipts.push_all("tencent", served.receipt_url("tencent"))[0].statuses == [200]
@@ -336,7 +336,7 @@ def test_vendors_without_a_query_api_say_so(receipt_app):
     with app.app_context():
         for provider in ("ronglian", "ihuyi"):
             with pytest.raises(SmsError, match=f"{provider} publishes no query API"):
-                app.extensions["sms"].fetch_reports(provider, phone=PHONE)
+                app.extensions["sms"].receipts.fetch(provider, phone=PHONE)
 
 
 def test_flask_sms_status_prints_a_table(receipt_app, receipts):
@@ -358,7 +358,7 @@ def test_the_console_provider_delivers_at_once(make_app, heard):
     app = make_app(["console"])
     with app.app_context():
         result = send_sms(PHONE, "captcha", {"code": "1", "minutes": 5})
-        report = app.extensions["sms"].status(result.out_id)
+        report = app.extensions["sms"].receipts.status(result.out_id)
     assert report is not None and report.status == "delivered" and report.out_id == result.out_id
     assert heard == [report]
 
@@ -384,7 +384,7 @@ def test_receipts_work_with_the_verification_flow_off(make_app, heard):
     assert client.post(f"/sms_receipts/tencent?token={TOKEN}", json=body).status_code == 200
     assert client.post("/sms_captcha/", json={"phone": PHONE}).status_code == 404
     with app.app_context():
-        assert app.extensions["sms"].status("o") == heard[0]
+        assert app.extensions["sms"].receipts.status("o") == heard[0]
 
 
 # -- across gunicorn workers, on Redis -------------------------------------------------------------------
@@ -466,10 +466,10 @@ def test_tencent_polls_a_given_day_within_its_7_days(receipt_app, receipts):
     today = datetime.now(BEIJING).date()
     with app.app_context():
         send_sms(PHONE, "captcha", {"code": "1", "minutes": 5})
-        assert [r.phone for r in sms.fetch_reports("tencent", phone=PHONE, date=today)] == [PHONE]
-        assert sms.fetch_reports("tencent", phone=PHONE, date=today - timedelta(days=7)) == []  # partly in range
+        assert [r.phone for r in sms.receipts.fetch("tencent", phone=PHONE, date=today)] == [PHONE]
+        assert sms.receipts.fetch("tencent", phone=PHONE, date=today - timedelta(days=7)) == []  # partly in range
         with pytest.raises(SmsError, match="last 7 days"):
-            sms.fetch_reports("tencent", phone=PHONE, date=today - timedelta(days=9))
+            sms.receipts.fetch("tencent", phone=PHONE, date=today - timedelta(days=9))
     (query,) = [q for q in receipts.queries if q[1].get("BeginTime") and q[0].endswith("PhoneNumber")][:1]
     assert query[1]["PhoneNumber"] == PHONE and query[1]["Offset"] == 0
 
@@ -497,7 +497,7 @@ def test_a_receipt_push_and_a_poll_never_call_back_up(receipt_app, receipts):
     try:
         pushed = client.post(f"/sms_receipts/tencent?token={TOKEN}", json=receipts.items("tencent"))
         with app.app_context():
-            polled = app.extensions["sms"].fetch_reports("tencent", phone=PHONE)
+            polled = app.extensions["sms"].receipts.fetch("tencent", phone=PHONE)
     finally:
         sys.setprofile(None)
     assert pushed.status_code == 200 and len(polled) == 1
@@ -540,7 +540,7 @@ def test_a_send_touches_the_storage_only_with_receipts_on(make_app, redis_server
 def test_polls_are_signed_and_the_fake_checks_them(receipt_app, receipts, provider, key, vendor_code):
     app = receipt_app([provider], **{key: "not-the-secret-0000"})
     with app.app_context(), pytest.raises(SmsError) as caught:
-        app.extensions["sms"].fetch_reports(provider, phone=PHONE)
+        app.extensions["sms"].receipts.fetch(provider, phone=PHONE)
     assert vendor_code in str(caught.value) and "not-the-secret" not in str(caught.value)
     assert receipts.queries == []  # refused before the query handler ran
 
@@ -602,6 +602,6 @@ def test_an_aliyun_push_and_a_later_poll_of_the_same_text_announce_it_once(recei
     (push,) = receipts.push_all("aliyun", served.receipt_url("aliyun"))
     assert push.statuses == [200] and len(heard) == 1
     with app.app_context():
-        polled = app.extensions["sms"].fetch_reports("aliyun", phone=PHONE)
+        polled = app.extensions["sms"].receipts.fetch("aliyun", phone=PHONE)
     assert [(r.out_id, r.message_id) for r in polled] == [("login-7", result.messages[0].message_id)]
     assert len(heard) == 1  # the poll found nothing new

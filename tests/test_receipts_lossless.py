@@ -108,9 +108,9 @@ def test_a_report_whose_handler_raised_is_announced_again_on_a_poll(receipt_app,
     with app.app_context():
         send_sms(PHONE, "captcha", {"code": "1", "minutes": 5}, out_id="poll-9")
         with pytest.raises(RuntimeError, match="blinked"):
-            app.extensions["sms"].fetch_reports("tencent", phone=PHONE)
+            app.extensions["sms"].receipts.fetch("tencent", phone=PHONE)
         assert raising_once == []
-        (again,) = app.extensions["sms"].fetch_reports("tencent", phone=PHONE)
+        (again,) = app.extensions["sms"].receipts.fetch("tencent", phone=PHONE)
     assert raising_once == [again] and again.out_id == "poll-9"
 
 
@@ -362,7 +362,7 @@ def test_forged_pushes_cannot_fill_the_memory_storage_and_push_out_codes_or_real
     assert answers[0] == 200 and answers[-1] == 503  # the bound is reached: refused, nothing more stored
     assert 1 < len(heard) < 20_000
     with app.app_context():
-        assert app.extensions["sms"].status(real.out_id) == real  # the real report is still known
+        assert app.extensions["sms"].receipts.status(real.out_id) == real  # the real report is still known
     verified = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": code})
     assert verified.status_code == 200 and verified.get_json()["ok"] is True
 

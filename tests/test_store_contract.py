@@ -11,7 +11,7 @@ from cachelib import SimpleCache
 
 from flask_sms.codes import CODE_EXPIRED, INVALID_CODE, TOO_MANY_ATTEMPTS
 from flask_sms.memory import MemoryCache
-from flask_sms.storage import OK, CacheStore, CodeStore, RedisStore, keys_for, store_for
+from flask_sms.storage import OK, CacheStore, CodeStore, RedisStore, Storage, keys_for, store_for
 
 NOW = 1_700_000_000.0
 KEYS = keys_for("captcha", "+8613800138000")
@@ -23,7 +23,7 @@ INTERVAL, TTL, ATTEMPTS = 60.0, 300.0, 3
 @pytest.fixture(params=["memory", "cachelib", "redis"])
 def store(request: pytest.FixtureRequest) -> CodeStore:
     if request.param == "memory":  # memory://: flask_sms's own backend, with its room check
-        return store_for(MemoryCache())
+        return store_for(Storage(MemoryCache()))
     if request.param == "cachelib":  # any other cachelib backend an app passes as cache=
         return CacheStore(SimpleCache(threshold=1000))
     import redis

@@ -141,7 +141,7 @@ def test_a_fixed_code_must_fit_the_code_box(make_app):
     with pytest.raises(ConfigError, match="has 8 digits, but SMS_CODE_LENGTH is 6"):
         make_app(["console"], SMS_TEST_NUMBERS={TEST_PHONE: "24681012"})
     app = make_app(["console"], SMS_TEST_NUMBERS={TEST_PHONE: "24681012"}, SMS_CODE_LENGTH=8)
-    assert app.extensions["sms"].settings(app).test_numbers == {TEST_PHONE: "24681012"}
+    assert app.extensions["sms"].check(app).test_numbers == {TEST_PHONE: "24681012"}
 
 
 def test_test_numbers_from_the_environment_are_read_as_json():
@@ -149,7 +149,7 @@ def test_test_numbers_from_the_environment_are_read_as_json():
     app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", TESTING=True)
     app.config["SMS_TEST_NUMBERS"] = '{"+86 138 0000 0000": "246810"}'  # as from_prefixed_env leaves it
     sms = SmsExtension(app)
-    assert sms.settings(app).test_numbers == {TEST_PHONE: FIXED}
+    assert sms.check(app).test_numbers == {TEST_PHONE: FIXED}
 
 
 def test_flask_sms_check_warns_outside_debug_and_testing(reviewer_app):

@@ -83,7 +83,7 @@ def test_apps_with_the_same_audience_share_tokens_and_their_storage_decides_sing
 def test_the_audience_is_a_config_key():
     app = flow_app("shop")
     assert app.config["SMS_TOKEN_AUDIENCE"] == "shop"
-    assert app.extensions["sms"].settings(app).captcha.token_audience == "shop"
+    assert app.extensions["sms"].check(app).captcha.token_audience == "shop"
     for bad in ("", "x" * 201, 42.5):
         with pytest.raises(ConfigError, match="SMS_TOKEN_AUDIENCE"):
             flow_app("shop", SMS_TOKEN_AUDIENCE=bad)

@@ -360,7 +360,7 @@ def test_voice_config_problems(make_app, config, fragment):
 
 def test_voice_credentials_fall_back_to_the_sms_keys_or_their_own(make_app, fake):
     app = make_app(["console"], SMS_VOICE_PROVIDERS=["aliyun"], SMS_ALIYUN_VOICE_ACCESS_KEY_ID="voice-only-key")
-    voice = app.extensions["sms"].settings(app).voice
+    voice = app.extensions["sms"].check(app).voice
     assert voice.provider_settings["aliyun"]["ACCESS_KEY_ID"] == "voice-only-key"
     assert voice.provider_settings["aliyun"]["ACCESS_KEY_SECRET"] == app.config["SMS_ALIYUN_ACCESS_KEY_SECRET"]
     assert app.config["SMS_ALIYUN_VOICE_ENDPOINT"]  # the fake's; the default is dyvmsapi.aliyuncs.com

@@ -92,7 +92,7 @@ def test_aliyun_voice_report(app, fake):
     assert answered.delivered_at is not None and answered.delivered_at.isoformat() == "2026-11-22T10:00:20+08:00"
     assert (missed.status, missed.code, missed.channel) == ("failed", "200005", "voice")  # never answered
     with app.app_context():
-        assert app.extensions["sms"].status("login-42") == answered
+        assert app.extensions["sms"].receipts.status("login-42") == answered
 
 
 def test_tencent_voice_code_callback_finds_the_out_id_by_call_id(app, fake):

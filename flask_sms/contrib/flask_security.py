@@ -19,14 +19,12 @@ the refusal answer the client as itself (429 with ``Retry-After``, 403, ...).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import current_app, g
+from flask import g
 
 from ..errors import SmsError, SmsHTTPError
-
-if TYPE_CHECKING:
-    from ..extension import SmsExtension
+from ..interface import current_sms
 
 #: ``SECURITY_SMS_SERVICE = "flask_sms"``
 SERVICE = "flask_sms"
@@ -47,8 +45,8 @@ class FlaskSmsSender(SmsSenderBaseClass):
     def send_sms(self, from_number: str, to_number: str, msg: str) -> None:
         """Send the code in ``msg`` to ``to_number`` (E.164, as Flask-Security writes it); ``from_number`` is not
         used: Chinese vendors send from the account's sign name."""
-        sms: SmsExtension = current_app.extensions["sms"]
-        captcha = sms.settings().captcha
+        sms = current_sms()
+        captcha = sms.check().captcha
         if captcha is None:
             raise SmsError("flask_sms sends Flask-Security's codes through its flow: keep SMS_ENABLE_CAPTCHA on")
         found = captcha.security_code_pattern.search(msg)

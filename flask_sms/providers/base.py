@@ -83,13 +83,18 @@ RequestT = TypeVar("RequestT")
 RawT = TypeVar("RawT")
 
 
+#: the settings key that names the ``SMS_PROVIDERS`` entry an instance serves (lower case: no option's name)
+ENTRY = "entry"
+
+
 class Provider(ABC, Generic[RequestT, RawT]):
     """Subclasses fill in the class attributes and four methods: format, build, call, parse.
 
     Public: third-party vendors subclass it and register with
     :func:`flask_sms.register_provider` or the ``flask_sms.providers`` entry-point
     group (README, "Adding a vendor"). One instance is built per account, with
-    that account's parsed settings and ``SMS_TIMEOUT``.
+    that account's parsed settings and ``SMS_TIMEOUT``; the settings' :data:`ENTRY` names the
+    account (``"aliyun:backup"``), the instance's :attr:`name`.
     """
 
     #: the vendor's name in ``SMS_PROVIDERS``; an account's instance carries ``"vendor:label"``
@@ -126,6 +131,9 @@ class Provider(ABC, Generic[RequestT, RawT]):
     def __init__(self, settings: Mapping[str, Any], timeout: float) -> None:
         self.settings = settings
         self.timeout = timeout
+        entry = settings.get(ENTRY)
+        if entry:  # "aliyun:backup": its own result name and breaker
+            self.name = entry
         self.templates: Mapping[str, Template] = settings.get("TEMPLATES") or {}
         #: ``SMS_<NAME>_INTL_TEMPLATES``, or ``None`` when the account does not set it
         self.intl_templates: Mapping[str, Template] | None = settings.get("INTL_TEMPLATES")

@@ -45,7 +45,7 @@ def create_app(**config: object) -> Flask:
     def login():  # type: ignore[no-untyped-def]
         form = LoginForm()
         # --- flask_sms glue ---
-        if form.validate_on_submit() and sms.verify_form_code(form.phone, form.code):
+        if form.validate_on_submit() and sms.codes.verify_form_code(form.phone, form.code):
             session["user"] = form.phone.data
             return redirect("/")
         # --- end glue ---
