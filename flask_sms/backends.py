@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Flask
 
@@ -165,6 +165,30 @@ def cache_key_prefix(backend: Any) -> str:
     """The key prefix of a cachelib backend (a string, or Flask-Caching's callable), for the scripts' keys."""
     prefix = getattr(backend, "key_prefix", "") or ""
     return str(prefix() if callable(prefix) else prefix)
+
+
+def cache_redis_url(app: Flask, cache: Any) -> str | None:
+    """The ``SMS_STORAGE_URL`` naming the Redis a Flask-Caching ``cache=`` keeps its keys in, read from its public
+    config (the ``Cache(config=...)`` it was made with over the app's ``CACHE_*`` keys), or ``None``."""
+    config = {**app.config, **(cache.config or {})}
+    kind = str(config.get("CACHE_TYPE", "")).rsplit(".", 1)[-1].lower()
+    password = config.get("CACHE_REDIS_PASSWORD")
+    auth = f":{quote(str(password), safe='')}@" if password else ""
+    if kind in ("rediscache", "redis"):
+        if config.get("CACHE_REDIS_URL"):
+            return str(config["CACHE_REDIS_URL"])
+        host, port, db = (
+            config.get("CACHE_REDIS_HOST", "localhost"),
+            config.get("CACHE_REDIS_PORT", 6379),
+            config.get("CACHE_REDIS_DB", 0),
+        )
+        return f"redis://{auth}{host}:{port}/{db or 0}"
+    if kind in ("redisclustercache", "rediscluster"):
+        return f"redis+cluster://{auth}{config.get('CACHE_REDIS_CLUSTER', '')}"
+    if kind in ("redissentinelcache", "redissentinel"):
+        hosts = ",".join(f"{host}:{port}" for host, port in config.get("CACHE_REDIS_SENTINELS") or ())
+        return f"redis+sentinel://{auth}{hosts}/{config.get('CACHE_REDIS_SENTINEL_MASTER', 'mymaster')}"
+    return None
 
 
 def is_redis_url(url: str) -> bool:

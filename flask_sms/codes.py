@@ -28,6 +28,3 @@ CHALLENGE_FAILED: Final = "challenge_failed"
 
 #: what checking a code can say besides "ok"
 VERIFY_FAILURES: Final = (INVALID_CODE, CODE_EXPIRED, TOO_MANY_ATTEMPTS)
-
-#: the code of an attempt skipped because its provider's circuit breaker is open (``Attempt.code``; no call made)
-CIRCUIT_OPEN: Final = "circuit_open"

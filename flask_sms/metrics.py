@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from flask import Flask, current_app, has_app_context
 
-from .codes import CIRCUIT_OPEN
+from .results import CIRCUIT_OPEN
 from .signals import code_sent, code_verified, delivery_reported, provider_down, provider_up, sms_failed, sms_sent
 
 #: the breaker gauge's ``multiprocess_mode`` (see the module's docstring)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Final, Literal
+
+#: the code of an attempt skipped because its provider's circuit breaker is open (``Attempt.code``; no call made)
+CIRCUIT_OPEN: Final = "circuit_open"
 
 #: how one attempt ended for its numbers:
 #: ``sent`` the vendor accepted them; ``rejected`` final for those numbers (no failover);

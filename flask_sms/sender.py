@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from phonenumbers import PhoneNumber
 
 from .breaker import Breaker, Transition
-from .codes import CIRCUIT_OPEN
 from .errors import PhoneRejected, ProviderError, SendError, SmsError, UnknownPurpose
 from .phones import PhoneInput, is_mainland, parse_phones
 from .providers import AnyProvider, Payload, Reply
-from .results import Attempt, Outcome, SendResult, SentMessage, SmsMessage
+from .results import CIRCUIT_OPEN, Attempt, Outcome, SendResult, SentMessage, SmsMessage
 from .signals import provider_down, provider_up, sms_failed, sms_sent
 from .test_numbers import TEST_NUMBER
 

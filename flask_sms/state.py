@@ -134,21 +134,22 @@ def open_storage(app: Flask, settings: Settings, *, cache: Any, limiter: Any, cl
 def _open_cache(app: Flask, url: str, timeout: float, cache: Any, clock: Clock) -> Storage:
     """The cachelib backend codes and receipts are kept in, and the Redis client their scripts run on.
 
-    With flask_sms's own cache the client is built from ``SMS_STORAGE_URL``. A ``cache=`` passed in is used
-    through Flask-Caching's public API only, which hands out no Redis connection: a Redis ``cache=`` needs
-    ``SMS_STORAGE_URL`` to name that Redis, where the scripts then run, under the cache's key prefix.
+    With flask_sms's own cache the client is built from ``SMS_STORAGE_URL``. A Redis ``cache=`` passed in is
+    used through Flask-Caching's public API, which hands out no connection: the scripts run on a client built
+    from a Redis ``SMS_STORAGE_URL``, else from the cache's own ``CACHE_REDIS_*`` config, under its key prefix.
     """
     if cache is None:
         made = backends.make_cache(app, url, timeout, clock)
         backend = app.extensions["cache"][made]
         if not backends.is_redis_url(url):
             return Storage(backend)
-        return Storage(backend, backends.redis_client(url, timeout), backends.KEY_PREFIX)
+        return Storage(backend, backends.redis_client(url, timeout), backends.KEY_PREFIX, url)
     adopted = backends.adopt_cache(app, cache)
     backend = app.extensions["cache"][adopted]
     if not backends.is_redis_cache(backend):
         return Storage(backend)
-    if not backends.is_redis_url(url):
+    where = url if backends.is_redis_url(url) else backends.cache_redis_url(app, cache)
+    if where is None:
         raise ConfigError(
             [
                 (
@@ -158,7 +159,8 @@ def _open_cache(app: Flask, url: str, timeout: float, cache: Any, clock: Clock) 
                 )
             ]
         )
-    return Storage(backend, backends.redis_client(url, timeout), backends.cache_key_prefix(backend))
+    _redact.register_url_password(where)
+    return Storage(backend, backends.redis_client(where, timeout), backends.cache_key_prefix(backend), where)
 
 
 def _receipt_notes(app: Flask) -> tuple[str, ...]:
@@ -178,7 +180,7 @@ def _describe(url: str, storage: Storage, limits: RateLimits, *, cache: bool, li
     if not cache and not limiter:
         return _redact.url_without_password(url)
     if storage.redis is not None:
-        codes_in = _redact.url_without_password(url)  # the scripts' Redis: the codes' keys are written there
+        codes_in = _redact.url_without_password(storage.url)  # the scripts' Redis: the codes' keys are written there
     else:
         codes_in = backends.describe_cache(storage.cache)
     limits_in = backends.describe_limits(limits.storage)

@@ -475,6 +475,8 @@ class Storage:
     cache: Any
     redis: Any = None
     prefix: str = ""
+    #: the URL ``redis`` was built from (``""`` without one)
+    url: str = ""
 
 
 def store_for(storage: Storage) -> CodeStore:

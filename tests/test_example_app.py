@@ -455,12 +455,40 @@ def test_nested_keys_like_from_prefixed_env(example):
     assert config == {"SMS_ALIYUN_TEMPLATES": {"captcha": "SMS_1"}, "X": [1, 2]}
 
 
-def test_bad_sms_config_fails_at_startup(example, monkeypatch):
-    from flask_sms import ConfigError
-
+def test_a_broken_sms_config_answers_503_with_a_readable_page(example, monkeypatch, caplog):
+    """As flask_sms does: the app starts, its pages and routes answer 503 and say what to run, never a traceback."""
     monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["aliyun"]')  # no keys
-    with pytest.raises(ConfigError, match="SMS_ALIYUN_ACCESS_KEY_ID"):
-        example.create_app()
+    app = example.create_app()
+    assert any("sms check" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "flask --app example_app sms check" in text and "Traceback" not in text
+    assert "SMS_ALIYUN_ACCESS_KEY_ID" not in text  # the problems name the server's keys: listed in debug only
+    assert send_code(client).status_code == 503 and send_code(client).get_json()["error"] == "unavailable"
+
+    debug = example.create_app({"DEBUG": True}).test_client().get("/")
+    assert debug.status_code == 503 and "SMS_ALIYUN_ACCESS_KEY_ID" in debug.get_data(as_text=True)
+
+
+def test_sms_check_lists_a_broken_configs_problems_without_a_traceback(tmp_path):
+    """The path example_app/README.md sends people down to send real texts."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FLASK_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["FLASK_SMS_PROVIDERS"] = '["aliyun"]'
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "example_app", "sms", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "SMS_ALIYUN_ACCESS_KEY_ID" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("entry", ["huawei", "volcengine", "baidu", "qiniu", "yunpian", "netease", "aliyun:backup"])
@@ -522,7 +550,7 @@ def test_dev_inbox_shows_each_texts_delivery_status(make):
     assert (message["status"], message["status_code"]) == ("delivered", "DELIVRD")  # the console reports at once
     assert 'data-status="delivered"' in client.get("/").get_data(as_text=True)
     # a later report (a vendor's push, say) replaces it
-    book = app.extensions["sms"]._states[app].receipts
+    book = app.extensions["sms"]._states[app].receipts._book  # what a vendor's push reaches
     report = DeliveryReport("console", E164, "late", message["out_id"], "failed", "UNDELIV", "", None, None)
     book.accept(app, [report])
     (message,) = client.get(INBOX).get_json()["messages"]

@@ -211,6 +211,19 @@ def test_cache_without_limiter_warns_loudly_on_first_use(redis_server, caplog, m
     assert "SMS_STORAGE_URL" in warning and "per worker process" in warning
 
 
+def test_a_redis_cache_configured_by_host_and_port_keeps_the_codes_there(redis_server):
+    """A ``cache=`` set up with ``CACHE_REDIS_HOST``/``PORT``/``DB`` (no URL): the scripts run on that Redis."""
+    app = Flask("by_host")
+    app.config.update(SECRET_KEY="test-secret-key-for-flask-sms", SMS_PROVIDERS=["console"], SMS_SUPPRESS_SEND=True)
+    config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": "127.0.0.1", "CACHE_REDIS_PORT": redis_server.port}
+    cache = Cache(app, config={**config, "CACHE_REDIS_DB": 5, "CACHE_KEY_PREFIX": "mine_"})
+    SmsExtension(app, cache=cache)
+    response, codes = send(app, app.test_client())
+    assert response.status_code == 200 and len(codes) == 1
+    base = redis_server.url.rsplit("/", 1)[0]
+    assert redis.Redis.from_url(f"{base}/5").exists(f"mine_sms:{{captcha:{E164}}}:code")
+
+
 # -- Flask-Babel ----------------------------------------------------------------------------------------
 def test_flask_babel_picks_the_language_of_our_messages(existing):
     app, _ = existing(exempt=True)

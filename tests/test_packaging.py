@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -43,11 +44,32 @@ def built(tmp_path_factory) -> dict[str, Path]:
 def test_the_sdist_carries_the_tests_and_everything_they_need(built):
     with tarfile.open(built["sdist"]) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    needed = _tree("tests") | _tree("example_app") | _tree("flask_sms")
-    needed |= {"LICENSE", "README.md", "setup.cfg", "pyproject.toml", "MANIFEST.in"}
+    needed = _tree("tests") | _tree("example_app") | _tree("flask_sms") | _tree("docs") | _tree("bench")
+    needed |= {"LICENSE", "README.md", "CHANGES.md", "setup.cfg", "pyproject.toml", "MANIFEST.in"}
+    needed |= {".ci/constraints-min.txt", ".ci/run"}
     missing = sorted(name for name in needed if name not in names and not name.startswith("tests/.hypothesis"))
     assert missing == []
     assert {"tests/conftest.py", "tests/fake_vendor.py", "tests/helpers.py", "tests/vendor_config.py"} <= names
+
+
+def test_the_sdists_own_tests_of_the_files_it_carries_pass_from_the_unpacked_sdist(built, tmp_path):
+    """The README says the sdist runs its own tests: the ones that read the tree (README, docs, floors) pass there."""
+    with tarfile.open(built["sdist"]) as archive:
+        archive.extractall(tmp_path, filter="data")
+    (unpacked,) = tmp_path.iterdir()
+    chosen = sorted(str(path.relative_to(unpacked)) for path in unpacked.glob("tests/**/test_packaging.py"))
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not sdist and not wheel", *chosen],
+        cwd=unpacked,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and " skipped" not in done.stdout
 
 
 def test_the_wheel_carries_the_package_data(built):
