@@ -48,7 +48,7 @@ try:
 except PackageNotFoundError:  # a source tree on sys.path that was never installed
     __version__ = "0+unknown"
 
-# No handler and no level of our own: the app's logging config decides (README, "Logging"). Without one,
+# No handler and no level of our own: the app's logging config decides (docs: "Logging"). Without one,
 # Python's last-resort handler shows WARNING and up, and problems that break a route go to app.logger
 # (see flask_sms.reporting).
 

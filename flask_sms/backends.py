@@ -341,7 +341,7 @@ def eviction_warnings(clients: Sequence[Any]) -> list[str]:
             warnings.append(
                 f"could not read maxmemory-policy of {where} (CONFIG GET refused: {_redact.redact(str(exc))}); "
                 f"a managed Redis may not allow CONFIG: check in its console that it is {SAFE_POLICY!r}, or a full "
-                "Redis may evict live codes and cool-downs (README, Storage)"
+                "Redis may evict live codes and cool-downs (docs: The verification flow, Storage)"
             )
             continue
         for policy in dict.fromkeys(policies):
@@ -350,7 +350,7 @@ def eviction_warnings(clients: Sequence[Any]) -> list[str]:
                     f"{where} has maxmemory-policy {policy!r}: when Redis reaches maxmemory it evicts keys, and "
                     f"every flask_sms key (cool-downs, live codes, attempt and quota counters, redeemed tokens) has a "
                     f"TTL, so it can evict those: set maxmemory-policy {SAFE_POLICY!r}, and a full Redis refuses "
-                    "(flask_sms answers 503) instead of forgetting (README, Storage)"
+                    "(flask_sms answers 503) instead of forgetting (docs: The verification flow, Storage)"
                 )
     return list(dict.fromkeys(warnings))
 
@@ -364,7 +364,7 @@ def evicting_cache_warnings(backend: Any) -> list[str]:
     warning = (
         "the cache passed as cache= is a SimpleCache: past its CACHE_THRESHOLD it evicts the soonest-expiring "
         "keys, cool-downs and live codes first; use CACHE_TYPE 'flask_sms.memory.MemoryCache', which refuses "
-        "(503) instead of forgetting, or Redis (README, Storage)"
+        "(503) instead of forgetting, or Redis (docs: The verification flow, Storage)"
     )
     return [warning]
 

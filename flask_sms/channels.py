@@ -72,10 +72,15 @@ def _voice_providers(value: Any) -> tuple[str, ...]:
 
 #: the voice channel's core keys, declared once (each vendor's own are on its voice provider class)
 VOICE_KEYS: tuple[Option, ...] = (
-    Option("SMS_VOICE_PROVIDERS", [], _voice_providers),
-    Option("SMS_VOICE_RESEND_INTERVAL", 60, integer(1, 3600)),
-    Option("SMS_VOICE_PHONE_LIMITS", "3/hour;5/day", rate_limits),
-    Option("SMS_VOICE_AFTER", 1, integer(0, 10)),
+    Option(
+        "SMS_VOICE_PROVIDERS",
+        [],
+        _voice_providers,
+        doc="the vendors that call, in failover order: `aliyun`, `tencent`, `ronglian`, `console`",
+    ),
+    Option("SMS_VOICE_RESEND_INTERVAL", 60, integer(1, 3600), doc="seconds between two calls to one phone and purpose"),
+    Option("SMS_VOICE_PHONE_LIMITS", "3/hour;5/day", rate_limits, doc="calls per phone and purpose"),
+    Option("SMS_VOICE_AFTER", 1, integer(0, 10), doc="texts within `SMS_CODE_TTL` before a call is offered, 0 to 10"),
 )
 
 

@@ -79,6 +79,8 @@ class AppDefault:
     """A default that depends on the app (``app.debug``, ``app.testing``)."""
 
     compute: Callable[[Flask], Any]
+    #: the default, said for people (the docs' configuration page shows it)
+    doc: str = ""
 
 
 def _provider_names(value: Any) -> tuple[str, ...]:
@@ -140,86 +142,264 @@ def _inbox_in_debug(app: Flask) -> bool:
 SEND_KEYS: tuple[Option, ...] = (
     Option(
         "SMS_PROVIDERS",
-        AppDefault(_console_in_development),
+        AppDefault(
+            _console_in_development,
+            '`["console"]` when `app.debug` or `app.testing`; otherwise required (none with a vendor-checked `SMS_CODE_BACKEND`)',
+        ),
         _provider_names,
         hint=f" outside debug/testing, e.g. ['aliyun', 'tencent'] (choices: {', '.join(REGISTRY)})",
+        doc='provider names in failover order: `aliyun`, `tencent`, `ronglian`, `ihuyi`, `huawei`, `volcengine`, `baidu`, `qiniu`, `yunpian`, `netease`, `console`, your own (see Adding a vendor); `"name:label"` adds another account of a vendor (see below)',
     ),
-    Option("SMS_TIMEOUT", 5, seconds(0, 120)),
-    Option("SMS_FAILOVER_ON_TIMEOUT", False, boolean),
-    Option("SMS_CIRCUIT_BREAKER", {"failures": 5, "window": 60, "cooldown": 30}, circuit_breaker, none_is_value=True),
-    Option("SMS_STRATEGY", "order", choice("order", "weighted", describe="'order' or 'weighted'")),
-    Option("SMS_WEIGHTS", {}, weights),
-    Option("SMS_PROXY", UNSET, proxy, shown=url_without_password),
-    Option("SMS_DEFAULT_REGION", "CN", region),
-    Option("SMS_SUPPRESS_SEND", AppDefault(lambda app: bool(app.testing)), boolean),
-    Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256)),
-    Option("SMS_IDEMPOTENCY_TTL", 86400, integer(60, 30 * 86400)),
+    Option("SMS_TIMEOUT", 5, seconds(0, 120), doc="seconds for one vendor call (connect + read), applied to every SDK"),
+    Option(
+        "SMS_FAILOVER_ON_TIMEOUT",
+        False,
+        boolean,
+        doc="also fail over when a vendor's answer never came (outcome `unknown`): a possible duplicate text rather than a possible loss (see Failover)",
+    ),
+    Option(
+        "SMS_CIRCUIT_BREAKER",
+        {"failures": 5, "window": 60, "cooldown": 30},
+        circuit_breaker,
+        none_is_value=True,
+        doc="skip a provider for `cooldown` s after `failures` failed or unknown sends within `window` s; `None` turns it off",
+    ),
+    Option(
+        "SMS_STRATEGY",
+        "order",
+        choice("order", "weighted", describe="'order' or 'weighted'"),
+        doc='`"order"`: `SMS_PROVIDERS` order; `"weighted"`: each send draws its first provider by `SMS_WEIGHTS`, the rest follow in order',
+    ),
+    Option(
+        "SMS_WEIGHTS", {}, weights, doc='provider entry → weight for `"weighted"`, e.g. `{"aliyun": 80, "tencent": 20}`'
+    ),
+    Option(
+        "SMS_PROXY",
+        UNSET,
+        proxy,
+        shown=url_without_password,
+        doc="proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`, with `user:password@` if needed) for every vendor call; `NO_PROXY` still applies, as in `requests`; `False`: none, whatever the environment says (see Running in production)",
+    ),
+    Option("SMS_DEFAULT_REGION", "CN", region, doc="region for numbers written without a country code"),
+    Option(
+        "SMS_SUPPRESS_SEND",
+        AppDefault(lambda app: bool(app.testing), "`app.testing`"),
+        boolean,
+        doc="record instead of sending (see Testing your app)",
+    ),
+    Option("SMS_MAX_CONCURRENCY", 8, integer(1, 256), doc="chunks of a batch in flight at once"),
+    Option(
+        "SMS_IDEMPOTENCY_TTL",
+        86400,
+        integer(60, 30 * 86400),
+        doc="seconds an idempotent send's `out_id` and result are kept (`send_sms(..., idempotent=True)`, the Celery task; see Celery), 60 to 30 days",
+    ),
     Option(
         "SMS_METRICS",
         None,
         choice(None, True, False, describe="True, False, or unset: on when prometheus_client is installed"),
+        doc="Prometheus metrics (see Metrics): `True` (a config problem without `prometheus_client`), `False`",
     ),
-    Option("SMS_ENABLE_CAPTCHA", True, boolean),
-    Option("SMS_TEST_NUMBERS", {}, test_numbers),
+    Option(
+        "SMS_ENABLE_CAPTCHA",
+        True,
+        boolean,
+        doc="set `False` to use only `send_sms`: no routes, no storage, no `SECRET_KEY` needed",
+    ),
+    Option(
+        "SMS_TEST_NUMBERS",
+        {},
+        test_numbers,
+        doc='E.164 number → fixed code, e.g. `{"+8613800000000": "246810"}`: numbers no text or call ever reaches, whose fixed code verifies (see Test numbers); each code has `SMS_CODE_LENGTH` digits, at least 6',
+    ),
     Option(
         "SMS_LANGUAGE",
         None,
         choice(
             None, "", *LANGUAGES, describe="'zh-CN', 'zh-TW' or 'en': the language when the request's has no catalogue"
         ),
+        doc='`"zh-CN"`, `"zh-TW"` or `"en"`: the language of messages when the request\'s language has none (see Languages)',
     ),
 )
 
 FLOW_KEYS: tuple[Option, ...] = (
-    Option("SMS_REGISTER_ROUTES", True, boolean),
-    Option("SMS_URL_PREFIX", "", url_path_prefix),
-    Option("SMS_SUBDOMAIN", UNSET, subdomain),
-    Option("SMS_DEFAULT_PURPOSE", DEFAULT_PURPOSE),
-    Option("SMS_CAPTCHA_PURPOSES", [DEFAULT_PURPOSE], names),
-    Option("SMS_CODE_LENGTH", 6, integer(4, 10)),
-    Option("SMS_CODE_TTL", 300, integer(30, 600)),
-    Option("SMS_TOKEN_TTL", 600, integer(30, 86400)),
-    Option("SMS_TOKEN_AUDIENCE", AppDefault(lambda app: app.import_name), audience),
-    Option("SMS_MAX_ATTEMPTS", 5, integer(1, 100)),
-    Option("SMS_RESEND_INTERVAL", 60, integer(1, 3600)),
-    Option("SMS_PHONE_LIMITS", "5/hour;10/day", rate_limits),
-    Option("SMS_IP_LIMITS", "20/hour", rate_limits),
-    Option("SMS_GLOBAL_LIMITS", "1000/hour", rate_limits),
-    Option("SMS_VERIFY_IP_LIMITS", "60/hour", rate_limits),
-    Option("SMS_IPV6_PREFIX", 64, integer(16, 128)),
-    Option("SMS_ALLOWED_ORIGINS", [], origins),
-    Option("SMS_ALLOWED_REGIONS", ["CN"], regions_or_all),
-    Option("SMS_ALLOWED_NUMBER_TYPES", ["mobile"], number_types),
-    Option("SMS_DEV_INBOX", AppDefault(_inbox_in_debug), boolean),
+    Option(
+        "SMS_REGISTER_ROUTES",
+        True,
+        boolean,
+        doc="set `False` to keep `send_code`/`verify_code` (and the limits) without registering the two routes",
+    ),
+    Option("SMS_URL_PREFIX", "", url_path_prefix, doc='prefix for the blueprint\'s routes, e.g. `"/api"`'),
+    Option(
+        "SMS_SUBDOMAIN",
+        UNSET,
+        subdomain,
+        doc='subdomain for the routes, e.g. `"api"` (Flask needs `SERVER_NAME` for subdomain routing)',
+    ),
+    Option("SMS_DEFAULT_PURPOSE", DEFAULT_PURPOSE, doc="purpose when a request gives none"),
+    Option(
+        "SMS_CAPTCHA_PURPOSES",
+        [DEFAULT_PURPOSE],
+        names,
+        doc="purposes that may be sent through the routes; each needs a template taking `code` (and `minutes`)",
+    ),
+    Option("SMS_CODE_LENGTH", 6, integer(4, 10), doc="digits per code, 4 to 10"),
+    Option(
+        "SMS_CODE_TTL",
+        300,
+        integer(30, 600),
+        doc="seconds a code lives, 30 to 600; the template's `minutes` is this in whole minutes",
+    ),
+    Option(
+        "SMS_TOKEN_TTL",
+        600,
+        integer(30, 86400),
+        doc="seconds the verify route's `token` can be redeemed (`sms.redeem_token`), 30 to 86400",
+    ),
+    Option(
+        "SMS_TOKEN_AUDIENCE",
+        AppDefault(lambda app: app.import_name, "the app's import name (`app.import_name`)"),
+        audience,
+        doc='who the verification tokens are for: signed into each token, and `sms.redeem_token` refuses a token minted for any other audience, even with the same `SECRET_KEY`. Give staging its own (`"shop-staging"`), or a token minted there redeems in production; give two apps one audience only when they are one service on one storage (a token then redeems once across both)',
+    ),
+    Option(
+        "SMS_MAX_ATTEMPTS",
+        5,
+        integer(1, 100),
+        doc="wrong codes that kill the live code; a new code (a successful send) gets a fresh budget (see Codes)",
+    ),
+    Option(
+        "SMS_RESEND_INTERVAL",
+        60,
+        integer(1, 3600),
+        doc="seconds between two codes to one phone and purpose (a true cool-down)",
+    ),
+    Option("SMS_PHONE_LIMITS", "5/hour;10/day", rate_limits, doc="successful sends per phone and purpose"),
+    Option("SMS_IP_LIMITS", "20/hour", rate_limits, doc="send attempts per client IP (failed vendor calls count)"),
+    Option(
+        "SMS_GLOBAL_LIMITS",
+        "1000/hour",
+        rate_limits,
+        doc="codes handed to a vendor across the whole app, a ceiling against SMS pumping",
+    ),
+    Option("SMS_VERIFY_IP_LIMITS", "60/hour", rate_limits, doc="verify requests per client IP"),
+    Option(
+        "SMS_IPV6_PREFIX",
+        64,
+        integer(16, 128),
+        doc="the per-IP limits count an IPv6 client by its network of this many bits (16 to 128): one subscriber gets a whole /64",
+    ),
+    Option(
+        "SMS_ALLOWED_ORIGINS",
+        [],
+        origins,
+        doc='web origins, besides the app\'s own, whose browser requests the routes accept, e.g. `["https://m.example.com"]` (scheme and host); `["*"]` turns the cross-site refusal off',
+    ),
+    Option(
+        "SMS_ALLOWED_REGIONS",
+        ["CN"],
+        regions_or_all,
+        doc='regions whose numbers may receive codes; `["*"]` for all (regions outside mainland China need a provider that can text them: a config problem otherwise, see `SMS_<NAME>_INTL_TEMPLATES`)',
+    ),
+    Option(
+        "SMS_ALLOWED_NUMBER_TYPES",
+        ["mobile"],
+        number_types,
+        doc='[phonenumbers\' number types](https://github.com/daviddrysdale/python-phonenumbers/blob/dev/python/phonenumbers/phonenumberutil.py) that may receive codes, lower-case: `mobile`, `fixed_line`, `toll_free`, `premium_rate`, `shared_cost`, `voip`, `personal_number`, `pager`, `uan`, `voicemail`; `fixed_line_or_mobile` (US and Canadian numbers) counts as mobile; `["*"]` for all',
+    ),
+    Option(
+        "SMS_DEV_INBOX",
+        AppDefault(_inbox_in_debug, "on in debug mode with a `console` provider"),
+        boolean,
+        doc="serve the dev inbox, `GET {SMS_URL_PREFIX}/sms_dev/inbox`: the last 50 texts and calls of the `console` provider, codes included (see The dev inbox); on outside debug and testing it is a config problem",
+    ),
     # Flask-Security-Too's codes (flask_sms.contrib.flask_security): the purpose they are sent under, and how
     # the code is found in the message it hands over
-    Option("SMS_SECURITY_PURPOSE", "login"),
-    Option("SMS_SECURITY_CODE_PATTERN", r"\d{4,10}", regex),
+    Option(
+        "SMS_SECURITY_PURPOSE",
+        "login",
+        doc='the purpose Flask-Security-Too\'s codes are sent under (`SECURITY_SMS_SERVICE = "flask_sms"`); it needs a template taking `code`, not a place in `SMS_CAPTCHA_PURPOSES`',
+    ),
+    Option(
+        "SMS_SECURITY_CODE_PATTERN",
+        r"\d{4,10}",
+        regex,
+        doc="a regular expression that finds the code in Flask-Security-Too's message (its first match is sent as the template's `code`)",
+    ),
     Option(
         "SMS_STORAGE_URL",
         MEMORY_STORAGE,
         url_with_scheme(*STORAGE_SCHEMES, describe=f"start with one of {', '.join(STORAGE_SCHEMES)}"),
         shown=url_without_password,
+        doc="codes (Flask-Caching) and limits (Flask-Limiter) storage: `memory://`, `redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`",
     ),
     Option(
         "SMS_FRAUD_GUARD",
         "standard",
         choice(*GUARD_MODES, None, describe="'standard', 'strict', 'monitor' or None (off)"),
         none_is_value=True,
+        doc='the fraud guard: `"standard"`, `"strict"` (climbs on less evidence), `"monitor"` (judges, signals and logs, never refuses) or `None` (off); see Abuse defence',
     ),
-    Option("SMS_SAFE_NUMBERS", [], e164_numbers),
-    Option("SMS_CHALLENGE", UNSET, challenge_settings, secret=True),
-    Option("SMS_CHALLENGE_MODE", "adaptive", choice(*CHALLENGE_MODES, describe="'adaptive' or 'always'")),
+    Option(
+        "SMS_SAFE_NUMBERS",
+        [],
+        e164_numbers,
+        doc="E.164 numbers the guard never challenges, blocks or counts (your staff's, your monitoring's), e.g. `[\"+8613800138000\"]`",
+    ),
+    Option(
+        "SMS_CHALLENGE",
+        UNSET,
+        challenge_settings,
+        secret=True,
+        doc='the human check the guard asks for: `{"provider": "tencent" \\| "aliyun" \\| "geetest" \\| "turnstile", ...its keys, "endpoint": optional}` (see Human checks); or your own with `@sms.challenge_verifier`',
+    ),
+    Option(
+        "SMS_CHALLENGE_MODE",
+        "adaptive",
+        choice(*CHALLENGE_MODES, describe="'adaptive' or 'always'"),
+        doc='`"adaptive"`: a human check only when the guard asks for one (`428 challenge_required`); `"always"`: every send needs one',
+    ),
 )
 
 #: delivery receipts: on when ``SMS_RECEIPT_TOKEN`` is set
 RECEIPT_KEYS: tuple[Option, ...] = (
-    Option("SMS_RECEIPT_TOKEN", UNSET, receipt_token, secret=True),
-    Option("SMS_RECEIPT_ALLOWED_IPS", [], networks),
-    Option("SMS_RECEIPT_MAX_BYTES", 1024 * 1024, integer(1024, 64 * 1024 * 1024)),
-    Option("SMS_RECEIPT_TTL", 3 * 86400, integer(60, 90 * 86400)),
-    Option("SMS_RECEIPT_LIMITS", "6000/minute", rate_limits),
-    Option("SMS_RECEIPT_MAX_STORED_BYTES", 256 * 1024 * 1024, integer(1024 * 1024, 1 << 40)),
+    Option(
+        "SMS_RECEIPT_TOKEN",
+        UNSET,
+        receipt_token,
+        secret=True,
+        doc="turns receipts on: registers the receipt route, which refuses any push without it (`?token=`, or as the last path segment), and makes each send record its message ids. At least 16 URL-safe characters: `python -c 'import secrets; print(secrets.token_urlsafe(24))'`. Masked in every log",
+    ),
+    Option(
+        "SMS_RECEIPT_ALLOWED_IPS",
+        [],
+        networks,
+        doc='source networks allowed to push, e.g. `["203.0.113.0/24", "2001:db8::/32"]`; checked before the token',
+    ),
+    Option(
+        "SMS_RECEIPT_MAX_BYTES",
+        1024 * 1024,
+        integer(1024, 64 * 1024 * 1024),
+        doc="the largest push body read; a bigger one gets `413` before anything parses it",
+    ),
+    Option(
+        "SMS_RECEIPT_TTL",
+        3 * 86400,
+        integer(60, 90 * 86400),
+        doc="seconds the de-duplication marks, the message-id map and the latest status are kept",
+    ),
+    Option(
+        "SMS_RECEIPT_LIMITS",
+        "6000/minute",
+        rate_limits,
+        doc="pushes read per window, all vendors together (the `SMS_IP_LIMITS` syntax); past it `429` with `Retry-After`, and the vendor retries",
+    ),
+    Option(
+        "SMS_RECEIPT_MAX_STORED_BYTES",
+        256 * 1024 * 1024,
+        integer(1024 * 1024, 1 << 40),
+        doc="the most the receipts may store (what each report stores is counted as it is stored, in windows of `SMS_RECEIPT_TTL`, since it all expires within one): once it is reached pushes get `503` and store nothing (the pushes in flight may pass it by what they store), so forged pushes that carry a leaked token cannot fill the storage and crowd out codes and limits",
+    ),
 )
 
 

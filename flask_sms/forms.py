@@ -62,7 +62,7 @@ def csrf_passed(field: Any) -> bool:
 
     It applies when the app has ``CSRFProtect`` or the field belongs to a form with
     CSRF on (``meta.csrf``), and ``WTF_CSRF_ENABLED`` is not false. Otherwise the
-    caller's own CSRF check is trusted (README: call this after it).
+    caller's own CSRF check is trusted (the docs: call this after it).
     """
     meta = getattr(field, "meta", None)
     if not _csrf_applies(meta) or g.get("csrf_valid", False):  # csrf_valid: CSRFProtect checked this request

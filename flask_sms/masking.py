@@ -6,7 +6,7 @@ Vendors push delivery reports to a URL that carries ``SMS_RECEIPT_TOKEN``, in it
 werkzeug's access log, but a server's access log (gunicorn's ``--access-logfile``, a
 proxy's) writes the URL as it came. :class:`AccessLogFilter` masks it there, without
 knowing the token: it is the part of a ``/sms_receipts/`` URL that holds one. Add it
-to the access logger (README, "The token in logs")::
+to the access logger (docs: "Delivery receipts", "The token in logs")::
 
     # gunicorn.conf.py
     import logging

@@ -435,6 +435,8 @@ class Option:
     shown: Callable[[Any], Any] | None = None
     #: an explicit ``None`` in the config is a value (it turns the feature off), not "use the default"
     none_is_value: bool = False
+    #: what the key does, for people (Markdown): the docs' configuration page is rendered from it
+    doc: str = ""
 
     def problems(self, key: str, value: Any) -> tuple[Any, list[str]]:
         """The parsed value and the problems with it, each a whole sentence naming ``key``."""

@@ -38,7 +38,7 @@ class Receipts:
 
     Reports live in the code storage (``SMS_STORAGE_URL``) for ``SMS_RECEIPT_TTL`` seconds, across
     workers with Redis. A report is announced (``delivery_reported``) once every time it is new, and
-    marked seen only when every handler returned: see the README's "Delivery receipts".
+    marked seen only when every handler returned: see the docs' "Delivery receipts".
     """
 
     def __init__(self, app: Flask, book: ReceiptBook, settings: Settings, providers: Sequence[AnyProvider]) -> None:

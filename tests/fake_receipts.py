@@ -17,7 +17,7 @@ Plugs into :class:`fake_vendor.FakeVendor` (its ``actions`` and ``reply_hooks``)
   newer vendors' formats are built by their fakes (``receipt_pushes``); Baidu's and
   NetEase's pushes carry their signatures.
 
-Written from the vendors' docs (see docs/vendors.md, "Receipts"), not from flask_sms.
+Written from the vendors' docs (see docs/vendors/<vendor>.md, "Receipts"), not from flask_sms.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ code or credential reaches a log line or an exception, even in part.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import pytest
@@ -159,34 +158,3 @@ def test_an_echoing_reply_is_masked_before_it_is_shortened(make_app, fake, caplo
     joined = str(caught.value) + caplog.text
     assert [part for part in _parts(CREDS.ronglian_sid) if part in joined] == []
     assert "***" in joined
-
-
-def test_the_readme_lists_every_code_that_does_not_fail_over():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("**Outcome tables.**") :]
-    table = table[: table.index("\n\n", table.index("| vendor |"))]
-    header, _, *rows = [line.strip("|").split(" | ") for line in table[table.index("| vendor |") :].splitlines()]
-    columns = [
-        next(outcome for outcome in ("rejected", "content", "unknown") if outcome in cell) for cell in header[1:]
-    ]
-    cells = {row[0].strip().lower(): dict(zip(columns, row[1:])) for row in rows}
-    misplaced = [
-        (vendor, code, outcome)
-        for vendor in VENDORS
-        for code, outcome in provider_class(vendor).error_classes.items()
-        if outcome != "failed" and f"`{code}`" not in cells[vendor][outcome]
-    ]
-    assert misplaced == [], f"README's outcome table misses (or puts in another column) {misplaced}"
-    # and lists no code (outside its explanations in parentheses) in a column its provider does not give it;
-    # Tencent's "unknown" are its SDK's names for a broken-off reply, classed in its module, not its table
-    listed = [
-        (vendor, code, outcome)
-        for vendor in VENDORS
-        for outcome, cell in cells[vendor].items()
-        if (vendor, outcome) != ("tencent", "unknown")
-        for code in re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", cell))
-    ]
-    stale = [(v, code, outcome) for v, code, outcome in listed if provider_class(v).error_classes.get(code) != outcome]
-    assert stale == [], f"README's outcome table lists codes the providers class otherwise: {stale}"

@@ -287,16 +287,17 @@ def test_the_access_log_filter_masks_the_token_for_stdlib_loggers():
 
 
 def test_the_access_log_filter_masks_the_token_in_gunicorns_access_log(fake, receipts, tmp_path):
-    """The README's gunicorn snippet, run: ``--access-logfile`` with the request line, the path and %(q)s."""
+    """The docs' gunicorn snippet (docs/receipts.md), run: ``--access-logfile`` with the request line, the path
+    and %(q)s."""
     from pathlib import Path
 
     from test_scale import _gunicorn_env, _stop_group, call
     from test_workers import start_gunicorn
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "receipts.md").read_text()
     (snippet,) = [b for b in readme.split("```python\n")[1:] if b.startswith("# gunicorn.conf.py")]
     conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text(snippet.split("```")[0])  # the README's own snippet
+    conf.write_text(snippet.split("```")[0])  # the docs' own snippet
     access = tmp_path / "access.log"
     env = _gunicorn_env(fake.url, fake.host, "memory://")
     env["FLASK_SMS_PROVIDERS"] = json.dumps(["tencent"])

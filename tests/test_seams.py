@@ -210,15 +210,3 @@ def test_a_request_trace_never_calls_back_up(make_app, fake):
     assert sent.status_code == 200 and wrong.status_code == 400 and outbox
     assert entered == {0, 1, 2, 3, 4, 5}  # the trace saw every layer at work
     assert climbs == []
-
-
-def test_the_readme_layout_map_names_every_module():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("### How the code is laid out") :]
-    modules = {path.name for path in (root / "flask_sms").glob("*.py") if path.name != "__init__.py"}
-    missing = sorted(name for name in modules if f"`{name}`" not in table)
-    assert missing == [], f"README's layout map does not name {missing}"
-    assert "`providers/`" in table

@@ -101,7 +101,7 @@ def test_qiniu_texts_numbers_abroad_through_its_oversea_api(make_app, fake):
     assert all(message.message_id for message in result.messages)
 
 
-# the vendors' published codes, as the docs describe them (docs/vendors.md cites each)
+# the vendors' published codes, as the docs describe them (docs/vendors/<vendor>.md cites each)
 RECLASSIFIED = [
     ("huawei", "E200024", "failed"),  # 没有国际短信能力: 未开通国际短信能力
     ("huawei", "E200025", "failed"),  # 国际短信接收方通道校验失败: 确认发送范围

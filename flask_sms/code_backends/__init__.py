@@ -40,6 +40,7 @@ BACKEND_KEYS: tuple[Option, ...] = (
         "SMS_CODE_BACKEND",
         LOCAL,
         choice(LOCAL, *BACKENDS, describe=f"one of {', '.join([LOCAL, *BACKENDS])}"),
+        doc='where codes are made and checked: `"local"` (here, as an HMAC in `SMS_STORAGE_URL`), `"aliyun_pnvs"` (Aliyun\'s PNVS makes, texts and checks them with its system sign and template) or `"volcengine"` (Volcengine\'s 短信验码, with the message group\'s own sign and OTP template): see Vendor-checked codes',
     ),
 )
 

@@ -49,10 +49,20 @@ class AliyunPnvs(CodeBackend[AliyunRequest, dict[str, Any]]):
     extra = "aliyun"
     sdk_module = "aliyunsdkcore.client"
     options = (
-        Option("SIGN_NAME"),  # the system-provided sign (赠送签名) of the PNVS console
-        Option("TEMPLATE_CODE"),  # the system-provided template (赠送模板), with ${code} (and ${min})
-        Option("SCHEME_NAME", UNSET, _scheme_name),  # the verification service (方案); unset: the default one
-        Option("ENDPOINT", "dypnsapi.aliyuncs.com", host("dypnsapi.aliyuncs.com")),
+        Option(
+            "SIGN_NAME", doc="`SignName`: a system-provided sign (赠送签名)"
+        ),  # the system-provided sign (赠送签名) of the PNVS console
+        Option(
+            "TEMPLATE_CODE",
+            doc="`TemplateCode`: a system template that goes with the sign, with `${code}` (and `${min}`, sent as the code's minutes)",
+        ),  # the system-provided template (赠送模板), with ${code} (and ${min})
+        Option(
+            "SCHEME_NAME",
+            UNSET,
+            _scheme_name,
+            doc="`SchemeName`, the verification scheme (方案名称, at most 20 characters); sent with both calls",
+        ),  # the verification service (方案); unset: the default one
+        Option("ENDPOINT", "dypnsapi.aliyuncs.com", host("dypnsapi.aliyuncs.com"), doc="`host` or `host:port`"),
     )
     shared_options = shared(AliyunProvider.options, "ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "REGION", "SCHEME")
     sdk_loggers = AliyunProvider.sdk_loggers

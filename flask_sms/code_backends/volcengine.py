@@ -57,7 +57,11 @@ class VolcengineVerify(CodeBackend[VolcengineRequest, VolcengineRaw]):
     label = "VERIFY"
     options = (
         # a template of type CN_OTP in the message group, whose one variable is ${code}
-        Option("TEMPLATE_ID", hint=" (a CN_OTP template of the message group, e.g. 'ST_6f8c1234')"),
+        Option(
+            "TEMPLATE_ID",
+            hint=" (a CN_OTP template of the message group, e.g. 'ST_6f8c1234')",
+            doc="`TemplateID`: a `CN_OTP` template of the message group, its one variable `code`",
+        ),
     )
     shared_options = shared(
         VolcengineProvider.options,

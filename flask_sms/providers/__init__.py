@@ -165,7 +165,7 @@ def provider_class(entry: str) -> type[AnyProvider]:
     return loaded
 
 
-#: what a provider module needs, importable from here (README, "Adding a vendor")
+#: what a provider module needs, importable from here (docs: "Adding a vendor")
 __all__ = [
     "ENTRY_POINT_GROUP",
     "REGISTRY",

@@ -70,17 +70,28 @@ class AliyunProvider(Provider[AliyunRequest, dict[str, Any]]):
     max_per_request = 1000
     takes_sign = True
     options = (
-        Option("ACCESS_KEY_ID", secret=True),
-        Option("ACCESS_KEY_SECRET", secret=True),
-        Option("SIGN_NAME"),
-        Option("TEMPLATES", parse=templates),
-        Option("REGION", "cn-hangzhou"),
-        Option("ENDPOINT", "dysmsapi.aliyuncs.com", host("dysmsapi.aliyuncs.com")),
-        Option("SCHEME", "https", scheme),
+        Option(
+            "ACCESS_KEY_ID", secret=True, doc="the AccessKey ID of an Aliyun account or RAM user allowed to send SMS"
+        ),
+        Option("ACCESS_KEY_SECRET", secret=True, doc="the AccessKey secret that goes with it"),
+        Option(
+            "SIGN_NAME",
+            doc='the approved sign name (签名), e.g. `"我的应用"`; a template\'s own `"sign"` replaces it for that purpose',
+        ),
+        Option("TEMPLATES", parse=templates, doc='purpose → template code, e.g. `{"captcha": "SMS_153055065"}`'),
+        Option("REGION", "cn-hangzhou", doc="the region the SDK signs for"),
+        Option(
+            "ENDPOINT",
+            "dysmsapi.aliyuncs.com",
+            host("dysmsapi.aliyuncs.com"),
+            doc='`host` or `host:port` of the SMS API, e.g. `"dysmsapi.ap-southeast-1.aliyuncs.com"` for Singapore',
+        ),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
         Option(
             "SDK",
             "v1",
             choice("v1", "v2", describe='"v1" (aliyun-python-sdk-core) or "v2" (alibabacloud_dysmsapi20170525)'),
+            doc='which of Aliyun\'s SDKs sends: `"v1"`, `aliyun-python-sdk-core` (extra `[aliyun]`), or `"v2"`, `alibabacloud_dysmsapi20170525` on `alibabacloud-tea-openapi` (extra `[aliyun-v2]`); the same outcomes, `OutId`, QuerySendDetails and breaker either way (see Vendor notes)',
         ),
     )
     receipt_formats = ("application/json",)
@@ -297,10 +308,18 @@ class AliyunVoiceProvider(VoiceProvider[AliyunRequest, dict[str, Any]]):
     extra = "aliyun"
     sdk_module = "aliyunsdkcore.client"
     options = (
-        Option("TEMPLATES", parse=templates),
-        Option("ENDPOINT", "dyvmsapi.aliyuncs.com", host("dyvmsapi.aliyuncs.com")),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → the TTS template (`TtsCode`), its `params` the `TtsParam` variables, e.g. `{"captcha": {"id": "TTS_171115079", "params": ["code"]}}`',
+        ),
+        Option("ENDPOINT", "dyvmsapi.aliyuncs.com", host("dyvmsapi.aliyuncs.com"), doc="`host` or `host:port`"),
         # 被叫显号: only for templates of the dedicated mode (专属模式); the common mode leaves it out
-        Option("SHOW_NUMBER", UNSET),
+        Option(
+            "SHOW_NUMBER",
+            UNSET,
+            doc="`CalledShowNumber`, for templates of the dedicated mode (专属模式); the common mode leaves it out",
+        ),
     )
     shared_options = shared(AliyunProvider.options, "ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "REGION", "SCHEME")
     receipt_formats = ("application/json",)

@@ -97,15 +97,33 @@ class BaiduProvider(Provider[BaiduRequest, BaiduRaw]):
     max_per_request = 200
     takes_sign = True  # a template's "sign" is the purpose's own signature id
     options = (
-        Option("ACCESS_KEY_ID", secret=True),
-        Option("SECRET_ACCESS_KEY", secret=True),
-        Option("SIGNATURE_ID", hint=" (the sign's id, e.g. 'sms-sign-AbCdEf12345')"),
-        Option("TEMPLATES", parse=templates),
-        Option("ENDPOINT", "smsv3.bj.baidubce.com", host("smsv3.bj.baidubce.com")),
-        Option("SCHEME", "https", scheme),
+        Option("ACCESS_KEY_ID", secret=True, doc="the Baidu AI Cloud AccessKey ID"),
+        Option("SECRET_ACCESS_KEY", secret=True, doc="the Secret Access Key that goes with it"),
+        Option(
+            "SIGNATURE_ID",
+            hint=" (the sign's id, e.g. 'sms-sign-AbCdEf12345')",
+            doc='the sign\'s id (签名ID), e.g. `"sms-sign-AbCdEf12345"`',
+        ),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "sms-tmpl-wHoJXL09355", "params": ["code"]}` (sent as `contentVar`, a JSON object); a `"sign"` here is a signature id',
+        ),
+        Option(
+            "ENDPOINT",
+            "smsv3.bj.baidubce.com",
+            host("smsv3.bj.baidubce.com"),
+            doc="`host` or `host:port` of the SMS v3 API (Suzhou: `smsv3.su.baidubce.com`)",
+        ),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
         # the token of the status callback's signature (md5(token + timestamp + body)); by default
         # Baidu's is the account id (百度智能云ID). Set, a push without the right signature is refused
-        Option("CALLBACK_TOKEN", UNSET, secret=True),
+        Option(
+            "CALLBACK_TOKEN",
+            UNSET,
+            secret=True,
+            doc="the token Baidu signs its status pushes with (`md5(token + timestamp + body)`; by default your 百度智能云 account id): set, a push whose `signature` does not match is refused `403`. Secret",
+        ),
     )
     sdk_loggers = ("baidubce", *_NOISY)
     # SMS/s/Fkijy9cdv 状态回调: one report per push, JSON, answered HTTP 200 (body free)

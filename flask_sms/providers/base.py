@@ -92,7 +92,7 @@ class Provider(ABC, Generic[RequestT, RawT]):
 
     Public: third-party vendors subclass it and register with
     :func:`flask_sms.register_provider` or the ``flask_sms.providers`` entry-point
-    group (README, "Adding a vendor"). One instance is built per account, with
+    group (docs: "Adding a vendor"). One instance is built per account, with
     that account's parsed settings and ``SMS_TIMEOUT``; the settings' :data:`ENTRY` names the
     account (``"aliyun:backup"``), the instance's :attr:`name`.
     """
@@ -109,7 +109,14 @@ class Provider(ABC, Generic[RequestT, RawT]):
     options: ClassVar[tuple[Option, ...]] = ()
     #: keys every provider has, declared here once: ``SMS_<NAME>_INTL_TEMPLATES``, the same shape
     #: as ``TEMPLATES``, for numbers outside mainland China
-    common_options: ClassVar[tuple[Option, ...]] = (Option("INTL_TEMPLATES", UNSET, templates),)
+    common_options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "INTL_TEMPLATES",
+            UNSET,
+            templates,
+            doc="the same shape as `_TEMPLATES`, used for numbers outside mainland China; Aliyun, Tencent, Huawei, Volcengine, Qiniu and Yunpian need it to text those numbers (without it they pass them on)",
+        ),
+    )
     #: loggers of the SDK and its HTTP stack that get the redacting filter
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
     #: whether every purpose needs an entry in ``SMS_<NAME>_TEMPLATES``

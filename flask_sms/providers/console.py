@@ -28,7 +28,14 @@ logger = logging.getLogger("flask_sms")
 class ConsoleProvider(Provider[ConsoleRequest, str]):
     name = "console"
     max_per_request = 1000
-    options = (Option("TEMPLATES", UNSET, templates),)
+    options = (
+        Option(
+            "TEMPLATES",
+            UNSET,
+            templates,
+            doc="optional, for the `console` provider: purpose → template, to pick and order the parameters it logs; any purpose works without one",
+        ),
+    )
     needs_templates = False
     masks_values = False  # the log line *is* the text
 
@@ -62,7 +69,14 @@ class ConsoleVoiceProvider(VoiceProvider[ConsoleRequest, str]):
 
     name = "console"
     max_per_request = 1
-    options = (Option("TEMPLATES", UNSET, templates),)
+    options = (
+        Option(
+            "TEMPLATES",
+            UNSET,
+            templates,
+            doc="optional, for the `console` voice provider: purpose → template, to pick the parameters its logged call reads out; any purpose works without one",
+        ),
+    )
     needs_templates = False
     masks_values = False  # the log line *is* the call
 

@@ -84,13 +84,31 @@ class HuaweiProvider(Provider[Any, Any]):
     max_per_request = 500
     takes_sign = True
     options = (
-        Option("APP_KEY", secret=True),
-        Option("APP_SECRET", secret=True),
-        Option("SENDER", hint=" (the channel number, 通道号, e.g. 'csms12345678')"),
-        Option("TEMPLATES", parse=templates),
-        Option("SIGN_NAME", UNSET),
-        Option("ENDPOINT", "https://smsapi.cn-north-4.myhuaweicloud.com:443", _endpoint),
-        Option("STATUS_CALLBACK", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
+        Option("APP_KEY", secret=True, doc="the Huawei application's App Key (console: 应用管理)"),
+        Option("APP_SECRET", secret=True, doc="the application's App Secret"),
+        Option(
+            "SENDER",
+            hint=" (the channel number, 通道号, e.g. 'csms12345678')",
+            doc='the channel number (通道号, `from`), e.g. `"csms12345678"`; the sign is bound to it',
+        ),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "8ff55eac1d0b478ab3c06c3c6a492300", "params": ["code"]}` (positional)',
+        ),
+        Option("SIGN_NAME", UNSET, doc="sent as `signature`: only for a 通用模板 (general template) on mainland SMS"),
+        Option(
+            "ENDPOINT",
+            "https://smsapi.cn-north-4.myhuaweicloud.com:443",
+            _endpoint,
+            doc="the application's access address (APP接入地址), `https://host[:port]`",
+        ),
+        Option(
+            "STATUS_CALLBACK",
+            UNSET,
+            url_with_scheme("https://", "http://", describe="be an http(s) URL"),
+            doc="URL Huawei posts each text's status report to (`statusCallback`, per request): your receipt URL, `https://example.com/sms_receipts/huawei?token=…`",
+        ),
     )
     sdk_loggers = (_SDK_LOGGER, "urllib3.connectionpool")
     # sms_05_0003: one report per push, form fields, to STATUS_CALLBACK; sms_05_0063: up to 50

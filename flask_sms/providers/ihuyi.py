@@ -30,13 +30,22 @@ class IhuyiProvider(Provider[dict[str, str], bytes]):
     name = "ihuyi"
     max_per_request = 1
     options = (
-        Option("ACCOUNT", secret=True),
-        Option("API_KEY", secret=True),
-        Option("TEMPLATES", parse=templates),
+        Option("ACCOUNT", secret=True, doc="the APIID of the Ihuyi account"),
+        Option(
+            "API_KEY",
+            secret=True,
+            doc="the APIKEY; it never travels: requests carry `MD5(account + apikey + mobile + content + time)`",
+        ),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → content with named fields, e.g. `"您的验证码是:{code}。请不要把验证码泄露给其他人。"`',
+        ),
         Option(
             "URL",
             "https://106.ihuyi.com/webservice/sms.php?method=Submit",
             url_with_scheme("http://", "https://", describe="be an http(s) URL"),
+            doc="the Submit URL of Ihuyi's form API (`http(s)://host[:port]/path?method=Submit`)",
         ),
     )
     sdk_loggers = ("urllib3.connectionpool",)

@@ -66,11 +66,15 @@ class NeteaseProvider(Provider[NeteaseRequest, NeteaseRaw]):
     # sendtemplate: "mobiles" takes at most 100 numbers.
     max_per_request = 100
     options = (
-        Option("APP_KEY", secret=True),
-        Option("APP_SECRET", secret=True),
-        Option("TEMPLATES", parse=templates),
-        Option("ENDPOINT", "api.netease.im", host("api.netease.im")),
-        Option("SCHEME", "https", scheme),
+        Option("APP_KEY", secret=True, doc="the NetEase Yunxin AppKey"),
+        Option("APP_SECRET", secret=True, doc="the AppSecret that goes with it (it signs each request's `CheckSum`)"),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "19000001", "params": ["code"]}` (`templateid`; values positional)',
+        ),
+        Option("ENDPOINT", "api.netease.im", host("api.netease.im"), doc="`host` or `host:port` of the API"),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
     )
     sdk_loggers = ("urllib3.connectionpool",)
     # the console's 抄送 (data copy) of SMS status reports: JSON, answered {"code": 200}

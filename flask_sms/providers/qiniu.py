@@ -53,13 +53,21 @@ class QiniuProvider(Provider[QiniuRequest, QiniuRaw]):
     max_per_request = 100
     takes_sign = True  # a template's "sign" is the purpose's own signature_id
     options = (
-        Option("ACCESS_KEY", secret=True),
-        Option("SECRET_KEY", secret=True),
-        Option("TEMPLATES", parse=templates),
-        Option("SIGNATURE_ID", UNSET),
-        Option("SENDER_ID", UNSET),  # oversea: the SenderID shown abroad, when the account has one
-        Option("ENDPOINT", "sms.qiniuapi.com", host("sms.qiniuapi.com")),
-        Option("SCHEME", "https", scheme),
+        Option("ACCESS_KEY", secret=True, doc="the Qiniu AccessKey"),
+        Option("SECRET_KEY", secret=True, doc="the SecretKey that goes with it"),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "1374401547327758336", "params": ["code"]}` (sent as `parameters`, a JSON object; Qiniu takes no Chinese in values); a `"sign"` here is a signature id',
+        ),
+        Option("SIGNATURE_ID", UNSET, doc="sent as `signature_id`: only for templates with no bound sign"),
+        Option(
+            "SENDER_ID",
+            UNSET,
+            doc="sent as `sender_id` with numbers abroad (`/v1/message/oversea`): the SenderID they see",
+        ),  # oversea: the SenderID shown abroad, when the account has one
+        Option("ENDPOINT", "sms.qiniuapi.com", host("sms.qiniuapi.com"), doc="`host` or `host:port` of the SMS API"),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
     )
     sdk_loggers = ("qiniu", "urllib3.connectionpool")
     # sms/5910 消息推送: the 状态回调 is {"items": [...]}, answered HTTP 200 (else retried within 10 minutes)

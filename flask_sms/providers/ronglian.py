@@ -144,11 +144,11 @@ class RonglianProvider(Provider[RonglianRequest, str]):
     # TemplateSMS: "to" takes at most 200 comma-separated numbers.
     max_per_request = 200
     options = (
-        Option("ACCOUNT_SID", secret=True),
-        Option("AUTH_TOKEN", secret=True),
-        Option("APP_ID"),
-        Option("TEMPLATES", parse=templates),
-        Option("BASE_URL", "https://app.cloopen.com:8883", _base_url),
+        Option("ACCOUNT_SID", secret=True, doc="the main account's ACCOUNT SID (控制台首页)"),
+        Option("AUTH_TOKEN", secret=True, doc="the main account's AUTH TOKEN"),
+        Option("APP_ID", doc="the application's AppID"),
+        Option("TEMPLATES", parse=templates, doc='purpose → `{"id": "1", "params": ["code", "minutes"]}`'),
+        Option("BASE_URL", "https://app.cloopen.com:8883", _base_url, doc="`http(s)://host[:port]`"),
     )
     receipt_formats = ("application/json", "application/xml")
     sdk_loggers = ("urllib3.connectionpool",)
@@ -293,8 +293,15 @@ class RonglianVoiceProvider(VoiceProvider[RonglianVoiceRequest, str]):
     extra = "ronglian"
     sdk_module = "ronglian_sms_sdk"
     options = (
-        Option("DISPLAY_NUMBER", UNSET),  # displayNum: the number shown to the called phone
-        Option("RESP_URL", UNSET, _resp_url),  # respUrl: where the call's result is pushed
+        Option(
+            "DISPLAY_NUMBER", UNSET, doc="`displayNum`, the number the called phone shows"
+        ),  # displayNum: the number shown to the called phone
+        Option(
+            "RESP_URL",
+            UNSET,
+            _resp_url,
+            doc="`respUrl`: where Ronglian pushes the call's result, e.g. `https://example.com/sms_receipts/ronglian-voice?token=…`",
+        ),  # respUrl: where the call's result is pushed
     )
     shared_options = shared(RonglianProvider.options, "ACCOUNT_SID", "AUTH_TOKEN", "APP_ID", "BASE_URL")
     needs_templates = False

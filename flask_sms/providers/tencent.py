@@ -62,14 +62,28 @@ class TencentProvider(Provider[Any, Any]):
     max_per_request = 200
     takes_sign = True
     options = (
-        Option("SECRET_ID", secret=True),
-        Option("SECRET_KEY", secret=True),
-        Option("SDK_APP_ID"),
-        Option("SIGN_NAME"),
-        Option("TEMPLATES", parse=templates),
-        Option("REGION", "ap-guangzhou"),
-        Option("ENDPOINT", "sms.tencentcloudapi.com", host("sms.tencentcloudapi.com")),
-        Option("SCHEME", "https", scheme),
+        Option("SECRET_ID", secret=True, doc="the SecretId of a Tencent Cloud API key (访问密钥)"),
+        Option("SECRET_KEY", secret=True, doc="the SecretKey that goes with it"),
+        Option(
+            "SDK_APP_ID",
+            doc='the SMS application\'s `SmsSdkAppId`, e.g. `"1400000001"` (read as a string from the environment)',
+        ),
+        Option(
+            "SIGN_NAME", doc='the approved sign name (签名); a template\'s own `"sign"` replaces it for that purpose'
+        ),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "5750123", "params": ["code", "minutes"]}` (Tencent\'s parameters are positional)',
+        ),
+        Option("REGION", "ap-guangzhou", doc="the region the SDK signs for"),
+        Option(
+            "ENDPOINT",
+            "sms.tencentcloudapi.com",
+            host("sms.tencentcloudapi.com"),
+            doc="`host` or `host:port` of the SMS API",
+        ),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
     )
     receipt_formats = ("application/json",)
     # International numbers need an international template and a request of their own.
@@ -329,8 +343,10 @@ class TencentVoiceProvider(VoiceProvider[Any, Any]):
     extra = "tencent_voice"
     sdk_module = "tencentcloud.vms.v20200902.vms_client"
     options = (
-        Option("SDK_APP_ID"),  # VoiceSdkAppid: the voice console's application, not the SMS one
-        Option("ENDPOINT", "vms.tencentcloudapi.com", host("vms.tencentcloudapi.com")),
+        Option(
+            "SDK_APP_ID", doc="the VMS application's `VoiceSdkAppid` (语音消息控制台)"
+        ),  # VoiceSdkAppid: the voice console's application, not the SMS one
+        Option("ENDPOINT", "vms.tencentcloudapi.com", host("vms.tencentcloudapi.com"), doc="`host` or `host:port`"),
     )
     shared_options = shared(TencentProvider.options, "SECRET_ID", "SECRET_KEY", "REGION", "SCHEME")
     needs_templates = False

@@ -82,14 +82,27 @@ class VolcengineProvider(Provider[VolcengineRequest, VolcengineRaw]):
     max_per_request = 200
     takes_sign = True
     options = (
-        Option("ACCESS_KEY_ID", secret=True),
-        Option("SECRET_ACCESS_KEY", secret=True),
-        Option("SMS_ACCOUNT", hint=" (the message group id, 消息组ID, e.g. '7a2b1c3d')"),
-        Option("SIGN_NAME"),
-        Option("TEMPLATES", parse=templates),
-        Option("REGION", "cn-north-1"),
-        Option("ENDPOINT", "sms.volcengineapi.com", host("sms.volcengineapi.com")),
-        Option("SCHEME", "https", scheme),
+        Option("ACCESS_KEY_ID", secret=True, doc="the Volcengine AccessKey ID"),
+        Option("SECRET_ACCESS_KEY", secret=True, doc="the Secret Access Key that goes with it"),
+        Option(
+            "SMS_ACCOUNT",
+            hint=" (the message group id, 消息组ID, e.g. '7a2b1c3d')",
+            doc="the message group id (消息组ID, sent as `SmsAccount`)",
+        ),
+        Option("SIGN_NAME", doc='the sign text; a template\'s own `"sign"` replaces it for that purpose'),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → `{"id": "ST_7d2a1b3c", "params": ["code"]}` (sent as a JSON object)',
+        ),
+        Option("REGION", "cn-north-1", doc="the region the request is signed for"),
+        Option(
+            "ENDPOINT",
+            "sms.volcengineapi.com",
+            host("sms.volcengineapi.com"),
+            doc="`host` or `host:port` of the SMS API",
+        ),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
     )
     sdk_loggers = ("urllib3.connectionpool",)
     # 6361/171584: the 状态报告地址 of 回执配置 receives a JSON array

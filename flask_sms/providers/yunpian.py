@@ -60,13 +60,32 @@ class YunpianProvider(Provider[YunpianRequest, YunpianRaw]):
     # batch_send: "一次不要超过1000个"; international numbers go one per request (batches()).
     max_per_request = 1000
     options = (
-        Option("API_KEY", secret=True),
-        Option("TEMPLATES", parse=templates),
-        Option("ENDPOINT", "sms.yunpian.com", host("sms.yunpian.com")),
-        Option("SCHEME", "https", scheme),
-        Option("CALLBACK_URL", UNSET, url_with_scheme("https://", "http://", describe="be an http(s) URL")),
+        Option("API_KEY", secret=True, doc="the Yunpian APIKEY"),
+        Option(
+            "TEMPLATES",
+            parse=templates,
+            doc='purpose → the whole text with named fields, 【sign】 included, matching an approved template, e.g. `"【云片网】您的验证码是{code}"`',
+        ),
+        Option(
+            "ENDPOINT",
+            "sms.yunpian.com",
+            host("sms.yunpian.com"),
+            doc="`host` or `host:port` of the v2 API (overseas: `us.yunpian.com`)",
+        ),
+        Option("SCHEME", "https", scheme, doc='`"http"` or `"https"`'),
+        Option(
+            "CALLBACK_URL",
+            UNSET,
+            url_with_scheme("https://", "http://", describe="be an http(s) URL"),
+            doc="sent as `callback_url`: where Yunpian pushes this text's status report (your receipt URL, `https://example.com/sms_receipts/yunpian?token=…`)",
+        ),
         # uid (our out_id, echoed in pushes) is off on an account until Yunpian enables it
-        Option("SEND_UID", False, boolean),
+        Option(
+            "SEND_UID",
+            False,
+            boolean,
+            doc="send the `out_id` as `uid` (echoed in pushes): Yunpian keeps `uid` off on an account until its support enables it, so turn this on only then",
+        ),
     )
     sdk_loggers = ("urllib3.connectionpool",)
     # domestic_push_report / intl_push_report: the form field sms_status, answered with the text SUCCESS

@@ -1,4 +1,5 @@
-"""README's glue table is what the integration apps really need, and phone login in a Flask-Login app fits in 40."""
+"""The docs' glue table (docs/existing-app.md) is what the integration apps really need, and phone login in a
+Flask-Login app fits in 40."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import re
 
 from integration_helpers import HERE, glue_lines
 
-README = HERE.parents[1] / "README.md"
+PAGE = HERE.parents[1] / "docs" / "existing-app.md"
 
 
-def test_the_readme_glue_table_counts_each_apps_glue():
-    text = README.read_text(encoding="utf-8")
+def test_the_docs_glue_table_counts_each_apps_glue():
+    text = PAGE.read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `(\w+_app\.py)` \| [^|]+ \| (\d+) \|$", text, re.MULTILINE))
     apps = sorted(path.name for path in HERE.glob("*_app.py"))
     assert sorted(rows) == apps

@@ -1,21 +1,23 @@
-"""Every ```python block of README.md runs as written, so the examples can never drift from the code.
+"""Every ```python block of README.md and of the docs pages runs as written, so the examples can never drift
+from the code.
 
-How they run (the README says so after its Quick start):
+How they run (the docs' Quickstart says so):
 
-* In README order, like a notebook: an example uses the ``app`` and ``sms`` of the latest example that
-  made them. An example that makes an app (``app = Flask(...)``) starts a module of its own, as it would be
-  in a real project, so the views of an earlier example keep their own ``sms``.
+* In order, like a notebook: README.md first, then the pages of docs/ in the order of the site's tables of
+  contents (:func:`pages`). An example uses the ``app`` and ``sms`` of the latest example that made them. An
+  example that makes an app (``app = Flask(...)``) starts a module of its own, as it would be in a real
+  project, so the views of an earlier example keep their own ``sms``.
 * The vendors are the loopback fake vendor: just before ``SmsExtension.init_app`` reads an app's config,
   the fake's endpoints and test credentials go in for the providers it lists; templates and sign names
-  stay the README's (and are filled in only where an app has none). That is what a deployment's
+  stay the example's (and are filled in only where an app has none). That is what a deployment's
   ``FLASK_SMS_*`` variables do; the example's code is not changed.
 * ``redis://localhost:6379`` in a block is this test's own throwaway Redis.
 * The environment holds what a deployment's would: ``SECRET_KEY`` and ``FLASK_*`` variables, for the
   examples that read their config from there.
 * ``verify_slider``, which the hooks example leaves to the reader (your captcha service), is given.
 * Once every block has run, :data:`CHECKS` drive what the blocks defined (their routes through a test
-  client, the test function the README shows, ...). Each check is keyed by a line that appears in
-  exactly one block, so a check cannot silently stop applying.
+  client, the test function the docs show, ...). Each check is keyed by a line that appears in
+  exactly one block of all the pages, so a check cannot silently stop applying.
 * A block right after ``<!-- not run: <reason> -->`` is skipped; :data:`NOT_RUN` lists the reasons
   accepted (none today).
 """
@@ -39,8 +41,12 @@ from flask import Flask, session
 
 from flask_sms import SmsExtension
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>\w*)[ \t]*$")
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+TOCTREE = re.compile(r"^```\{toctree\}\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
+#: an opening fence: ```python, ```bash, or a MyST directive such as ```{toctree} or ```{sms-options} send
+FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>\w*|\{[\w-]+\}(?:[ \t].*)?)[ \t]*$")
 NOT_RUN_MARK = re.compile(r"^\s*<!--\s*not run:\s*(?P<reason>.+?)\s*-->\s*$")
 #: the reasons a block may be left out, with why that is acceptable (keep this short)
 NOT_RUN: dict[str, str] = {}
@@ -52,6 +58,37 @@ class Block:
     line: int  # 1-based line of the opening fence
     source: str
     not_run: str | None
+    page: str = "README.md"
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def _toctree_pages(page: Path) -> list[Path]:
+    """``page`` and, depth first, the pages its ``{toctree}`` blocks list."""
+    found = [page]
+    for tree in TOCTREE.finditer(page.read_text(encoding="utf-8")):
+        for entry in tree["body"].splitlines():
+            entry = entry.strip()
+            if entry and not entry.startswith(":"):
+                found += _toctree_pages(page.parent / f"{entry}.md")
+    return found
+
+
+def pages() -> list[Path]:
+    """README.md, then the docs pages in the order a reader meets them (the site's tables of contents)."""
+    return [README, *_toctree_pages(DOCS / "index.md")]
+
+
+def every_block() -> list[Block]:
+    blocks = []
+    for page in pages():
+        name = str(page.relative_to(ROOT))
+        blocks += [
+            Block(block.line, block.source, block.not_run, name) for block in python_blocks(page.read_text("utf-8"))
+        ]
+    return blocks
 
 
 def python_blocks(text: str) -> list[Block]:
@@ -106,6 +143,15 @@ def check_quick_start(ns: dict[str, Any], run: Run) -> None:
     assert verified["ok"] is True and verified["expires_in"] == 600
     keys = redis.Redis.from_url(run.redis_server.url).keys("*sms:{captcha:+8613700137001}*")
     assert keys, "the Quick start's codes live in its Redis"
+
+
+def check_readme_quick_start(ns: dict[str, Any], run: Run) -> None:
+    shipped = [r for r in run.fake.received("aliyun") if r.template == "SMS_200"]
+    assert shipped and shipped[0].params == {"order": "A1024"} and shipped[0].sign_name == "我的应用"
+    client = ns["app"].test_client()
+    assert client.post("/sms_captcha/", json={"phone": "13700137013"}).status_code == 200
+    code = run.code_sent_to("13700137013", "SMS_153055065")
+    assert client.post("/sms_captcha/verify", json={"phone": "13700137013", "code": code}).get_json()["ok"] is True
 
 
 def check_send_sms(ns: dict[str, Any], run: Run) -> None:
@@ -313,6 +359,10 @@ def given_verify_slider(ns: dict[str, Any], run: Run) -> None:
 Step = Callable[[dict[str, Any], Run], None]
 #: a line of exactly one block -> (what to do before it runs, what to check once every block has run)
 CHECKS: dict[str, tuple[Step | None, Step | None]] = {
+    "sms = SmsExtension(app)  # POST /sms_captcha/ texts a code, POST /sms_captcha/verify checks it": (
+        None,
+        check_readme_quick_start,
+    ),
     'SMS_PROVIDERS=["aliyun", "tencent"],  # failover order': (None, check_quick_start),
     'result = send_sms(["+86 138-0013-8000", "13900139000"], "shipped", {"order": "A1024"})': (None, check_send_sms),
     "except SendError as exc:": (setup_send_error, check_send_error),
@@ -390,20 +440,23 @@ def deployment(monkeypatch: pytest.MonkeyPatch, fake: Any, redis_server: Any) ->
     monkeypatch.setattr(root, "level", root.level)
 
 
-def test_the_readme_has_python_examples_and_checks_match_them():
-    blocks = python_blocks(README.read_text(encoding="utf-8"))
+def test_every_docs_page_is_in_the_site_and_the_examples_match_their_checks():
+    listed = pages()
+    on_disk = {path for path in DOCS.rglob("*.md") if "_generated" not in path.parts}
+    assert on_disk - set(listed) == set(), "docs pages no table of contents lists (their examples would not run)"
+    blocks = every_block()
     assert len(blocks) >= 12
     for line in CHECKS:
-        found = [block.line for block in blocks if line in block.source]
-        assert len(found) == 1, f"the check keyed {line!r} matches blocks at lines {found}, not exactly one"
-    unexplained = [block.line for block in blocks if block.not_run and block.not_run not in NOT_RUN]
-    assert unexplained == [], f"README blocks marked not run without an accepted reason: lines {unexplained}"
+        found = [block.where for block in blocks if line in block.source]
+        assert len(found) == 1, f"the check keyed {line!r} matches blocks at {found}, not exactly one"
+    unexplained = [block.where for block in blocks if block.not_run and block.not_run not in NOT_RUN]
+    assert unexplained == [], f"blocks marked not run without an accepted reason: {unexplained}"
 
 
 def run_block(
-    block: Block, namespace: dict[str, Any], run: Run, local_redis: str, checks: list[tuple[int, Step, dict[str, Any]]]
+    block: Block, namespace: dict[str, Any], run: Run, local_redis: str, checks: list[tuple[str, Step, dict[str, Any]]]
 ) -> dict[str, Any]:
-    """Run one README block in the namespace it shares with the blocks before it (a new one from each
+    """Run one block in the namespace it shares with the blocks before it (a new one from each
     ``app = Flask(``), its checks' before-steps first; its after-steps go to ``checks``, each with a
     snapshot of the namespace, to run once every block ran. Returns the namespace the next block shares."""
     source = block.source.replace("redis://localhost:6379", local_redis)
@@ -414,21 +467,21 @@ def run_block(
         if before is not None:
             before(namespace, run)
     try:
-        exec(compile(source, f"README.md:{block.line}", "exec"), namespace)  # noqa: S102 -- the README's own code
+        exec(compile(source, block.where, "exec"), namespace)  # noqa: S102 -- the docs' own code
     except Exception as exc:
-        pytest.fail(f"README.md line {block.line}: the example raises {exc!r}\n{block.source}")
-    checks += [(block.line, after, dict(namespace)) for _, after in steps if after is not None]
+        pytest.fail(f"{block.where}: the example raises {exc!r}\n{block.source}")
+    checks += [(block.where, after, dict(namespace)) for _, after in steps if after is not None]
     return namespace
 
 
-def test_every_python_example_in_the_readme_runs(deployment, fake, redis_server, caplog, capsys):
+def test_every_python_example_in_the_docs_runs(deployment, fake, redis_server, caplog, capsys):
     caplog.set_level(logging.INFO, logger="flask_sms")
     run = Run(fake, redis_server, caplog, capsys)
     local_redis = redis_server.url.rsplit("/", 1)[0]  # redis://127.0.0.1:PORT
     namespace: dict[str, Any] = {"__name__": "readme_example"}
-    checks: list[tuple[int, Step, dict[str, Any]]] = []
+    checks: list[tuple[str, Step, dict[str, Any]]] = []
     ran = 0
-    for block in python_blocks(README.read_text(encoding="utf-8")):
+    for block in every_block():
         if block.not_run:
             continue
         namespace = run_block(block, namespace, run, local_redis, checks)
@@ -439,13 +492,13 @@ def test_every_python_example_in_the_readme_runs(deployment, fake, redis_server,
         try:
             check(snapshot, run)
         except AssertionError as exc:
-            raise AssertionError(f"README.md line {line}: {exc}") from exc
+            raise AssertionError(f"{line}: {exc}") from exc
 
 
-def test_every_pip_install_in_the_readme_installs_from_the_source_tree():
+def test_every_pip_install_in_the_docs_installs_from_the_source_tree():
     """Install named a distribution that is not on the package index: until a release exists, every
-    ``pip install`` the README shows installs this source tree (``.``, ``-e .``, or the git URL)."""
-    text = README.read_text(encoding="utf-8")
+    ``pip install`` the README and the docs show installs this source tree (``.``, ``-e .``, or the git URL)."""
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages())
     commands = re.findall(r"pip install ([^`\n&|;#]+)", text)
     assert commands
     from_index = [
@@ -455,27 +508,3 @@ def test_every_pip_install_in_the_readme_installs_from_the_source_tree():
         and "flask[async]" not in command  # Flask's own extra, from the index, for async views
     ]
     assert from_index == [], from_index
-
-
-def test_the_readme_error_tables_are_complete():
-    """Every error code in its table (with a status), every exception in the Errors table."""
-    import flask_sms
-    from flask_sms import codes
-    from flask_sms.errors import SmsError
-
-    text = README.read_text(encoding="utf-8")
-    routes_table = text[text.index("### Error codes") : text.index("### Languages")]
-    missing_codes = [
-        value
-        for name, value in vars(codes).items()
-        if name.isupper() and isinstance(value, str) and not re.search(rf"\| \d{{3}} \| `{value}` \|", routes_table)
-    ]
-    assert missing_codes == [], f"README's error-code table misses {missing_codes}"
-    errors_table = text[text.index("## Errors") : text.index("## Testing your app")]
-    exported = [
-        name
-        for name in flask_sms.__all__
-        if isinstance(getattr(flask_sms, name), type) and issubclass(getattr(flask_sms, name), SmsError)
-    ]
-    missing = [name for name in exported if f"`{name}`" not in errors_table]
-    assert missing == [], f"README's Errors table misses {missing}"
