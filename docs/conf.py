@@ -33,3 +33,5 @@ html_theme = "flask"
 html_title = f"flask_sms {release}"
 html_context = {"project_links": []}
 html_sidebars = {"**": ["localtoc.html", "relations.html", "searchbox.html"]}
+html_static_path = ["_static"]
+html_css_files = ["sms.css"]
