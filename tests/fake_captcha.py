@@ -31,12 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fake_vendor import (
-    aliyun_request_params,
-    aliyun_signature,
-    tc3_authorization_fields,
-    tc3_signature_matches,
-)
+from fakes.aliyun import aliyun_request_params, aliyun_signature
+from fakes.tencent import tc3_authorization_fields, tc3_signature_matches
 
 TURNSTILE_PASS = "1x0000000000000000000000000000000AA"
 TURNSTILE_FAIL = "2x0000000000000000000000000000000AA"

@@ -16,17 +16,17 @@ import json
 from email.message import Message
 
 import pytest
-from fake_vendor import (
-    AuthRefusal,
-    Credentials,
-    FakeVendor,
+from fake_vendor import Credentials, FakeVendor
+from fakes.aliyun import (
     acs3_authorization_fields,
     acs3_canonical_request,
     acs3_signature,
     aliyun_request_params,
     aliyun_signature,
-    ronglian_authorization,
-    ronglian_sig,
+    aliyun_string_to_sign,
+)
+from fakes.ronglian import AuthRefusal, ronglian_authorization, ronglian_sig
+from fakes.tencent import (
     tc3_authorization_fields,
     tc3_canonical_request,
     tc3_signature,
@@ -167,7 +167,7 @@ def test_aliyun_published_signed_url_reads_back_to_the_docs_string_to_sign():
     """The fake's own reading of a request (query parameters decoded) and its string to sign, against the doc's."""
     params = aliyun_request_params(ALIYUN_SENDSMS_QUERY, "", b"")
     assert params["SignName"] == "阿里云短信测试专用" and params["TemplateParam"] == '{"customer":"test"}'
-    assert FakeVendor.aliyun_string_to_sign("GET", params) == ALIYUN_SENDSMS_STRING_TO_SIGN
+    assert aliyun_string_to_sign("GET", params) == ALIYUN_SENDSMS_STRING_TO_SIGN
     assert aliyun_signature("GET", params, "testSecret") == params["Signature"] == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
 
 

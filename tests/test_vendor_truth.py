@@ -20,10 +20,10 @@ import time
 from typing import Any
 
 import pytest
-from fake_vendor import ronglian_authorization, ronglian_sig
 from fakes import huawei as huawei_fake
 from fakes import qiniu as qiniu_fake
 from fakes import volcengine as volcengine_fake
+from fakes.ronglian import ronglian_authorization, ronglian_sig
 from helpers import FakeClock
 from vendor_config import CREDS, INTL_TEMPLATES, TEMPLATES
 

@@ -9,7 +9,8 @@ from email.message import Message
 from typing import Any
 
 import pytest
-from fake_vendor import FakeVendor, tc3_canonical_request, tc3_signature
+from fake_vendor import FakeVendor
+from fakes.tencent import tc3_canonical_request, tc3_signature
 from vendor_config import CREDS
 
 from flask_sms import SendError, send_sms

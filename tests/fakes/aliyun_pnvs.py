@@ -1,6 +1,6 @@
 """Aliyun 号码认证服务 (Dypnsapi 2017-05-25) ``SendSmsVerifyCode`` / ``CheckSmsVerifyCode`` for the fake vendor.
 
-Behind the same RPC signature check as SendSms (``_aliyun_rpc``). The parameters are those of
+Behind the same RPC signature check as SendSms (``fakes.aliyun.AliyunRpcFake``). The parameters are those of
 Aliyun's OpenAPI metadata for Dypnsapi 2017-05-25 and the SDK models
 (``alibabacloud_dypnsapi20170525``): SendSmsVerifyCode takes ``PhoneNumber``, ``SignName``,
 ``TemplateCode``, ``TemplateParam`` (required; ``##code##`` where the code goes), ``SchemeName``
@@ -27,7 +27,7 @@ from typing import Any
 
 from fake_vendor import Received, Reply, register_fake
 
-from fakes._aliyun_rpc import AliyunRpcFake
+from fakes.aliyun import AliyunRpcFake
 
 _BAD_NUMBER = ("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
 _FREQUENCY = ("biz.FREQUENCY", "频率超限")

@@ -1,6 +1,6 @@
 """Aliyun 语音服务 (Dyvmsapi 2017-05-25) ``SingleCallByTts`` for the fake vendor.
 
-Behind the same RPC signature check as SendSms (``_aliyun_rpc``). Parameters, from the
+Behind the same RPC signature check as SendSms (``fakes.aliyun.AliyunRpcFake``). Parameters, from the
 API reference (help.aliyun.com/document_detail/393519 and the SDK's model): ``CalledNumber``
 (one mainland number, required), ``TtsCode`` (required), ``TtsParam`` (a JSON object of
 strings, under 250 characters; a verification template's variables digits and letters
@@ -18,7 +18,7 @@ from typing import Any
 
 from fake_vendor import Received, Reply, register_fake
 
-from fakes._aliyun_rpc import AliyunRpcFake
+from fakes.aliyun import AliyunRpcFake
 
 _BAD_NUMBER = ("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
 _BAD_PARAM = ("isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")

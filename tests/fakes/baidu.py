@@ -100,6 +100,7 @@ _AUTH = re.compile(r"bce-auth-v1/(?P<ak>[^/]+)/(?P<ts>[^/]+)/(?P<exp>\d+)/(?P<si
 class BaiduFake(VendorFake):
     name = "baidu"
     business_error = ("6012", "账号已停服")
+    push_tries = 4  # receipt pushes tried in all: 3 retries at once (then hourly)
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)

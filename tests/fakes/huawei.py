@@ -98,6 +98,7 @@ def authorization(
 class HuaweiFake(VendorFake):
     name = "huawei"
     business_error = ("E000623", "短信发送量达到限额")
+    push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)

@@ -22,7 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
@@ -46,6 +46,7 @@ def checksum(app_secret: str, nonce: str, cur_time: str) -> str:
 class NeteaseFake(VendorFake):
     name = "netease"
     business_error = ("418", "通道不可用")
+    push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
@@ -143,6 +144,24 @@ class NeteaseFake(VendorFake):
             headers = {"AppKey": self.credentials.app_key, "CurTime": now, "MD5": digest, "CheckSum": signed}
             pushes.append((body, "application/json;charset=utf-8", headers))
         return pushes
+
+    def receipt_queries(self, receipts: Any) -> dict[str, Callable[[dict[str, Any]], Reply]]:
+        return {"netease:querystatus": lambda form: self._netease_status(receipts, form)}
+
+    def _netease_status(self, receipts: Any, form: dict[str, str]) -> Reply:
+        """querystatus.action: every number of one sendid, with its status."""
+        receipts.queries.append(("netease:querystatus", dict(form)))
+        with receipts.lock:
+            found = [e for e in receipts.sent if e.vendor == "netease" and e.message_id == form.get("sendid")]
+        items = [
+            {
+                "status": 1 if e.delivered else 2,
+                "mobile": e.e164.removeprefix("+86"),
+                "updatetime": int(e.reported_at.timestamp() * 1000),
+            }
+            for e in found
+        ]
+        return Reply(200, json.dumps({"code": 200, "obj": items}).encode(), "application/json", "query")
 
 
 def _e164(phone: str) -> str:

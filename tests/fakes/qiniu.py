@@ -90,6 +90,7 @@ def token(access_key: str, secret_key: str, signing: bytes) -> str:
 class QiniuFake(VendorFake):
     name = "qiniu"
     business_error = ("AccountBalanceNotEnough", "您的账户余额不足")
+    push_tries = 3  # receipt pushes tried in all: retried within 10 minutes
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)

@@ -19,16 +19,9 @@ import time
 from email.message import Message
 from typing import Any
 
-from fake_vendor import (
-    AuthRefusal,
-    Received,
-    Refusal,
-    Reply,
-    VendorFake,
-    register_fake,
-    ronglian_authorization,
-    ronglian_sig,
-)
+from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+
+from fakes.ronglian import AuthRefusal, ronglian_authorization, ronglian_sig
 
 _PATH = re.compile(r"/2013-12-26/Accounts/(?P<sid>[^/]+)/Calls/VoiceVerify")
 

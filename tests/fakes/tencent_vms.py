@@ -19,16 +19,9 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from fake_vendor import (
-    FakeVendor,
-    Received,
-    Refusal,
-    Reply,
-    VendorFake,
-    register_fake,
-    tc3_authorization_fields,
-    tc3_signature_matches,
-)
+from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+
+from fakes.tencent import TencentFake, tc3_authorization_fields, tc3_signature_matches
 
 ACTION = "SendCodeVoice"
 VERSION = "2020-09-02"
@@ -57,7 +50,7 @@ class TencentVoiceFake(VendorFake):
 
     @staticmethod
     def _reply(payload: dict[str, Any], label: str) -> Reply:
-        return FakeVendor._tencent_reply(payload, label)
+        return TencentFake.reply(payload, label)
 
     def _refuse(self, code: str, message: str) -> Refusal:
         return Refusal(

@@ -103,6 +103,7 @@ _AUTH = re.compile(
 class VolcengineFake(VendorFake):
     name = "volcengine"
     business_error = ("RE:0010", "账号欠费")
+    push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)

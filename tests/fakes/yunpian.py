@@ -17,11 +17,14 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from email.message import Message
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
 from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
+
+BEIJING = timezone(timedelta(hours=8))
 
 MAX_NUMBERS = 1000  # batch_send: "一次不要超过1000个"
 #: the account's approved international templates (tests/vendor_config.py configures them)
@@ -67,6 +70,7 @@ def _error(code: int, msg: str, detail: str = "") -> dict[str, Any]:
 class YunpianFake(VendorFake):
     name = "yunpian"
     business_error = ("3", "账户余额不足")
+    push_tries = 4  # receipt pushes tried in all: the first try and 3 retries
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
@@ -168,6 +172,34 @@ class YunpianFake(VendorFake):
             )
             for i in range(0, len(items), 100)
         ]
+
+    def receipt_queries(self, receipts: Any) -> dict[str, Callable[[dict[str, Any]], Reply]]:
+        return {"yunpian:get_record": lambda form: self._yunpian_record(receipts, form)}
+
+    def _yunpian_record(self, receipts: Any, form: dict[str, str]) -> Reply:
+        """get_record.json: one number's texts sent between start_time and end_time (Beijing), a page at a time."""
+        receipts.queries.append(("yunpian:get_record", dict(form)))
+        try:
+            start = datetime.strptime(form["start_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            end = datetime.strptime(form["end_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            size, page = int(form.get("page_size") or 20), int(form.get("page_num") or 1)
+        except (KeyError, ValueError):
+            body = {"http_status_code": 400, "code": 2, "msg": "请求参数格式错误", "detail": "start_time/end_time"}
+            return Reply(400, json.dumps(body, ensure_ascii=False).encode(), "application/json", "query_error")
+        with receipts.lock:
+            found = [
+                e
+                for e in receipts.sent
+                if e.vendor == "yunpian"
+                and e.e164.removeprefix("+86") == form.get("mobile")
+                and start <= e.sent_at <= end
+            ]
+        records = []
+        for entry in found[(page - 1) * min(size, 100) : page * min(size, 100)]:
+            item = self.report_item(entry)
+            item.update(send_time=entry.sent_at.strftime("%Y-%m-%d %H:%M:%S"), send_status="SUCCESS", fee=1)
+            records.append(item)
+        return Reply(200, json.dumps(records, ensure_ascii=False).encode(), "application/json", "query")
 
 
 def _e164(mobile: str) -> str:
