@@ -1,4 +1,4 @@
-"""The Celery app a real worker runs in tests/test_celery_task.py (``celery -A celery_worker_app worker``).
+"""The Celery app a real worker runs in tests/integration/test_celery_task.py (``celery -A celery_worker_app worker``).
 
 Its Flask app talks to the loopback fake vendor and keeps its claims in the test's Redis, both named
 by environment variables (``FLASK_*``, read with ``from_prefixed_env``), as a deployment's would.

@@ -2,19 +2,19 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from browser_fixtures import browser, expect, page, playwright_api  # noqa: F401 -- the browser tests' fixtures
 from fake_vendor import FakeVendor
 from flask import Flask
+from gunicorn_helpers import gunicorn_workers, workers_redis  # noqa: F401 -- the gunicorn tests' fixtures
+from helpers import need_binary, need_module, skip_or_fail
 from receipt_fixtures import heard, receipt_app, receipts, serve  # noqa: F401 -- the receipt tests' fixtures
 from vendor_config import CREDS, SECRET_VALUES, TEMPLATES, vendor_config
 
 from flask_sms import SmsExtension
-
-REQUIRE_ALL = os.environ.get("SMS_REQUIRE_ALL") == "1"
 
 __all__ = [
     "CREDS",
@@ -80,22 +80,6 @@ def make_app(fake: FakeVendor) -> Callable[..., Flask]:
     return factory
 
 
-def skip_or_fail(message: str) -> None:
-    """Skip locally; fail under SMS_REQUIRE_ALL=1 (CI), where a skip would hide a missing install."""
-    message = f"{message} (CI installs it; SMS_REQUIRE_ALL=1 makes this a failure)"
-    if REQUIRE_ALL:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def need_binary(name: str) -> str:
-    """Path of a system binary, or skip (fail under SMS_REQUIRE_ALL=1, as in CI)."""
-    path = shutil.which(name)
-    if path is None:
-        skip_or_fail(f"{name} is not installed")
-    return path  # type: ignore[return-value]
-
-
 def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..., Flask]:
     """Apps on one storage URL, console provider, sends recorded, limits and the fraud guard off, one shared
     clock (``.clock``)."""
@@ -110,7 +94,7 @@ def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..
             "SMS_IP_LIMITS": "",
             "SMS_GLOBAL_LIMITS": "",
             "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/test_guard*.py test it)
+            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
         }
         settings.update(config)
         app = make_app(["console"], **settings)
@@ -119,14 +103,6 @@ def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..
 
     factory.clock = clock  # type: ignore[attr-defined]
     return factory
-
-
-def need_module(name: str) -> None:
-    """An importable package run as ``python -m NAME`` (gunicorn), or skip (fail under SMS_REQUIRE_ALL=1)."""
-    import importlib.util
-
-    if importlib.util.find_spec(name) is None:
-        skip_or_fail(f"{name} is not installed in this Python")
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def config_problems(sms: Any, app: Any) -> list[str]:
@@ -124,3 +128,53 @@ def send_and_collect(app, client, phone: str) -> tuple:
     with app.extensions["sms"].record_messages() as outbox:
         response = client.post("/sms_captcha/", json={"phone": phone})
     return response, [message.params["code"] for message in outbox]
+
+
+REQUIRE_ALL = os.environ.get("SMS_REQUIRE_ALL") == "1"
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip locally; fail under SMS_REQUIRE_ALL=1 (CI), where a skip would hide a missing install."""
+    message = f"{message} (CI installs it; SMS_REQUIRE_ALL=1 makes this a failure)"
+    if REQUIRE_ALL:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def need_binary(name: str) -> str:
+    """Path of a system binary, or skip (fail under SMS_REQUIRE_ALL=1, as in CI)."""
+    path = shutil.which(name)
+    if path is None:
+        skip_or_fail(f"{name} is not installed")
+    return path  # type: ignore[return-value]
+
+
+def need_module(name: str) -> None:
+    """An importable package run as ``python -m NAME`` (gunicorn), or skip (fail under SMS_REQUIRE_ALL=1)."""
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        skip_or_fail(f"{name} is not installed in this Python")
+
+
+# -- calls go one way -------------------------------------------------------------------------------
+LAYERS = {
+    "flask_sms.blueprint": 0,
+    "flask_sms.cli": 0,
+    "flask_sms.receipt_views": 0,
+    "flask_sms.extension": 1,
+    "flask_sms.flow": 2,
+    "flask_sms.receipts": 2,
+    "flask_sms.sender": 3,
+    "flask_sms.providers": 4,
+}  # every other flask_sms module (storage, limits, errors, ...) is a leaf: rank 5
+
+
+def layer_rank(module: str) -> int | None:
+    """A flask_sms module's layer (views 0 ... providers 4, leaves 5); None outside flask_sms."""
+    if not module.startswith("flask_sms"):
+        return None
+    for prefix, rank in LAYERS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return 5

@@ -1,4 +1,4 @@
-"""The app that ``tests/test_scale.py`` runs under gunicorn (``scale_app:create_app()``).
+"""The app that ``tests/integration/test_gunicorn_scale.py`` runs under gunicorn (``scale_app:create_app()``).
 
 All of its config comes from ``FLASK_``-prefixed environment variables
 (``app.config.from_prefixed_env()``), as a deployed app's would. Two test-only

@@ -13,7 +13,7 @@ from fakes.baidu import BaiduCredentials
 from fakes.huawei import HuaweiCredentials
 from fakes.netease import NeteaseCredentials
 from fakes.qiniu import QiniuCredentials
-from fakes.tencent_vms import TencentVoiceCredentials
+from fakes.tencent_voice import TencentVoiceCredentials
 from fakes.volcengine import VolcengineCredentials
 from fakes.yunpian import YunpianCredentials
 

@@ -11,7 +11,7 @@ checked here from the published scheme, not with the SDK::
 
 With no signed headers listed, host, content-length, content-type, content-md5
 and every x-bce-* header are signed. :func:`authorization` is pinned to the
-doc's worked example in tests/test_new_vendors.py. The body itself is not
+doc's worked example in tests/sending/test_vendor_matrix.py. The body itself is not
 signed, only its length: the fake checks that the signed Content-Length is the
 body's.
 

@@ -7,7 +7,7 @@ what arrived (the headers the request says it signed; a canonical URI that
 always ends in ``/``; ``UNSIGNED-PAYLOAD`` when ``X-Sdk-Content-Sha256`` says
 so), then ``hex(HMAC-SHA256(app_secret, "SDK-HMAC-SHA256\\n" + X-Sdk-Date +
 "\\n" + hex(sha256(canonical))))``. :func:`authorization` is pinned to the
-guide's worked example in tests/test_new_vendors.py.
+guide's worked example in tests/sending/test_vendor_matrix.py.
 
 Error codes: api-msgsms/sms_05_0050 (E000045 "Authorization校验失败" for a bad
 AK/SK signature, E000102 "app_key无效"), per-number statuses from

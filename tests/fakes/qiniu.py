@@ -8,7 +8,7 @@ kodo/kb/3702), checked here from the published scheme, not with the package::
               "\\n\\n" [body, when there is one and the type is set and not application/octet-stream]
     Authorization: Qiniu {AK}:{urlsafe_base64(HMAC-SHA1(SK, signing))}
 
-:func:`token` is pinned to the doc's worked example in tests/test_new_vendors.py.
+:func:`token` is pinned to the doc's worked example in tests/sending/test_vendor_matrix.py.
 Every reply carries ``X-Reqid`` (the package treats a 200 without it as "server
 is not qiniu"). Errors: ``{"error", "message", "request_id"}`` with HTTP 4xx
 (sms/5849).

@@ -1,7 +1,7 @@
 """Tencent Cloud SMS 2021-01-11 (``SendSms``) for the fake vendor: the TC3-HMAC-SHA256 signature and the replies.
 
 The kit claims every request that carries an ``X-TC-Action`` header and that no other kit claims (the
-voice API's ``SendTtsVoice`` is ``tencent_vms.py``'s). A plug-in action (``fake.actions["tencent:<Action>"]``,
+voice API's ``SendTtsVoice`` is ``tencent_voice.py``'s). A plug-in action (``fake.actions["tencent:<Action>"]``,
 e.g. the receipts' ``PullSmsSendStatus``) is answered after the signature check.
 
 Error codes: tencentcloud/sms/v20210111/errorcodes.py (SDK 3.1.153), which mirrors the SendSms API doc,
@@ -160,7 +160,7 @@ def tc3_signature_matches(
 class TencentFake(VendorFake):
     name = "tencent"
     business_error = ("FailedOperation.InsufficientBalanceInSmsPackage", "套餐包余量不足，请购买套餐包。")
-    claim_order = 1  # after tencent_vms.py, which claims its own action
+    claim_order = 1  # after tencent_voice.py, which claims its own action
     correlation_field = "SessionContext"
 
     def claims(self, method: str, path: str, headers: Message) -> bool:

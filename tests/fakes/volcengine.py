@@ -7,7 +7,7 @@ their names, hex SHA-256 of the body; string to sign = ``HMAC-SHA256``,
 X-Date, ``YYYYMMDD/region/service/request``, hex SHA-256 of the canonical
 request; key = HMAC chain of the secret over date, region, service,
 ``request`` (no prefix). :func:`signature` is pinned to the published worked
-examples in tests/test_new_vendors.py. Region and service must be
+examples in tests/sending/test_vendor_matrix.py. Region and service must be
 ``cn-north-1`` / ``volcSMS``.
 
 Gateway codes from the OpenAPI common error table (InvalidAccessKey 100009,

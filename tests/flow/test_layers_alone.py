@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cachelib import SimpleCache
 from conftest import vendor_config
-from helpers import FakeClock
+from helpers import FakeClock, layer_rank
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import HTTPException
 
@@ -161,28 +161,6 @@ def test_the_flow_counts_its_own_ip_and_verify_limits(flow):
         flow.verify_code(PHONE, "000000", "captcha", client_ip="10.0.0.9")
 
 
-# -- calls go one way -------------------------------------------------------------------------------
-LAYERS = {
-    "flask_sms.blueprint": 0,
-    "flask_sms.cli": 0,
-    "flask_sms.receipt_views": 0,
-    "flask_sms.extension": 1,
-    "flask_sms.flow": 2,
-    "flask_sms.receipts": 2,
-    "flask_sms.sender": 3,
-    "flask_sms.providers": 4,
-}  # every other flask_sms module (storage, limits, errors, ...) is a leaf: rank 5
-
-
-def _rank(module: str) -> int | None:
-    if not module.startswith("flask_sms"):
-        return None
-    for prefix, rank in LAYERS.items():
-        if module == prefix or module.startswith(prefix + "."):
-            return rank
-    return 5
-
-
 def test_a_request_trace_never_calls_back_up(make_app, fake):
     app = make_app(["aliyun", "tencent"], SMS_PHONE_LIMITS="", SMS_IP_LIMITS="5/hour")
     client = app.test_client()
@@ -193,7 +171,7 @@ def test_a_request_trace_never_calls_back_up(make_app, fake):
         if event != "call" or frame.f_back is None:
             return
         callee, caller = frame.f_globals.get("__name__", ""), frame.f_back.f_globals.get("__name__", "")
-        callee_rank, caller_rank = _rank(callee), _rank(caller)
+        callee_rank, caller_rank = layer_rank(callee), layer_rank(caller)
         if callee_rank is not None:
             entered.add(callee_rank)
         if callee_rank is not None and caller_rank is not None and callee_rank < caller_rank:

@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 
 from flask_sms import SmsExtension
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 NAMES = (
     "flask_sms_sends_total",
     "flask_sms_send_duration_seconds_count",

@@ -16,7 +16,7 @@ from conftest import CREDS, TEMPLATES
 from flask_sms import StorageUnavailable
 from flask_sms.messages import MESSAGES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PHONE = "13800138000"
 E164 = "+8613800138000"
 SHOWN = "+86 138 0013 8000"

@@ -291,15 +291,14 @@ def test_the_access_log_filter_masks_the_token_in_gunicorns_access_log(fake, rec
     and %(q)s."""
     from pathlib import Path
 
-    from test_scale import _gunicorn_env, _stop_group, call
-    from test_workers import start_gunicorn
+    from gunicorn_helpers import call, gunicorn_env, start_gunicorn, stop_group
 
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "receipts.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "receipts.md").read_text()
     (snippet,) = [b for b in readme.split("```python\n")[1:] if b.startswith("# gunicorn.conf.py")]
     conf = tmp_path / "gunicorn.conf.py"
     conf.write_text(snippet.split("```")[0])  # the docs' own snippet
     access = tmp_path / "access.log"
-    env = _gunicorn_env(fake.url, fake.host, "memory://")
+    env = gunicorn_env(fake.url, fake.host, "memory://")
     env["FLASK_SMS_PROVIDERS"] = json.dumps(["tencent"])
     env["FLASK_SMS_RECEIPT_TOKEN"] = json.dumps(TOKEN)
     app = start_gunicorn(
@@ -320,7 +319,7 @@ def test_the_access_log_filter_masks_the_token_in_gunicorns_access_log(fake, rec
         assert call(app.port, "POST", f"/sms_receipts/tencent/{TOKEN}", None, body).status == 200
         assert call(app.port, "POST", "/sms_receipts/tencent?token=a-wrong-token-000", None, body).status == 403
     finally:
-        _stop_group(app.process)
+        stop_group(app.process)
     logged = access.read_text()
     assert logged.count("/sms_receipts/tencent") >= 3, logged
     assert TOKEN not in logged and "a-wrong-token" not in logged

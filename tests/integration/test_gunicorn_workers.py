@@ -10,16 +10,12 @@ model gives is measured by ``python -m bench``, not here.
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import need_module, skip_or_fail
-from helpers import RedisServer, free_port, gunicorn_command
-from test_scale import SEND, VERIFY, Gunicorn, _gunicorn_env, _stop_group, call, fire
+from conftest import skip_or_fail
+from gunicorn_helpers import SEND, VERIFY, fire
 
 VENDOR_DELAY = 0.1
 VENDORS = ("aliyun", "tencent", "ronglian", "ihuyi")
@@ -40,60 +36,14 @@ def max_overlap(replies: list[Any]) -> int:
     return best
 
 
-@pytest.fixture(scope="module")
-def workers_redis(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(redis_binary, tmp_path_factory.mktemp("workers-redis")).start()
-    yield server
-    server.stop()
-
-
-def start_gunicorn(workdir: Any, env: dict[str, str], *worker_args: str) -> Gunicorn:
-    need_module("gunicorn")
-    port = free_port()
-    pidfile, logfile = workdir / "gunicorn.pid", workdir / "gunicorn.log"
-    args = gunicorn_command(port, *worker_args, pidfile=pidfile, logfile=logfile)
-    process = subprocess.Popen(
-        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    app = Gunicorn(port, process, pidfile, logfile)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{app.log_tail()}")
-        if call(port, "GET", "/_scale/pid", timeout=2).status == 200 and pidfile.exists():
-            return app
-        time.sleep(0.2)
-    _stop_group(process)
-    pytest.fail(f"gunicorn did not answer:\n{app.log_tail()}")
-
-
-@pytest.fixture
-def serve(fake_server: Any, workers_redis: RedisServer, tmp_path: Any) -> Iterator[Any]:
-    started: list[Gunicorn] = []
-
-    def start(*worker_args: str, **config: Any) -> Gunicorn:
-        env = _gunicorn_env(fake_server.url, fake_server.host, workers_redis.url)
-        for key, value in config.items():
-            import json
-
-            env[f"FLASK_{key}"] = json.dumps(value)
-        app = start_gunicorn(tmp_path, env, *worker_args)
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        _stop_group(app.process)
-
-
 @pytest.fixture
 def slow_vendor(fake: Any) -> Any:
     fake.delay = VENDOR_DELAY  # every vendor answers in 100 ms (the fake fixture resets it afterwards)
     return fake
 
 
-def test_the_flow_under_gthread(serve: Any, slow_vendor: Any) -> None:
-    app = serve("--workers", "2", "--worker-class", "gthread", "--threads", "8")
+def test_the_flow_under_gthread(gunicorn_workers: Any, slow_vendor: Any) -> None:
+    app = gunicorn_workers("--workers", "2", "--worker-class", "gthread", "--threads", "8")
 
     # 32 different phones at once: every send goes out, and many are in flight at a time in 2 processes
     phones = [phone() for _ in range(32)]
@@ -122,10 +72,12 @@ def gevent_available() -> None:
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_each_vendor_sdk_cooperates_with_gevent(
-    serve: Any, slow_vendor: Any, gevent_available: None, vendor: str
+    gunicorn_workers: Any, slow_vendor: Any, gevent_available: None, vendor: str
 ) -> None:
     """One gevent worker: if the SDK's network calls blocked the process, sends would go one at a time."""
-    app = serve("--workers", "1", "--worker-class", "gevent", "--worker-connections", "100", SMS_PROVIDERS=[vendor])
+    app = gunicorn_workers(
+        "--workers", "1", "--worker-class", "gevent", "--worker-connections", "100", SMS_PROVIDERS=[vendor]
+    )
     phones = [phone() for _ in range(16)]
     replies = fire(app.port, [("POST", SEND, {"phone": p}) for p in phones], threads=16)
     assert Counter(r.status for r in replies) == {200: 16}, [r.body for r in replies if r.status != 200][:3]

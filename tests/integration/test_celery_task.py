@@ -16,7 +16,7 @@ from conftest import need_module, vendor_config
 
 pytest.importorskip("celery")
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 PHONE = "13800138000"
 
 

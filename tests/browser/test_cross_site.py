@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from browser_fixtures import CHROMIUM_ARGS, need_playwright
 from conftest import need_binary
 from flask import Flask, request
-from test_example_browser import CHROMIUM_ARGS, need_playwright
 from werkzeug.serving import make_server
 
 from flask_sms import SmsExtension, sms_sent, verification_failed

@@ -389,12 +389,11 @@ def test_receipts_work_with_the_verification_flow_off(make_app, heard):
 
 # -- across gunicorn workers, on Redis -------------------------------------------------------------------
 def test_gunicorn_workers_on_redis_announce_each_report_once(fake, receipts, tmp_path, redis_binary):
+    from gunicorn_helpers import call, fire, gunicorn_env, start_gunicorn, stop_group
     from helpers import RedisServer
-    from test_scale import _gunicorn_env, _stop_group, call, fire
-    from test_workers import start_gunicorn
 
     redis = RedisServer(redis_binary, tmp_path / "redis").start()
-    env = _gunicorn_env(fake.url, fake.host, redis.url)
+    env = gunicorn_env(fake.url, fake.host, redis.url)
     env["FLASK_SMS_PROVIDERS"] = json.dumps(["tencent"])
     env["FLASK_SMS_RECEIPT_TOKEN"] = json.dumps(TOKEN)
     app = start_gunicorn(tmp_path, env, "--workers", "4", "--worker-class", "sync")
@@ -416,7 +415,7 @@ def test_gunicorn_workers_on_redis_announce_each_report_once(fake, receipts, tmp
         assert pending == 0
         assert call(app.port, "GET", "/_scale/reports").body == {"count": 50}
     finally:
-        _stop_group(app.process)
+        stop_group(app.process)
         redis.stop()
 
 
@@ -477,7 +476,7 @@ def test_tencent_polls_a_given_day_within_its_7_days(receipt_app, receipts):
 def test_a_receipt_push_and_a_poll_never_call_back_up(receipt_app, receipts):
     import sys
 
-    from test_seams import _rank
+    from helpers import layer_rank
 
     app = receipt_app()
     client = app.test_client()
@@ -487,7 +486,7 @@ def test_a_receipt_push_and_a_poll_never_call_back_up(receipt_app, receipts):
         if event != "call" or frame.f_back is None:
             return
         callee, caller = frame.f_globals.get("__name__", ""), frame.f_back.f_globals.get("__name__", "")
-        callee_rank, caller_rank = _rank(callee), _rank(caller)
+        callee_rank, caller_rank = layer_rank(callee), layer_rank(caller)
         if callee_rank is not None and caller_rank is not None and callee_rank < caller_rank:
             climbs.append(f"{caller}.{frame.f_back.f_code.co_name} -> {callee}.{frame.f_code.co_name}")
 

@@ -1,4 +1,4 @@
-"""The fraud guard's rules one at a time (tests/test_guard_campaigns.py plays whole campaigns)."""
+"""The fraud guard's rules one at a time (tests/flow/test_guard_campaigns.py plays whole campaigns)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from flask_sms import SendError, SmsExtension, send_sms, sms_sent
 from flask_sms import providers as registry
 from flask_sms.providers import Option, Provider, Reply, e164
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"code": "483920", "minutes": 5}
 
 

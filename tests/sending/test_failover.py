@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from conftest import need_module
+from gunicorn_helpers import SEND, fire
 from helpers import FakeClock
-from test_scale import SEND, fire
-from test_workers import serve, workers_redis  # noqa: F401 -- fixtures
 from vendor_config import INTL_TEMPLATES, TEMPLATES
 
 from flask_sms import ConfigError, SendError, provider_down, provider_up, send_sms
@@ -197,10 +196,10 @@ def test_the_breaker_is_shared_through_redis_without_a_read_per_send(make_app, f
 
 
 # -- gunicorn: 4 workers, one Redis -------------------------------------------------------------------
-def test_the_breaker_opened_in_one_worker_is_skipped_by_every_worker(serve, fake):  # noqa: F811 -- the fixture
+def test_the_breaker_opened_in_one_worker_is_skipped_by_every_worker(gunicorn_workers, fake):
     need_module("gunicorn")
     fake.set_mode("aliyun", "http_500")
-    app = serve(
+    app = gunicorn_workers(
         "--workers",
         "4",
         "--worker-class",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import vendor_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_adds_no_handler_and_sets_no_level(make_app, caplog):

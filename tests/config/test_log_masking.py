@@ -244,7 +244,7 @@ def test_a_reply_that_echoes_the_code_is_masked_in_every_worker_thread(
     assert _leaks(seen) == [], seen
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("reachable", [True, False], ids=["reply", "refused"])

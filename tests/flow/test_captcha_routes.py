@@ -39,7 +39,7 @@ def make_captcha_app(make_app, clock):
             "SMS_IP_LIMITS": "",
             "SMS_GLOBAL_LIMITS": "",
             "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/test_guard*.py test it)
+            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
         }
         settings.update(config)
         app = make_app(providers or ["console"], **settings)

@@ -5,7 +5,7 @@ vendor's published example (inputs and the expected signature, from its docs)
 cannot. Each check below is the function the fake vendor verifies requests with: first the
 signature primitives, then whole published requests through the fake's own request reading
 (the Aliyun signed URL, the Tencent curl request with its Authorization header, the Ronglian
-header). The six newer vendors' examples are in tests/test_new_vendors.py.
+header). The six newer vendors' examples are in tests/sending/test_vendor_matrix.py.
 """
 
 from __future__ import annotations

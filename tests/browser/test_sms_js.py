@@ -7,8 +7,8 @@ import threading
 from typing import Any
 
 import pytest
-from test_example_browser import browser, expect, page, playwright_api, shot  # noqa: F401 -- shared fixtures
-from test_existing_app import build_app
+from browser_fixtures import shot
+from existing_app import build_app
 from werkzeug.serving import make_server
 
 PHONE = "13800138000"
@@ -40,7 +40,7 @@ def serve_existing() -> Any:
         server.server_close()
 
 
-def test_sms_js_sends_the_csrf_header_counts_down_and_shows_messages(serve_existing, page, expect):  # noqa: F811
+def test_sms_js_sends_the_csrf_header_counts_down_and_shows_messages(serve_existing, page, expect):
     base, parts = serve_existing()
     sent = []
     page.on("request", lambda request: sent.append(request) if request.url.endswith("/sms_captcha/") else None)
@@ -69,7 +69,7 @@ def test_sms_js_sends_the_csrf_header_counts_down_and_shows_messages(serve_exist
     expect(page).to_have_url(re.compile(r"/welcome$"))
 
 
-def test_the_macro_and_sms_js_speak_the_apps_babel_language(serve_existing, page, expect):  # noqa: F811
+def test_the_macro_and_sms_js_speak_the_apps_babel_language(serve_existing, page, expect):
     base, _ = serve_existing()
     page.goto(base + "/login?lang=zh_Hant_TW")
     expect(page.locator("label[for=phone]")).to_have_text("手機號碼")
@@ -80,7 +80,7 @@ def test_the_macro_and_sms_js_speak_the_apps_babel_language(serve_existing, page
     expect(page.locator("#send-code")).to_have_text(re.compile(r"^[1-3] 秒後重新取得$"))
 
 
-def test_call_me_instead_appears_only_when_the_server_offers_a_call(serve_existing, page, expect):  # noqa: F811
+def test_call_me_instead_appears_only_when_the_server_offers_a_call(serve_existing, page, expect):
     base, parts = serve_existing(SMS_VOICE_PROVIDERS=["console"], SMS_VOICE_RESEND_INTERVAL=30)
     with parts["sms"].record_messages() as outbox:
         page.goto(base + "/login?lang=en")
@@ -105,7 +105,7 @@ def test_call_me_instead_appears_only_when_the_server_offers_a_call(serve_existi
     expect(page).to_have_url(re.compile(r"/welcome$"))
 
 
-def test_the_call_button_stays_hidden_without_voice(serve_existing, page, expect):  # noqa: F811
+def test_the_call_button_stays_hidden_without_voice(serve_existing, page, expect):
     base, _ = serve_existing()
     page.goto(base + "/login?lang=en")
     page.fill("#phone", PHONE)
@@ -114,7 +114,7 @@ def test_the_call_button_stays_hidden_without_voice(serve_existing, page, expect
     expect(page.locator("[data-sms-channel=voice]")).to_be_hidden()  # no voice_after: no call is offered
 
 
-def test_sms_js_asks_for_the_human_check_and_sends_again_with_it(serve_existing, page, expect):  # noqa: F811
+def test_sms_js_asks_for_the_human_check_and_sends_again_with_it(serve_existing, page, expect):
     """``challenge_required``: sms.js calls FlaskSms.onChallenge, posts again with its answer, and keeps the
     send's nonce in the form (the macro's ``sms_nonce``) for the verify the form posts."""
     base, parts = serve_existing(SMS_CHALLENGE_MODE="always")

@@ -35,7 +35,7 @@ def make_flow_app(make_app, clock):
             "SMS_IP_LIMITS": "",
             "SMS_GLOBAL_LIMITS": "",
             "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/test_guard*.py test it)
+            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
         }
         settings.update(config)
         app = make_app(["console"], **settings)
@@ -341,7 +341,7 @@ def test_flask_sms_check_reports_a_weak_key(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     (tmp_path / "weak.py").write_text(
         "from flask import Flask\nfrom flask_sms import SmsExtension\n"
         "app = Flask('weak')\napp.config.update(SECRET_KEY='change-me', SMS_PROVIDERS=['console'])\n"

@@ -23,7 +23,7 @@ from flask_sms import ConfigError, PhoneRejected, SendError, provider_down, send
 PARAMS = {"code": "483920", "minutes": 5}
 PHONE = "+8613800138000"
 SDKS = ["v1", "v2"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _app(make_app: Any, sdk: str, providers: list[str] | None = None, **config: Any) -> Any:
