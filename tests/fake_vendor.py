@@ -53,6 +53,7 @@ __all__ = [
     "Received",
     "Refusal",
     "Reply",
+    "SendFacts",
     "VendorFake",
     "json_bytes",
     "kits",
@@ -110,6 +111,32 @@ class Received:
     # "garbage", "limit:<code>", "rejected_number:<code>", "partial:<codes>",
     # "stopped" (hang ended by stop()). The value is set once the reply is decided.
     reply: str = ""
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What the vendor matrix (tests/sending/test_vendor_matrix.py) expects of one SMS vendor, from its docs.
+
+    A kit that sets ``send_facts`` joins every case of the matrix by being registered.
+    """
+
+    params_on_wire: Any  # what the fake records for {"code": "483920", "minutes": 5} in the captcha template
+    max_numbers: int  # the most numbers one request takes
+    auth_errors: tuple[str, ...]  # the codes a wrong secret earns (the SDK may rename one)
+    rejected_code: str  # a code the vendor publishes as final for the number ("": none on the send API)
+    secret_key: str  # the config key of the vendor's secret
+    # the requests +1 650-253-0000 and +852 6123 4567 go out in; None: the vendor reaches no number abroad
+    international: list[list[str]] | None
+    mainland_e164: bool = False  # whether a mainland number goes out as +86... (else the bare 11 digits)
+    http_500_code: str = "http_500"  # the attempt's code for an HTTP 500 (Tencent's SDK names its own)
+    # the correlation field carries an id of each request's own (Ronglian's reqId: unique per day), not out_id
+    request_id_of_its_own: bool = False
+    # a timeout the vendor lets us retry safely (Baidu's clientToken): the matrix's hang case is not for it
+    retries_timeouts: bool = False
+
+    def wire(self, e164: str) -> str:
+        """A mainland number as the vendor's requests write it."""
+        return e164 if self.mainland_e164 else e164.removeprefix("+86")
 
 
 @dataclass
@@ -177,6 +204,8 @@ class VendorFake:
     name: ClassVar[str]
     business_error: ClassVar[tuple[str, str]]
     correlation_field: ClassVar[str | None] = None
+    #: set by an SMS vendor's kit: the vendor matrix runs it through every case
+    send_facts: ClassVar[SendFacts | None] = None
     #: kits are asked in this order: 0 a kit that claims its own requests, 1 a vendor's catch-all, 2 the rest
     claim_order: ClassVar[int] = 0
 

@@ -28,7 +28,7 @@ from email.message import Message
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
 
-from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, json_bytes, parse_form, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, json_bytes, parse_form, register_fake
 
 BEIJING = timezone(timedelta(hours=8))
 #: SendSms: PhoneNumbers "上限为1000个手机号码"
@@ -120,6 +120,15 @@ def acs3_signature(secret: str, canonical_request: str) -> str:
 class AliyunFake(VendorFake):
     name = "aliyun"
     business_error = ("isv.AMOUNT_NOT_ENOUGH", "账户余额不足")
+    send_facts = SendFacts(
+        params_on_wire={"code": "483920", "minutes": "5"},
+        max_numbers=MAX_NUMBERS,
+        # the SDK turns SignatureDoesNotMatch into InvalidAccessKeySecret when it can tell
+        auth_errors=("SignatureDoesNotMatch", "InvalidAccessKeySecret"),
+        rejected_code="isv.BUSINESS_LIMIT_CONTROL",  # the per-number cap (1/min, 5/h, 10/day)
+        secret_key="SMS_ALIYUN_ACCESS_KEY_SECRET",
+        international=[["16502530000", "85261234567"]],  # country code and number, no "+"
+    )
     claim_order = 2  # any request no other kit claims
     correlation_field = "OutId"
 

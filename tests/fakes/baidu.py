@@ -42,7 +42,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 MAX_NUMBERS = 200  # sendSms: "mobile" at most 200
 PATH = "/api/v3/sendSms"
@@ -100,6 +100,16 @@ _AUTH = re.compile(r"bce-auth-v1/(?P<ak>[^/]+)/(?P<ts>[^/]+)/(?P<exp>\d+)/(?P<si
 class BaiduFake(VendorFake):
     name = "baidu"
     business_error = ("6012", "账号已停服")
+    send_facts = SendFacts(
+        params_on_wire={"code": "483920", "minutes": "5"},
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("6002",),
+        rejected_code="4503",
+        secret_key="SMS_BAIDU_SECRET_ACCESS_KEY",
+        international=[["+16502530000", "+85261234567"]],
+        retries_timeouts=True,  # retried once with its clientToken: ends sent or failed
+    )
+    correlation_field = "custom"
     push_tries = 4  # receipt pushes tried in all: 3 retries at once (then hourly)
 
     def __init__(self, fake: Any) -> None:

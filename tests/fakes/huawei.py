@@ -30,7 +30,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 MAX_NUMBERS = 500  # batchSendSms: "最多允许携带500个号码"
 PATH = "/sms/batchSendSms/v1"
@@ -98,6 +98,16 @@ def authorization(
 class HuaweiFake(VendorFake):
     name = "huawei"
     business_error = ("E000623", "短信发送量达到限额")
+    send_facts = SendFacts(
+        params_on_wire=["483920", "5"],
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("E000045",),
+        rejected_code="E200041",  # a number twice in one request (E200024, no international capability, fails over)
+        secret_key="SMS_HUAWEI_APP_SECRET",
+        international=[["+16502530000", "+85261234567"]],  # E.164, "+" and country code
+        mainland_e164=True,
+    )
+    correlation_field = "extend"
     push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:

@@ -14,7 +14,7 @@ import secrets
 from email.message import Message
 from typing import Any
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, json_bytes, parse_form, register_fake
+from fake_vendor import Received, Refusal, Reply, SendFacts, VendorFake, json_bytes, parse_form, register_fake
 
 # 405's wording differs
 # between doc versions: older "用户名或密码不正确", newer "API ID或API KEY不正确".
@@ -36,6 +36,14 @@ def _md5_hex(text: str) -> str:
 class IhuyiFake(VendorFake):
     name = "ihuyi"
     business_error = ("4051", "剩余条数不足")
+    send_facts = SendFacts(
+        params_on_wire="您的验证码是:483920。请不要把验证码泄露给其他人。",
+        max_numbers=1,
+        auth_errors=("405",),
+        rejected_code="4085",  # "同一手机号验证码短信发送超出5条"
+        secret_key="SMS_IHUYI_API_KEY",
+        international=None,  # mainland numbers only
+    )
 
     def claims(self, method: str, path: str, headers: Message) -> bool:
         return path.startswith("/webservice/sms.php")

@@ -25,7 +25,7 @@ from email.message import Message
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 MAX_NUMBERS = 100  # sendtemplate: "mobiles" at most 100
 PATH = "/sms/sendtemplate.action"
@@ -46,6 +46,14 @@ def checksum(app_secret: str, nonce: str, cur_time: str) -> str:
 class NeteaseFake(VendorFake):
     name = "netease"
     business_error = ("418", "通道不可用")
+    send_facts = SendFacts(
+        params_on_wire=["483920", "5"],
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("414",),
+        rejected_code="416",
+        secret_key="SMS_NETEASE_APP_SECRET",
+        international=[["+1-6502530000", "+852-61234567"]],
+    )
     push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import Any
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 PATH = "/v1/message"
 OVERSEA = "/v1/message/oversea"
@@ -90,6 +90,15 @@ def token(access_key: str, secret_key: str, signing: bytes) -> str:
 class QiniuFake(VendorFake):
     name = "qiniu"
     business_error = ("AccountBalanceNotEnough", "您的账户余额不足")
+    send_facts = SendFacts(
+        params_on_wire={"code": "483920", "minutes": "5"},
+        max_numbers=100,
+        auth_errors=("BadToken",),
+        rejected_code="",  # the send API has no per-number code: final refusals come in receipts
+        secret_key="SMS_QINIU_SECRET_KEY",
+        international=[["+16502530000", "+85261234567"]],  # /v1/message/oversea, E.164
+    )
+    correlation_field = "seq"
     push_tries = 3  # receipt pushes tried in all: retried within 10 minutes
 
     def __init__(self, fake: Any) -> None:

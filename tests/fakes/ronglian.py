@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Any
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, json_bytes, parse_form, register_fake
+from fake_vendor import Received, Refusal, Reply, SendFacts, VendorFake, json_bytes, parse_form, register_fake
 
 _BEIJING = timezone(timedelta(hours=8))
 
@@ -109,6 +109,15 @@ def _md5_hex(text: str) -> str:
 class RonglianFake(VendorFake):
     name = "ronglian"
     business_error = ("160014", "短信通道余额不足")
+    send_facts = SendFacts(
+        params_on_wire=["483920", "5"],
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("111109",),
+        rejected_code="160042",
+        secret_key="SMS_RONGLIAN_AUTH_TOKEN",
+        international=[["0016502530000"], ["0085261234567"]],  # "00" and the country code, one a request
+        request_id_of_its_own=True,
+    )
     correlation_field = "reqId"
     claim_order = 1  # after ronglian_voice.py, which claims its own path
 

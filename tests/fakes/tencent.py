@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import Any, Callable
 
-from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, json_bytes, parse_form, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, json_bytes, parse_form, register_fake
 
 #: SendSms: PhoneNumberSet "单次请求最多支持200个手机号"
 MAX_NUMBERS = 200
@@ -160,6 +160,16 @@ def tc3_signature_matches(
 class TencentFake(VendorFake):
     name = "tencent"
     business_error = ("FailedOperation.InsufficientBalanceInSmsPackage", "套餐包余量不足，请购买套餐包。")
+    send_facts = SendFacts(
+        params_on_wire=["483920", "5"],
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("AuthFailure.SignatureFailure",),
+        rejected_code="LimitExceeded.PhoneNumberDailyLimit",
+        secret_key="SMS_TENCENT_SECRET_KEY",
+        international=[["+16502530000", "+85261234567"]],  # E.164
+        mainland_e164=True,
+        http_500_code="ServerNetworkError",
+    )
     claim_order = 1  # after tencent_voice.py, which claims its own action
     correlation_field = "SessionContext"
 

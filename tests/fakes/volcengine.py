@@ -31,7 +31,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from fake_vendor import Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 MAX_NUMBERS = 200  # SendSms: PhoneNumbers "最多200个"
 #: the message group's international (I18N_*) templates (tests/vendor_config.py configures them)
@@ -103,6 +103,16 @@ _AUTH = re.compile(
 class VolcengineFake(VendorFake):
     name = "volcengine"
     business_error = ("RE:0010", "账号欠费")
+    send_facts = SendFacts(
+        params_on_wire={"code": "483920", "minutes": "5"},
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("SignatureDoesNotMatch",),
+        rejected_code="RE:0006",
+        secret_key="SMS_VOLCENGINE_SECRET_ACCESS_KEY",
+        international=[["16502530000", "85261234567"]],  # "国际区号+号码，例如8520000****": no "+"
+        mainland_e164=True,
+    )
+    correlation_field = "Tag"
     push_tries = 3  # receipt pushes tried in all: unpublished
 
     def __init__(self, fake: Any) -> None:

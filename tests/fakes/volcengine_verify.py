@@ -41,6 +41,10 @@ def _within(value: Any, allowed: range | tuple[int, ...], default: int) -> int:
 @register_fake
 class VolcengineVerifyFake(VolcengineFake):
     name = "volcengine_verify"
+    # a product of Volcengine's, not an SMS vendor: not in the vendor matrix, no receipts of its own
+    send_facts = None
+    correlation_field = None
+    push_tries = 0
     business_error = ("RE:0010", "账号欠费")
 
     def __init__(self, fake: Any) -> None:

@@ -22,7 +22,7 @@ from email.message import Message
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
-from fake_vendor import Answered, Received, Refusal, Reply, VendorFake, register_fake
+from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, register_fake
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -70,6 +70,14 @@ def _error(code: int, msg: str, detail: str = "") -> dict[str, Any]:
 class YunpianFake(VendorFake):
     name = "yunpian"
     business_error = ("3", "账户余额不足")
+    send_facts = SendFacts(
+        params_on_wire="【云片测试】您的验证码是483920，5分钟内有效。",
+        max_numbers=MAX_NUMBERS,
+        auth_errors=("-1",),
+        rejected_code="17",
+        secret_key="SMS_YUNPIAN_API_KEY",
+        international=[["+16502530000"], ["+85261234567"]],  # "国际短信接口每次调用只能发送一条短信"
+    )
     push_tries = 4  # receipt pushes tried in all: the first try and 3 retries
 
     def __init__(self, fake: Any) -> None:

@@ -23,6 +23,7 @@ import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
+from fakes import netease as netease_fake
 from ronglian_sms_sdk import SmsSDK
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -469,3 +470,20 @@ def test_custom_credentials_and_unused_port() -> None:
     port = unused_port()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_netease_fake_refuses_a_replayed_nonce(fake):
+    import requests
+
+    creds = fake.plugin("netease").credentials
+    now = str(int(time.time()))
+    headers = {
+        "AppKey": creds.app_key,
+        "Nonce": "n-1",
+        "CurTime": now,
+        "CheckSum": netease_fake.checksum(creds.app_secret, "n-1", now),
+    }
+    form = {"templateid": "19000001", "mobiles": '["13800138000"]', "params": '["1"]'}
+    url = f"{fake.url}/sms/sendtemplate.action"
+    assert requests.post(url, data=form, headers=headers, timeout=5).json()["code"] == 200
+    assert requests.post(url, data=form, headers=headers, timeout=5).json() == {"code": 414, "desc": "nonce used"}

@@ -5,7 +5,7 @@ vendor's published example (inputs and the expected signature, from its docs)
 cannot. Each check below is the function the fake vendor verifies requests with: first the
 signature primitives, then whole published requests through the fake's own request reading
 (the Aliyun signed URL, the Tencent curl request with its Authorization header, the Ronglian
-header). The six newer vendors' examples are in tests/sending/test_vendor_matrix.py.
+header), then Huawei, Volcengine, Baidu and Qiniu's published examples and NetEase's formula.
 """
 
 from __future__ import annotations
@@ -13,10 +13,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
 from email.message import Message
 
 import pytest
 from fake_vendor import Credentials, FakeVendor
+from fakes import baidu as baidu_fake
+from fakes import huawei as huawei_fake
+from fakes import netease as netease_fake
+from fakes import qiniu as qiniu_fake
+from fakes import volcengine as volcengine_fake
 from fakes.aliyun import (
     acs3_authorization_fields,
     acs3_canonical_request,
@@ -255,3 +261,161 @@ def test_ronglian_published_authorization_reads_back_through_the_fake():
     assert ronglian_authorization("not base64!") == AuthRefusal(("111102", "请求包头Authorization参数Base64解码失败"))
     short_stamp = base64.b64encode(b"2c94811c87fb7ec601881e50a8ed0b39:202305241400").decode()
     assert isinstance(ronglian_authorization(short_stamp), AuthRefusal)
+
+
+# -- Huawei, Volcengine, Baidu, Qiniu, NetEase -----------------------------------------------------------------
+def test_huawei_fake_reproduces_the_api_signing_guides_worked_example():
+    # devg-apisign, "AK/SK签名认证算法详解": a GET with an empty body, signed content-type;host;x-sdk-date
+    headers = {
+        "Content-Type": "application/json",
+        "Host": "service.region.example.com",
+        "X-Sdk-Date": "20191115T033655Z",
+    }
+    path = "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs"
+    query = "limit=2&marker=13551d6b-755d-4757-b956-536f674975c0"
+    lowered = {k.lower(): v for k, v in headers.items()}
+    canonical = huawei_fake.canonical_request("GET", path, query, lowered, b"", sorted(lowered))
+    assert (
+        hashlib.sha256(canonical.encode()).hexdigest()
+        == "b25362e603ee30f4f25e7858e8a7160fd36e803bb2dfe206278659d71a9bcd7a"
+    )
+    assert huawei_fake.authorization(
+        "GET", path, query, headers, b"", "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
+    ) == (
+        "SDK-HMAC-SHA256 Access=QTWAOYTTINDUT2QVKYUC, SignedHeaders=content-type;host;x-sdk-date, "
+        "Signature=7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe"
+    )
+
+
+VOLC_SK = "WkRZeE1EQmxPVGhsWWpWak5HVmtNbUUxTXpZeU9UVXlOMlE1TmpZeVlqTQ=="
+
+
+@pytest.mark.parametrize(
+    ("method", "host", "query", "body", "x_date", "region", "service", "expected"),
+    [
+        # docs 6369/67270 (签名过程Demo)
+        (
+            "GET",
+            "iam.volcengineapi.com",
+            "Action=ListUsers&Version=2018-01-01&Limit=10&Offset=0",
+            b"",
+            "20240619T071306Z",
+            "cn-beijing",
+            "iam",
+            "e31c4558bcfe08a286001f59cedbf0791ffd0b2362f10e55ee2627467bcdde93",
+        ),
+        # docs 6369/67269 (签名方法), GET and POST
+        (
+            "GET",
+            "billing.volcengineapi.com",
+            "Action=QueryBalanceAcct&Version=2022-01-01",
+            b"",
+            "20250329T180937Z",
+            "cn-beijing",
+            "billing",
+            "1eda9e7e6b1728151a8e8791fdaf67cfbd28bd5c80d0fce2eb208746cf483105",
+        ),
+        (
+            "POST",
+            "billing.volcengineapi.com",
+            "Action=ListBill&Version=2022-01-01",
+            b'{"Limit":10,"BillPeriod":"2023-08"}',
+            "20250329T180937Z",
+            "cn-beijing",
+            "billing",
+            "5e8480ceea12d0000a23c054151c50dd02c1a7dec835004057d19f13d53a7658",
+        ),
+    ],
+)
+def test_volcengine_fake_reproduces_the_published_signature_examples(
+    method, host, query, body, x_date, region, service, expected
+):
+    headers = {"host": host, "x-date": x_date}
+    canonical = volcengine_fake.canonical_request(method, "/", query, headers, body, ["host", "x-date"])
+    assert volcengine_fake.signature(VOLC_SK, x_date, region, service, canonical) == expected
+
+
+def test_volcengine_provider_signature_matches_the_fakes_independent_check():
+    """The provider's signer (a different code path) against the published scheme, field by field."""
+    from flask_sms.providers.volcengine import sign
+
+    body = b'{"SmsAccount":"1"}'
+    headers = sign("AK", "SK", "cn-north-1", "sms.volcengineapi.com", body, "20260102T030405Z")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    signed = ["content-type", "host", "x-content-sha256", "x-date"]
+    canonical = volcengine_fake.canonical_request(
+        "POST", "/", "Version=2020-01-01&Action=SendSms", lowered, body, signed
+    )
+    expected = volcengine_fake.signature("SK", "20260102T030405Z", "cn-north-1", "volcSMS", canonical)
+    assert headers["Authorization"] == (
+        "HMAC-SHA256 Credential=AK/20260102/cn-north-1/volcSMS/request, "
+        f"SignedHeaders={';'.join(signed)}, Signature={expected}"
+    )
+
+
+# Baidu, "生成认证字符串": BOS UploadPart, AK 32 x "a", SK 32 x "b"
+BAIDU_HEADERS = {
+    "Host": "bj.bcebos.com",
+    "Date": "Mon, 27 Apr 2015 16:23:49 +0800",
+    "Content-Type": "text/plain",
+    "Content-Length": "8",
+    "Content-Md5": "NFzcPqhviddjRNnSOGo4rw==",
+    "x-bce-date": "2015-04-27T08:23:49Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("signed", "expected"),
+    [
+        (None, "/1800//d74a04362e6a848f5b39b15421cb449427f419c95a480fd6b8cf9fc783e2999e"),
+        (
+            ["host", "x-bce-date"],
+            "/1800/host;x-bce-date/1b8de5a23a56eef657c69f94c621e7acd227d049a4ba577f537d5e5cebf0cf32",
+        ),
+    ],
+)
+def test_baidu_fake_reproduces_the_published_auth_string_example(signed, expected):
+    auth = baidu_fake.authorization(
+        "a" * 32,
+        "b" * 32,
+        "PUT",
+        "/v1/test/myfolder/readme.txt",
+        "partNumber=9&uploadId=a44cc9bab11cbd156984767aad637851",
+        BAIDU_HEADERS,
+        "2015-04-27T08:23:49Z",
+        signed=signed,
+    )
+    assert auth == f"bce-auth-v1/{'a' * 32}/2015-04-27T08:23:49Z{expected}"
+    # the doc's canonical query: encoded, then sorted as strings ("text10" before "text1")
+    canonical = baidu_fake.canonical_request("GET", "/", "text=&text1=%E6%B5%8B%E8%AF%95&text10=test", {}, None)
+    assert canonical.split("\n")[2] == "text10=test&text1=%E6%B5%8B%E8%AF%95&text="
+
+
+def test_qiniu_fake_reproduces_the_access_token_docs_example():
+    # 管理凭证 (kodo/1201): POST /move/<src>/<dst> on rs.qiniu.com, no Content-Type, no body
+    path = "/move/bmV3ZG9jczpmaW5kX21hbi50eHQ=/bmV3ZG9jczpmaW5kLm1hbi50eHQ="
+    signing = qiniu_fake.signing_string("POST", path, "", "rs.qiniu.com", {}, b"")
+    assert signing == f"POST {path}\nHost: rs.qiniu.com\n\n".encode()
+    assert qiniu_fake.token("MY_ACCESS_KEY", "MY_SECRET_KEY", signing) == "MY_ACCESS_KEY:1uLvuZM6l6oCzZFqkJ6oI4oFMVQ="
+    # a JSON body is signed; an octet-stream body is not
+    json_body = qiniu_fake.signing_string("POST", "/v1/message", "", "h", {"Content-Type": "application/json"}, b"{}")
+    octets = qiniu_fake.signing_string(
+        "POST", "/v1/message", "", "h", {"Content-Type": "application/octet-stream"}, b"{}"
+    )
+    assert json_body.endswith(b"\n\n{}") and octets.endswith(b"\n\n")
+
+
+def test_netease_checksum_matches_openssl_and_the_providers_helper():
+    """NetEase publishes the formula but no worked value: openssl is the independent reference."""
+    from flask_sms.providers.netease import checksum
+
+    secret, nonce, cur_time = "368d4609c9d9", "baoluo", "1478151200"
+    out = (
+        subprocess.run(
+            ["openssl", "dgst", "-sha1"], input=f"{secret}{nonce}{cur_time}".encode(), capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split()[-1]
+    )
+    assert netease_fake.checksum(secret, nonce, cur_time) == out == checksum(secret, nonce, cur_time)
+    assert out == hashlib.sha1(f"{secret}{nonce}{cur_time}".encode()).hexdigest()

@@ -1,144 +1,23 @@
-"""Each vendor's real SDK (or Ihuyi's form API) against the loopback fake vendor."""
+"""What only one vendor (or a few) does, through its real SDK or documented API against the loopback fake.
+
+What every vendor does alike is tests/sending/test_vendor_matrix.py.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import pytest
 from fake_vendor import unused_port
+from helpers import config_problems
+from vendor_config import CLOSED
 
 from flask_sms import SendError, send_sms
+from flask_sms.providers import provider_class
 
-VENDORS = ["aliyun", "tencent", "ronglian", "ihuyi"]
 PARAMS = {"code": "483920", "minutes": 5}
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_success_reaches_vendor_in_its_own_format(make_app, fake, vendor):
-    app = make_app([vendor])
-    with app.app_context():
-        result = send_sms("+86 138-0013-8000", "captcha", PARAMS)
-
-    assert result.ok and result.provider == vendor
-    assert result.delivered == {"+8613800138000": vendor}
-    assert result.message_ids and all(result.message_ids)
-    (received,) = fake.received(vendor)
-    expected_phone = "+8613800138000" if vendor == "tencent" else "13800138000"
-    assert received.phones == [expected_phone]
-    expected_params = {
-        "aliyun": {"code": "483920", "minutes": "5"},
-        "tencent": ["483920", "5"],
-        "ronglian": ["483920", "5"],
-        "ihuyi": "您的验证码是:483920。请不要把验证码泄露给其他人。",
-    }[vendor]
-    assert received.params == expected_params
-    if vendor in ("aliyun", "tencent"):
-        assert received.sign_name in ("阿里云短信测试", "腾讯云测试")
-    assert not fake.rejected
-
-
-BUSINESS_ERRORS = {
-    "aliyun": ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1"),
-    "tencent": ("FailedOperation.InsufficientBalanceInSmsPackage", "套餐包余量不足"),
-    "ronglian": ("160038", "短信验证码发送过频繁"),
-    "ihuyi": ("4080", "同一手机号码同一秒钟之内发送频率不能超过1条"),
-}
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_business_error_in_http_200_keeps_vendor_code_and_message(make_app, fake, vendor):
-    code, message = BUSINESS_ERRORS[vendor]
-    fake.set_mode(vendor, "business_error", code=code, message=message)
-    app = make_app([vendor])
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
-
-    (attempt,) = caught.value.attempts
-    assert (attempt.provider, attempt.code, attempt.message) == (vendor, code, message)
-    assert str(caught.value) == f"{vendor}: {code} {message}"
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_http_500_fails(make_app, fake, vendor):
-    fake.set_mode(vendor, "http_500")
-    app = make_app([vendor])
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
-    (attempt,) = caught.value.attempts
-    expected = "ServerNetworkError" if vendor == "tencent" else "http_500"
-    assert attempt.code == expected
-    # one request only: nothing retried a send that may already have gone out
-    assert len(fake.received(vendor)) == 1
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_timeout_is_bounded_by_sms_timeout_and_unknown(make_app, fake, vendor):
-    fake.set_mode(vendor, "hang", seconds=20)
-    app = make_app([vendor], SMS_TIMEOUT=1)
-    started = time.monotonic()
-    with app.app_context():
-        result = send_sms("13800138000", "captcha", PARAMS)  # no SendError: the text may be on its way
-    elapsed = time.monotonic() - started
-    (attempt,) = result.attempts
-    assert (attempt.code, attempt.outcome) == ("timeout", "unknown")
-    assert not result.ok and result.unknown == {"+8613800138000": attempt} and not result.failed
-    assert elapsed < 3, f"{vendor} took {elapsed:.1f}s with SMS_TIMEOUT=1"
-    assert len(fake.received(vendor)) == 1  # not retried
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_garbage_reply_is_unknown(make_app, fake, vendor):
-    fake.set_mode(vendor, "garbage")
-    app = make_app([vendor])
-    with app.app_context():
-        result = send_sms("13800138000", "captcha", PARAMS)
-    # a 200 that cannot be read: the vendor took the request, so the text may be out
-    (attempt,) = result.attempts
-    assert (attempt.code, attempt.outcome) == ("bad_reply", "unknown")
-    assert result.unknown == {"+8613800138000": attempt}
-
-
-@pytest.mark.parametrize("vendor", VENDORS)
-def test_connection_refused_fails(make_app, fake, vendor):
-    port = unused_port()
-    closed = {
-        "aliyun": {"SMS_ALIYUN_ENDPOINT": f"127.0.0.1:{port}"},
-        "tencent": {"SMS_TENCENT_ENDPOINT": f"127.0.0.1:{port}"},
-        "ronglian": {"SMS_RONGLIAN_BASE_URL": f"http://127.0.0.1:{port}"},
-        "ihuyi": {"SMS_IHUYI_URL": f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"},
-    }[vendor]
-    app = make_app([vendor], **closed)
-    started = time.monotonic()
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
-    (attempt,) = caught.value.attempts
-    assert attempt.code == "connection_error"
-    assert time.monotonic() - started < 2
-
-
-def test_wrong_secret_is_the_vendors_auth_error(make_app, fake):
-    app = make_app(
-        ["aliyun", "tencent"], SMS_ALIYUN_ACCESS_KEY_SECRET="wrong-secret", SMS_TENCENT_SECRET_KEY="wrong-key"
-    )
-    with app.app_context(), pytest.raises(SendError) as caught:
-        send_sms("13800138000", "captcha", PARAMS)
-    aliyun, tencent = caught.value.attempts
-    # the SDK turns SignatureDoesNotMatch into InvalidAccessKeySecret when it can tell
-    assert aliyun.code in ("SignatureDoesNotMatch", "InvalidAccessKeySecret")
-    assert tencent.code == "AuthFailure.SignatureFailure"
-    assert [vendor for vendor, _ in fake.rejected] == ["aliyun", "tencent"]
-
-
-@pytest.mark.parametrize(
-    ("vendor", "expected"),
-    [("aliyun", "16502530000"), ("tencent", "+16502530000"), ("ronglian", "0016502530000")],
-)
-def test_international_numbers_are_written_as_each_vendor_documents(make_app, fake, vendor, expected):
-    app = make_app([vendor])
-    with app.app_context():
-        result = send_sms("+1 650-253-0000", "captcha", PARAMS)
-    assert result.delivered == {"+16502530000": vendor}
-    assert fake.received(vendor)[0].phones == [expected]
 
 
 def test_ihuyi_cannot_reach_abroad_so_the_next_provider_does(make_app, fake):
@@ -156,3 +35,193 @@ def test_ihuyi_alone_reports_the_number_it_cannot_reach(make_app, fake):
         send_sms("+85261234567", "captcha", PARAMS)
     assert caught.value.result.failed["+85261234567"].code == "unsupported_number"
     assert not fake.received("ihuyi")
+
+
+def test_huawei_request_level_errors_come_as_http_4xx_and_keep_the_vendor_code(make_app, fake):
+    fake.set_mode("huawei", "business_error", code="E000623", message="短信发送量达到限额")
+    app = make_app(["huawei"])
+    with app.app_context(), pytest.raises(SendError) as caught:
+        send_sms("13800138000", "captcha", PARAMS)
+    (attempt,) = caught.value.attempts
+    assert (attempt.code, attempt.message) == ("E000623", "短信发送量达到限额")
+
+
+def test_huawei_refuses_single_numbers_inside_an_accepted_request(make_app, fake):
+    fake.reject_number("huawei", "+8613900139000", "E200041", "")
+    app = make_app(["huawei"])
+    with app.app_context():
+        result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS)
+    assert not result.ok
+    assert result.delivered == {"+8613800138000": "huawei"}
+    assert (result.failed["+8613900139000"].code, result.failed["+8613900139000"].message) == (
+        "E200041",
+        "同一短信内容接收号码重复",
+    )
+
+
+def test_volcengine_gateway_errors_keep_their_code_at_any_http_status(make_app, fake):
+    fake.set_mode("volcengine", "business_error", code="InternalError", message="Service has some internal Error.")
+    app = make_app(["volcengine"])
+    with app.app_context(), pytest.raises(SendError) as caught:
+        send_sms("13800138000", "captcha", PARAMS)
+    (attempt,) = caught.value.attempts
+    assert (attempt.code, attempt.message) == ("InternalError", "Service has some internal Error.")
+    assert len(fake.received("volcengine")) == 1
+
+
+@pytest.mark.parametrize(
+    ("vendor", "code", "message"),
+    [("baidu", "4641", "命中全局黑名单"), ("yunpian", "17", "24小时内同一手机号发送次数超过限制")],
+)
+def test_per_number_codes_in_an_accepted_batch_refuse_only_that_number(make_app, fake, vendor, code, message):
+    fake.reject_number(vendor, "13900139000", code, message)
+    app = make_app([vendor])
+    with app.app_context():
+        result = send_sms(["13800138000", "13900139000"], "captcha", PARAMS)
+    assert result.delivered == {"+8613800138000": vendor}
+    refused = result.failed["+8613900139000"]
+    assert (refused.code, refused.message) == (code, message)
+    assert provider_class(vendor).classify(refused.code) == "rejected"
+    assert len(fake.received(vendor)) == 1
+
+
+def test_baidu_sdk_debug_log_never_shows_the_code_or_the_signing_key(make_app, fake, caplog):
+    """bce-python-sdk logs the whole request body and its derived signing key at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    app = make_app(["baidu"])
+    with app.app_context():
+        send_sms("13800138000", "captcha", PARAMS)
+        fake.set_mode("baidu", "http_500")
+        with pytest.raises(SendError):
+            send_sms("13800138000", "captcha", PARAMS)
+    seen = caplog.text + "".join(f"{r.args!r}" for r in caplog.records)
+    assert "483920" not in seen
+    assert "sign_key" not in seen and "bce-auth-v1" not in seen
+    assert [r for r in caplog.records if r.name.startswith("baidubce") and r.levelno <= logging.DEBUG] == []
+
+
+def test_yunpian_sends_mainland_numbers_in_one_batch_and_each_number_abroad_alone(make_app, fake):
+    app = make_app(["yunpian"], SMS_YUNPIAN_SEND_UID=True)
+    phones = ["13800138000", "13900139000", "+1 650-253-0000", "+852 6123 4567"]
+    with app.app_context():
+        result = send_sms(phones, "captcha", PARAMS, out_id="order-7")
+    assert result.ok and len(result.delivered) == 4
+    sent = sorted((r.raw["mobile"], r.raw.get("uid"), r.params) for r in fake.received("yunpian"))
+    abroad = "【Yunpian】Your verification code is 483920, valid for 5 minutes."  # the international template
+    assert sent == [
+        ("+16502530000", "order-7", abroad),
+        ("+85261234567", "order-7", abroad),
+        ("13800138000,13900139000", "order-7", "【云片测试】您的验证码是483920，5分钟内有效。"),
+    ]
+
+
+def test_a_content_template_missing_a_value_sends_nothing(make_app, fake):
+    from flask_sms import MissingParameter
+
+    app = make_app(["yunpian"])
+    with app.app_context(), pytest.raises(MissingParameter):
+        send_sms("13800138000", "captcha", {"code": "483920"})
+    assert fake.received("yunpian") == [] and fake.rejected == []
+
+
+@pytest.mark.parametrize(("vendor", "field"), [("baidu", "signatureId"), ("qiniu", "signature_id")])
+def test_a_templates_sign_is_the_purposes_own_signature_id(make_app, fake, vendor, field):
+    from vendor_config import TEMPLATES
+
+    templates = {**TEMPLATES[vendor], "notice": {**TEMPLATES[vendor]["notice"], "sign": "sms-sign-Mall0002"}}
+    app = make_app([vendor], **{f"SMS_{vendor.upper()}_TEMPLATES": templates})
+    with app.app_context():
+        send_sms("13800138000", "notice", {"name": "张三"})
+        send_sms("13800138000", "captcha", PARAMS)
+    notice, captcha = fake.received(vendor)
+    assert notice.raw[field] == "sms-sign-Mall0002"
+    assert captcha.raw.get(field) == app.config.get(f"SMS_{vendor.upper()}_SIGNATURE_ID")
+
+
+# -- sign name per purpose -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("vendor", "field"),
+    [("aliyun", "SignName"), ("tencent", "SignName"), ("huawei", "signature"), ("volcengine", "Sign")],
+)
+def test_a_templates_sign_overrides_the_providers_sign_name_for_that_purpose(make_app, fake, vendor, field):
+    from vendor_config import TEMPLATES
+
+    templates = dict(TEMPLATES[vendor])
+    own = templates["notice"] if isinstance(templates["notice"], dict) else {"id": templates["notice"]}
+    templates["notice"] = {**own, "sign": "某某商城"}
+    app = make_app([vendor], **{f"SMS_{vendor.upper()}_TEMPLATES": templates})
+    with app.app_context():
+        send_sms("13800138000", "notice", {"name": "张三"})
+        send_sms("13800138000", "captcha", PARAMS)
+    notice, captcha = fake.received(vendor)
+    assert notice.raw[field] == "某某商城"
+    assert captcha.raw.get(field, "") == app.config.get(f"SMS_{vendor.upper()}_SIGN_NAME", "")
+    assert captcha.raw.get(field, "") != "某某商城"
+
+
+def test_a_sign_on_a_vendor_without_a_sign_per_request_is_a_config_problem():
+    from flask import Flask
+
+    from flask_sms import SmsExtension
+
+    def problems(templates: Any) -> list[str]:
+        app = Flask("sign_check")
+        app.config.update(
+            SECRET_KEY="test-secret-key-for-flask-sms",
+            SMS_PROVIDERS=["ronglian"],
+            SMS_RONGLIAN_ACCOUNT_SID="sid0",
+            SMS_RONGLIAN_AUTH_TOKEN="token0",
+            SMS_RONGLIAN_APP_ID="app0",
+            SMS_RONGLIAN_TEMPLATES=templates,
+        )
+        return config_problems(SmsExtension(app), app)
+
+    assert problems({"captcha": {"id": "1", "sign": "某某商城"}, "notice": {"id": "2", "sign": ""}}) == [
+        "SMS_RONGLIAN_TEMPLATES['notice']['sign'] must be a non-empty sign name"
+    ]
+    assert problems({"captcha": {"id": "1", "sign": "某某商城"}}) == [
+        "SMS_RONGLIAN_TEMPLATES['captcha'] has a 'sign', but ronglian takes no sign name per request"
+    ]
+
+
+# -- through the public route ------------------------------------------------------------------------------------
+def _fail(fake: Any, vendor: str, fault: str) -> dict[str, Any]:
+    if fault == "connection_refused":
+        return CLOSED[vendor](unused_port())
+    if fault == "hang":
+        fake.set_mode(vendor, "hang", seconds=4)
+    else:
+        fake.set_mode(vendor, fault)
+    return {}
+
+
+@pytest.mark.parametrize(("first", "second"), [("huawei", "volcengine"), ("volcengine", "huawei")])
+@pytest.mark.parametrize("fault", ["http_500", "hang", "garbage", "connection_refused", "business_error"])
+def test_a_fault_on_huawei_or_volcengine_fails_over_to_the_other_through_the_route(
+    make_app, fake, first, second, fault
+):
+    # a hang or an unreadable 200 may have sent the text: those fail over only when asked to
+    maybe_sent = fault in ("hang", "garbage")
+    app = make_app([first, second], SMS_TIMEOUT=1, SMS_FAILOVER_ON_TIMEOUT=maybe_sent, **_fail(fake, first, fault))
+    client = app.test_client()
+    started = time.monotonic()
+    response = client.post("/sms_captcha/", json={"phone": "13800138000"})
+    assert response.status_code == 200, response.get_json()
+    assert time.monotonic() - started < 2.5
+    (text,) = fake.received(second)
+    assert text.phones == ["+8613800138000"]
+    assert len(fake.received(first)) == (0 if fault == "connection_refused" else 1)
+    code = text.params[0] if isinstance(text.params, list) else text.params["code"]
+    verified = client.post("/sms_captcha/verify", json={"phone": "13800138000", "code": code}).get_json()
+    assert verified["ok"] is True
+
+
+def test_huawei_and_volcengine_both_failing_answer_502_without_their_words(make_app, fake):
+    fake.set_mode("huawei", "business_error")
+    fake.set_mode("volcengine", "business_error")
+    app = make_app(["huawei", "volcengine"], SMS_TIMEOUT=1)
+    response = app.test_client().post("/sms_captcha/", json={"phone": "13800138000"})
+    assert response.status_code == 502 and response.get_json()["error"] == "send_failed"
+    raw = response.get_data(as_text=True)
+    words = ["E000623", "短信发送量", "RE:0010", "欠费", "huawei", "volcengine"]
+    assert [word for word in words if word in raw] == []
