@@ -87,7 +87,7 @@ _PUBLIC_FIRST_OCTETS += (120, 121, 122, 123, 124, 125, 171, 175, 180, 182, 183, 
 def simulation_app(make_app: Callable[..., Flask], storage_url: str, **config: Any) -> Flask:
     """An app under the default config (limits and guard), the console provider, on ``storage_url``,
     with a local human check that passes :data:`HUMAN` (the vendor's check, as a real user passes it)."""
-    app = make_app(["console"], SMS_SUPPRESS_SEND=True, SMS_STORAGE_URL=storage_url, **config)
+    app = make_app(["console"], storage_url=storage_url, SMS_SUPPRESS_SEND=True, **config)
     app.extensions["sms"].challenge_verifier(lambda challenge, client_ip: challenge == HUMAN)
     return app
 

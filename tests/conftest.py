@@ -18,8 +18,10 @@ from flask_sms import SmsExtension
 
 __all__ = [
     "CREDS",
+    "LIMITS",
     "SECRET_VALUES",
     "TEMPLATES",
+    "build_app",
     "need_binary",
     "need_module",
     "skip_or_fail",
@@ -60,46 +62,89 @@ def fake(fake_server: FakeVendor) -> Iterator[FakeVendor]:
     fake_server.reset()
 
 
+#: the limits an app factory can turn off, by the middle of their key (``SMS_<NAME>_LIMITS``)
+LIMITS = ("phone", "ip", "global", "verify_ip")
+
+
+def build_app(
+    fake: FakeVendor,
+    providers: list[str] | None = None,
+    *,
+    storage_url: str | None = None,
+    limits_off: bool | tuple[str, ...] = (),
+    guard: bool = True,
+    clock: Any = None,
+    **overrides: Any,
+) -> Flask:
+    """The test suite's one app factory: every provider pointed at the fake vendor, config checked at once.
+
+    ``providers`` (default Aliyun); ``storage_url`` (``SMS_STORAGE_URL``, default memory://); ``limits_off``:
+    ``True`` or some of :data:`LIMITS` (the test client is one IP, so a test of something else turns the per-IP
+    limits off); ``guard=False`` turns the app-wide fraud guard off (tests/flow/test_guard_*.py test it);
+    ``clock``: the extension's clock (a :class:`helpers.FakeClock`); any ``SMS_*`` key as a keyword.
+    """
+    app = Flask("flask_sms_tests")
+    app.config.update(
+        SECRET_KEY="test-secret-key-for-flask-sms",
+        SMS_PROVIDERS=providers or ["aliyun"],
+        SMS_SUPPRESS_SEND=False,
+        SMS_TIMEOUT=2,
+        **vendor_config(fake.url, fake.host),
+    )
+    if storage_url is not None:
+        app.config["SMS_STORAGE_URL"] = storage_url
+    for name in LIMITS if limits_off is True else limits_off or ():
+        app.config[f"SMS_{name.upper()}_LIMITS"] = ""
+    if not guard:
+        app.config["SMS_FRAUD_GUARD"] = None
+    app.config.update(overrides)
+    sms = SmsExtension(app)
+    sms.check(app)  # config problems surface here, not on first use
+    if clock is not None:
+        sms.clock = clock
+    return app
+
+
 @pytest.fixture
 def make_app(fake: FakeVendor) -> Callable[..., Flask]:
-    """Build an app whose providers all talk to the fake vendor."""
+    """:func:`build_app` on this test's fake vendor."""
 
-    def factory(providers: list[str] | None = None, **overrides: Any) -> Flask:
-        app = Flask("flask_sms_tests")
-        app.config.update(
-            SECRET_KEY="test-secret-key-for-flask-sms",
-            SMS_PROVIDERS=providers or ["aliyun"],
-            SMS_SUPPRESS_SEND=False,
-            SMS_TIMEOUT=2,
-            **vendor_config(fake.url, fake.host),
-        )
-        app.config.update(overrides)
-        SmsExtension(app).check(app)  # config problems surface here, not on first use
-        return app
+    def factory(providers: list[str] | None = None, **options: Any) -> Flask:
+        return build_app(fake, providers, **options)
+
+    return factory
+
+
+@pytest.fixture
+def clock() -> Any:
+    """A hand-driven clock for the extension (``make_app(..., clock=clock)``)."""
+    from helpers import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def flow_app(make_app: Callable[..., Flask], clock: Any) -> Callable[..., Flask]:
+    """Apps for the flow's own tests: the console provider, sends suppressed and recorded, every limit and the
+    fraud guard off unless asked, on this test's ``clock``."""
+
+    def factory(providers: list[str] | None = None, **config: Any) -> Flask:
+        options: dict[str, Any] = {"limits_off": True, "guard": False, "clock": clock, "SMS_SUPPRESS_SEND": True}
+        return make_app(providers or ["console"], **{**options, **config})
 
     return factory
 
 
 def storage_app_factory(make_app: Callable[..., Flask], url: str) -> Callable[..., Flask]:
-    """Apps on one storage URL, console provider, sends recorded, limits and the fraud guard off, one shared
-    clock (``.clock``)."""
+    """Apps on one storage URL, console provider, sends recorded, the per-IP and app-wide limits and the fraud
+    guard off (the phone quotas on: they live in the code store), one shared clock (``.clock``)."""
     from helpers import FakeClock
 
     clock = FakeClock()
 
     def factory(**config: Any) -> Flask:
-        settings = {
-            "SMS_SUPPRESS_SEND": True,
-            "SMS_STORAGE_URL": url,
-            "SMS_IP_LIMITS": "",
-            "SMS_GLOBAL_LIMITS": "",
-            "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
-        }
-        settings.update(config)
-        app = make_app(["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
+        options: dict[str, Any] = {"limits_off": ("ip", "global", "verify_ip"), "guard": False, "clock": clock}
+        return make_app(["console"], storage_url=url, **{**options, "SMS_SUPPRESS_SEND": True, **config})
 
     factory.clock = clock  # type: ignore[attr-defined]
     return factory

@@ -11,38 +11,12 @@ import logging
 import pytest
 import redis
 from flask import Flask, jsonify, request
-from helpers import FakeClock, config_problems
+from helpers import config_problems
 
 from flask_sms import ConfigError, SmsExtension, StorageUnavailable
 
 PHONE = "13800138000"
 E164 = "+8613800138000"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def make_flow_app(make_app, clock):
-    """Console provider, sends recorded, every limit (and the fraud guard) off unless asked, a hand-driven clock."""
-
-    def factory(**config):
-        settings = {
-            "SMS_SUPPRESS_SEND": True,
-            "SMS_PHONE_LIMITS": "",
-            "SMS_IP_LIMITS": "",
-            "SMS_GLOBAL_LIMITS": "",
-            "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
-        }
-        settings.update(config)
-        app = make_app(["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
-
-    return factory
 
 
 def send(client, phone=PHONE, **kwargs):
@@ -71,9 +45,9 @@ CROSS_SITE = [
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-def test_cross_site_sends_are_refused_and_send_nothing(make_flow_app, headers):
+def test_cross_site_sends_are_refused_and_send_nothing(flow_app, headers):
     """The attack: a page on another origin used form and multipart posts to text the victim's phone."""
-    app = make_flow_app(SMS_IP_LIMITS="20/hour")
+    app = flow_app(SMS_IP_LIMITS="20/hour")
     client = app.test_client()
     with app.extensions["sms"].record_messages() as outbox:
         as_form = client.post("/sms_captcha/", data={"phone": PHONE}, headers=headers)
@@ -88,9 +62,9 @@ def test_cross_site_sends_are_refused_and_send_nothing(make_flow_app, headers):
         assert send(client, phone=f"1390013{_:04d}").status_code == 200
 
 
-def test_cross_site_verifies_count_no_attempt(make_flow_app):
+def test_cross_site_verifies_count_no_attempt(flow_app):
     """The attack: the same page posted wrong codes to lock the victim's code (too_many_attempts)."""
-    app = make_flow_app()
+    app = flow_app()
     client = app.test_client()
     code = sent_code(app, client)
     for _ in range(10):
@@ -114,31 +88,31 @@ def test_cross_site_verifies_count_no_attempt(make_flow_app):
         {"Sec-Fetch-Site": "none"},  # typed or bookmarked, no Origin
     ],
 )
-def test_same_origin_and_headerless_requests_still_work(make_flow_app, headers):
-    app = make_flow_app()
+def test_same_origin_and_headerless_requests_still_work(flow_app, headers):
+    app = flow_app()
     client = app.test_client()
     assert client.post("/sms_captcha/", data={"phone": PHONE}, headers=headers).status_code == 200
 
 
-def test_allowed_origins_may_post_from_another_site(make_flow_app):
-    app = make_flow_app(SMS_ALLOWED_ORIGINS=["https://m.example.cn"])
+def test_allowed_origins_may_post_from_another_site(flow_app):
+    app = flow_app(SMS_ALLOWED_ORIGINS=["https://m.example.cn"])
     client = app.test_client()
     listed = {"Sec-Fetch-Site": "cross-site", "Origin": "https://m.example.cn"}
     assert client.post("/sms_captcha/", json={"phone": PHONE}, headers=listed).status_code == 200
     other = {"Sec-Fetch-Site": "cross-site", "Origin": "https://m.example.cn.evil.example"}
     assert client.post("/sms_captcha/", json={"phone": "13900139000"}, headers=other).status_code == 403
-    anyone = make_flow_app(SMS_ALLOWED_ORIGINS=["*"]).test_client()
+    anyone = flow_app(SMS_ALLOWED_ORIGINS=["*"]).test_client()
     assert anyone.post("/sms_captcha/", json={"phone": PHONE}, headers=other).status_code == 200
 
 
-def test_bad_allowed_origins_are_a_config_problem(make_flow_app):
+def test_bad_allowed_origins_are_a_config_problem(flow_app):
     with pytest.raises(ConfigError, match="SMS_ALLOWED_ORIGINS"):
-        make_flow_app(SMS_ALLOWED_ORIGINS=["https://example.com/login"])
+        flow_app(SMS_ALLOWED_ORIGINS=["https://example.com/login"])
 
 
-def test_an_apps_own_views_get_the_routes_checks(make_flow_app):
+def test_an_apps_own_views_get_the_routes_checks(flow_app):
     """The attack: an app's own view calling verify_code skipped SMS_VERIFY_IP_LIMITS (it lived in the route)."""
-    app = make_flow_app(SMS_VERIFY_IP_LIMITS="3/hour")
+    app = flow_app(SMS_VERIFY_IP_LIMITS="3/hour")
     sms = app.extensions["sms"]
 
     @app.post("/login")
@@ -166,9 +140,9 @@ def test_an_apps_own_views_get_the_routes_checks(make_flow_app):
 
 
 # -- IPv6 ----------------------------------------------------------------------------------------
-def test_ipv6_clients_are_counted_per_64_prefix(make_flow_app):
+def test_ipv6_clients_are_counted_per_64_prefix(flow_app):
     """The attack: 100 addresses from one /64 got 100 texts; the IP limit counted single IPv6 addresses."""
-    app = make_flow_app(SMS_IP_LIMITS="20/hour")
+    app = flow_app(SMS_IP_LIMITS="20/hour")
     client = app.test_client()
     statuses = []
     with app.extensions["sms"].record_messages() as outbox:
@@ -181,8 +155,8 @@ def test_ipv6_clients_are_counted_per_64_prefix(make_flow_app):
     assert other.status_code == 200
 
 
-def test_ipv6_prefix_is_configurable_and_verify_limits_use_it(make_flow_app):
-    app = make_flow_app(SMS_IPV6_PREFIX=56, SMS_VERIFY_IP_LIMITS="2/hour")
+def test_ipv6_prefix_is_configurable_and_verify_limits_use_it(flow_app):
+    app = flow_app(SMS_IPV6_PREFIX=56, SMS_VERIFY_IP_LIMITS="2/hour")
     client = app.test_client()
     verify = [
         client.post(
@@ -195,17 +169,17 @@ def test_ipv6_prefix_is_configurable_and_verify_limits_use_it(make_flow_app):
     assert verify == [400, 400, 429]
 
 
-def test_ipv4_mapped_ipv6_counts_as_its_ipv4_address(make_flow_app):
-    app = make_flow_app(SMS_IP_LIMITS="1/hour")
+def test_ipv4_mapped_ipv6_counts_as_its_ipv4_address(flow_app):
+    app = flow_app(SMS_IP_LIMITS="1/hour")
     client = app.test_client()
     assert send(client, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
     assert send(client, "13900139000", environ_base={"REMOTE_ADDR": "::ffff:203.0.113.9"}).status_code == 429
 
 
 # -- bodies ----------------------------------------------------------------------------------------
-def test_deeply_nested_json_is_a_400_not_a_503(make_flow_app, caplog):
+def test_deeply_nested_json_is_a_400_not_a_503(flow_app, caplog):
     """The attack: a 2 KB body nested ~990 levels raised RecursionError, logged a traceback, answered 503."""
-    app = make_flow_app()
+    app = flow_app()
     client = app.test_client()
     body = "[" * 990 + "]" * 990
     assert len(body) < 2048
@@ -219,9 +193,9 @@ def test_deeply_nested_json_is_a_400_not_a_503(make_flow_app, caplog):
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
 
 
-def test_503_means_only_that_the_storage_is_down(make_flow_app, monkeypatch):
+def test_503_means_only_that_the_storage_is_down(flow_app, monkeypatch):
     """An unexpected error in the flow is a 500 ``internal_error``, never the storage's 503 ``unavailable``."""
-    app = make_flow_app()
+    app = flow_app()
     app.config["PROPAGATE_EXCEPTIONS"] = False
     flow = app.extensions["sms"]._state(app).codes
 
@@ -248,9 +222,9 @@ def test_503_means_only_that_the_storage_is_down(make_flow_app, monkeypatch):
         ("phone=", "application/x-www-form-urlencoded", "The field “phone” is missing.", "phone"),
     ],
 )
-def test_bad_fields_are_named(make_flow_app, body, content_type, message, field):
+def test_bad_fields_are_named(flow_app, body, content_type, message, field):
     response = (
-        make_flow_app()
+        flow_app()
         .test_client()
         .post("/sms_captcha/", data=body, content_type=content_type, headers={"Accept-Language": "en"})
     )
@@ -260,13 +234,13 @@ def test_bad_fields_are_named(make_flow_app, body, content_type, message, field)
     assert payload.get("field") == field
 
 
-def test_verify_names_the_missing_code(make_flow_app):
-    response = make_flow_app().test_client().post("/sms_captcha/verify", json={"phone": PHONE})
+def test_verify_names_the_missing_code(flow_app):
+    response = flow_app().test_client().post("/sms_captcha/verify", json={"phone": PHONE})
     assert response.get_json()["field"] == "code" and "“code”" in response.get_json()["message"]
 
 
-def test_bodies_are_capped_before_parsing(make_flow_app):
-    app = make_flow_app()
+def test_bodies_are_capped_before_parsing(flow_app):
+    app = flow_app()
     client = app.test_client()
     big = client.post("/sms_captcha/", data={"phone": PHONE, "padding": "x" * 9000})
     assert big.status_code == 413 and big.get_json()["error"] == "invalid_request"
@@ -290,9 +264,9 @@ def test_bodies_are_capped_before_parsing(make_flow_app):
         "16812345",  # 168 premium-rate
     ],
 )
-def test_only_mobile_numbers_get_codes(make_flow_app, number):
+def test_only_mobile_numbers_get_codes(flow_app, number):
     """The attack: CN landline, 400, 800 and 168 premium-rate numbers all received codes."""
-    app = make_flow_app()
+    app = flow_app()
     with app.extensions["sms"].record_messages() as outbox:
         response = send(app.test_client(), number, headers={"Accept-Language": "en"})
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_phone"
@@ -300,18 +274,18 @@ def test_only_mobile_numbers_get_codes(make_flow_app, number):
     assert outbox == []
 
 
-def test_allowed_number_types_is_configurable(make_flow_app):
-    landline = make_flow_app(SMS_ALLOWED_NUMBER_TYPES=["mobile", "fixed_line"]).test_client()
+def test_allowed_number_types_is_configurable(flow_app):
+    landline = flow_app(SMS_ALLOWED_NUMBER_TYPES=["mobile", "fixed_line"]).test_client()
     assert send(landline, "010 6552 9988").status_code == 200
     assert send(landline, "400 810 8888").status_code == 400
-    anything = make_flow_app(SMS_ALLOWED_NUMBER_TYPES=["*"]).test_client()
+    anything = flow_app(SMS_ALLOWED_NUMBER_TYPES=["*"]).test_client()
     assert send(anything, "16812345").status_code == 200
     with pytest.raises(ConfigError, match="SMS_ALLOWED_NUMBER_TYPES"):
-        make_flow_app(SMS_ALLOWED_NUMBER_TYPES=["landline"])
+        flow_app(SMS_ALLOWED_NUMBER_TYPES=["landline"])
 
 
-def test_fixed_line_or_mobile_counts_as_mobile(make_flow_app):
-    app = make_flow_app(SMS_ALLOWED_REGIONS=["US"])  # US numbering does not tell mobiles from landlines
+def test_fixed_line_or_mobile_counts_as_mobile(flow_app):
+    app = flow_app(SMS_ALLOWED_REGIONS=["US"])  # US numbering does not tell mobiles from landlines
     assert send(app.test_client(), "+1 650 253 0000").status_code == 200
 
 
@@ -362,9 +336,9 @@ def test_flask_sms_check_reports_a_weak_key(tmp_path):
 
 
 # -- Retry-After -------------------------------------------------------------------------------------
-def test_retry_after_is_the_longest_wait(make_flow_app, clock):
+def test_retry_after_is_the_longest_wait(flow_app, clock):
     """The attack: Retry-After said 31 s (the cool-down) when the real wait was 79,198 s (the daily quota)."""
-    app = make_flow_app(SMS_PHONE_LIMITS="5/hour;1/day")
+    app = flow_app(SMS_PHONE_LIMITS="5/hour;1/day")
     client = app.test_client()
     assert send(client).status_code == 200
     clock.advance(29)
@@ -390,8 +364,8 @@ def test_refusals_leave_no_keys_behind_on_redis(make_app, redis_server):
     assert left == set(), sorted(left)[:5]
 
 
-def test_refusals_leave_no_keys_behind_in_memory(make_flow_app):
-    app = make_flow_app(SMS_GLOBAL_LIMITS="1/hour", SMS_PHONE_LIMITS="5/hour;10/day")
+def test_refusals_leave_no_keys_behind_in_memory(flow_app):
+    app = flow_app(SMS_GLOBAL_LIMITS="1/hour", SMS_PHONE_LIMITS="5/hour;10/day")
     client = app.test_client()
     assert send(client).status_code == 200
     backend = next(iter(app.extensions["cache"].values()))
@@ -441,10 +415,10 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 @pytest.mark.parametrize("table", [FULL_WIDTH, ARABIC_INDIC])
-def test_unicode_digits_in_the_code_are_accepted(make_flow_app, table):
+def test_unicode_digits_in_the_code_are_accepted(flow_app, table):
     """The attack (a usability one): full-width digits from Chinese input methods were refused in the code
     field, though accepted in the phone field."""
-    app = make_flow_app()
+    app = flow_app()
     client = app.test_client()
     code = sent_code(app, client)
     typed = " " + code.translate(table) + "\u3000"  # with an ideographic space, as IMEs type it
@@ -452,8 +426,8 @@ def test_unicode_digits_in_the_code_are_accepted(make_flow_app, table):
     assert response.get_json()["ok"] is True
 
 
-def test_other_unicode_is_still_a_wrong_code(make_flow_app):
-    app = make_flow_app()
+def test_other_unicode_is_still_a_wrong_code(flow_app):
+    app = flow_app()
     client = app.test_client()
     code = sent_code(app, client)
     response = client.post("/sms_captcha/verify", json={"phone": PHONE, "code": "一二三四五六"})
@@ -469,10 +443,10 @@ def verified_token(app, client, phone=PHONE, **extra):
     return response.get_json()
 
 
-def test_the_verify_route_answers_a_token_the_next_view_can_redeem_once(make_flow_app):
+def test_the_verify_route_answers_a_token_the_next_view_can_redeem_once(flow_app):
     """The attack: the verify route answered {"ok": true} to the browser and consumed the code, so the
     app's next view had nothing to check."""
-    app = make_flow_app()
+    app = flow_app()
     sms = app.extensions["sms"]
     client = app.test_client()
     body = verified_token(app, client)
@@ -482,8 +456,8 @@ def test_the_verify_route_answers_a_token_the_next_view_can_redeem_once(make_flo
         assert sms.redeem_token(body["token"]) is None  # exactly once
 
 
-def test_forged_expired_and_other_purpose_tokens_redeem_nothing(make_flow_app, clock):
-    app = make_flow_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"], SMS_TOKEN_TTL=120)
+def test_forged_expired_and_other_purpose_tokens_redeem_nothing(flow_app, clock):
+    app = flow_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"], SMS_TOKEN_TTL=120)
     sms = app.extensions["sms"]
     client = app.test_client()
     token = verified_token(app, client)["token"]
@@ -502,21 +476,21 @@ def test_forged_expired_and_other_purpose_tokens_redeem_nothing(make_flow_app, c
         assert sms.redeem_token(reset["token"], purpose="reset_password") is None  # expired
 
 
-def test_tokens_are_signed_with_a_key_derived_from_secret_key(make_flow_app):
+def test_tokens_are_signed_with_a_key_derived_from_secret_key(flow_app):
     from itsdangerous import BadSignature, URLSafeSerializer
 
-    app = make_flow_app()
+    app = flow_app()
     token = verified_token(app, app.test_client())["token"]
     for salt in (None, "flask_sms.verification-token", "itsdangerous"):
         with pytest.raises(BadSignature):
             URLSafeSerializer(app.config["SECRET_KEY"], salt=salt).loads(token)  # not SECRET_KEY itself
-    other = make_flow_app(SECRET_KEY="another-secret-key-for-tests")
+    other = flow_app(SECRET_KEY="another-secret-key-for-tests")
     with other.app_context():
         assert other.extensions["sms"].redeem_token(token) is None
 
 
-def test_a_token_from_an_apps_own_verify(make_flow_app):
-    app = make_flow_app()
+def test_a_token_from_an_apps_own_verify(flow_app):
+    app = flow_app()
     sms = app.extensions["sms"]
     client = app.test_client()
     code = sent_code(app, client)

@@ -7,7 +7,6 @@ import threading
 import pytest
 from flask import Flask, jsonify, request
 from flask_caching import Cache
-from helpers import FakeClock
 
 from flask_sms import (
     ConfigError,
@@ -20,33 +19,6 @@ from flask_sms import (
 
 PHONE = "13800138000"
 E164 = "+8613800138000"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def make_captcha_app(make_app, clock):
-    """An app with the console provider, sends suppressed and recorded, every limit and the fraud guard off
-    unless asked, and a hand-driven clock."""
-
-    def factory(providers=None, **config):
-        settings = {
-            "SMS_SUPPRESS_SEND": True,
-            "SMS_PHONE_LIMITS": "",
-            "SMS_IP_LIMITS": "",
-            "SMS_GLOBAL_LIMITS": "",
-            "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # the app-wide defence too (tests/flow/test_guard_*.py test it)
-        }
-        settings.update(config)
-        app = make_app(providers or ["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
-
-    return factory
 
 
 def send(client, phone=PHONE, **extra):
@@ -80,8 +52,8 @@ CODE_FROM_VENDOR = {
 
 
 @pytest.mark.parametrize("vendor", ["aliyun", "tencent", "ronglian", "ihuyi"])
-def test_round_trip_through_each_vendor(make_captcha_app, fake, vendor):
-    app = make_captcha_app([vendor], SMS_SUPPRESS_SEND=False)
+def test_round_trip_through_each_vendor(flow_app, fake, vendor):
+    app = flow_app([vendor], SMS_SUPPRESS_SEND=False)
     client = app.test_client()
 
     response = send(client)
@@ -102,8 +74,8 @@ def test_round_trip_through_each_vendor(make_captcha_app, fake, vendor):
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_code"  # single use
 
 
-def test_form_bodies_work_like_json(make_captcha_app):
-    app = make_captcha_app()
+def test_form_bodies_work_like_json(flow_app):
+    app = flow_app()
     client = app.test_client()
     with app.extensions["sms"].record_messages() as outbox:
         response = client.post("/sms_captcha/", data={"phone": PHONE, "purpose": "captcha"})
@@ -113,8 +85,8 @@ def test_form_bodies_work_like_json(make_captcha_app):
     assert response.get_json()["ok"] is True
 
 
-def test_code_length_and_minutes_follow_config(make_captcha_app):
-    app = make_captcha_app(SMS_CODE_LENGTH=8, SMS_CODE_TTL=600)
+def test_code_length_and_minutes_follow_config(flow_app):
+    app = flow_app(SMS_CODE_LENGTH=8, SMS_CODE_TTL=600)
     client = app.test_client()
     with app.extensions["sms"].record_messages() as outbox:
         response = send(client)
@@ -122,8 +94,8 @@ def test_code_length_and_minutes_follow_config(make_captcha_app):
     assert len(outbox[0].params["code"]) == 8 and outbox[0].params["minutes"] == "10"
 
 
-def test_codes_are_not_predictable(make_captcha_app, clock):
-    app = make_captcha_app()
+def test_codes_are_not_predictable(flow_app, clock):
+    app = flow_app()
     client = app.test_client()
     codes = set()
     for index in range(30):
@@ -147,8 +119,8 @@ def test_codes_are_not_predictable(make_captcha_app, clock):
         ({"phone": "1" * 9000}, 413, "invalid_request"),  # over the body cap: refused before parsing
     ],
 )
-def test_send_errors(make_captcha_app, body, status, error):
-    app = make_captcha_app(["aliyun"])  # aliyun has a "notice" template, which must stay unreachable
+def test_send_errors(flow_app, body, status, error):
+    app = flow_app(["aliyun"])  # aliyun has a "notice" template, which must stay unreachable
     with app.extensions["sms"].record_messages() as outbox:
         response = app.test_client().post("/sms_captcha/", json=body)
     assert response.status_code == status
@@ -157,8 +129,8 @@ def test_send_errors(make_captcha_app, body, status, error):
     assert outbox == []
 
 
-def test_malformed_json_and_wrong_method(make_captcha_app):
-    app = make_captcha_app()
+def test_malformed_json_and_wrong_method(flow_app):
+    app = flow_app()
     client = app.test_client()
     response = client.post("/sms_captcha/", data="{not json", content_type="application/json")
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
@@ -178,15 +150,15 @@ def test_malformed_json_and_wrong_method(make_captcha_app):
         ({"phone": PHONE, "code": "123456", "purpose": "nope"}, "invalid_purpose"),
     ],
 )
-def test_verify_errors(make_captcha_app, body, error):
-    response = make_captcha_app().test_client().post("/sms_captcha/verify", json=body)
+def test_verify_errors(flow_app, body, error):
+    response = flow_app().test_client().post("/sms_captcha/verify", json=body)
     assert response.status_code == 400
     assert response.get_json()["error"] == error
 
 
 # -- codes: single use, expiry, replacement, attempts -----------------------------------------
-def test_wrong_code_then_right_code(make_captcha_app):
-    app = make_captcha_app()
+def test_wrong_code_then_right_code(flow_app):
+    app = flow_app()
     client = app.test_client()
     code = sent_code(app, client)
     wrong = "0" * 6 if code != "0" * 6 else "1" * 6
@@ -195,8 +167,8 @@ def test_wrong_code_then_right_code(make_captcha_app):
     assert verify(client, code).get_json()["ok"] is True
 
 
-def test_code_expires_after_ttl(make_captcha_app, clock):
-    app = make_captcha_app()
+def test_code_expires_after_ttl(flow_app, clock):
+    app = flow_app()
     client = app.test_client()
     code, nonce = sent_code_and_nonce(app, client)
     clock.advance(300)
@@ -204,8 +176,8 @@ def test_code_expires_after_ttl(make_captcha_app, clock):
     assert verify(client, code).get_json()["error"] == "invalid_code"  # a stranger learns nothing
 
 
-def test_sending_again_replaces_the_old_code(make_captcha_app, clock):
-    app = make_captcha_app()
+def test_sending_again_replaces_the_old_code(flow_app, clock):
+    app = flow_app()
     client = app.test_client()
     first = sent_code(app, client)
     clock.advance(61)
@@ -215,10 +187,10 @@ def test_sending_again_replaces_the_old_code(make_captcha_app, clock):
     assert verify(client, second).get_json()["ok"] is True
 
 
-def test_a_new_code_gets_a_fresh_attempt_budget(make_captcha_app, clock):
+def test_a_new_code_gets_a_fresh_attempt_budget(flow_app, clock):
     """The lockout contradicted itself: after 5 wrong codes the page said "request a new one", a new code
     was texted, and the right new code was still refused."""
-    app = make_captcha_app()
+    app = flow_app()
     client = app.test_client()
     _, nonce = sent_code_and_nonce(app, client)
     for _ in range(4):
@@ -240,8 +212,8 @@ def test_a_new_code_gets_a_fresh_attempt_budget(make_captcha_app, clock):
     assert verify(client, code, nonce=nonce).get_json()["ok"] is True  # and the right new code works
 
 
-def test_a_refused_send_does_not_reset_the_attempt_budget(make_captcha_app, clock):
-    app = make_captcha_app()
+def test_a_refused_send_does_not_reset_the_attempt_budget(flow_app, clock):
+    app = flow_app()
     client = app.test_client()
     code = sent_code(app, client)
     for _ in range(5):
@@ -254,14 +226,8 @@ def test_guessing_is_bounded_by_attempts_times_the_daily_send_quota(make_app, cl
     """README: with the defaults an attacker gets at most 5 x 10 = 50 guesses a day at one phone's codes
     (the code store's own bound; the fraud guard, off here, lowers it further)."""
     app = make_app(
-        ["console"],
-        SMS_SUPPRESS_SEND=True,
-        SMS_IP_LIMITS="",
-        SMS_GLOBAL_LIMITS="",
-        SMS_VERIFY_IP_LIMITS="",
-        SMS_FRAUD_GUARD=None,
+        ["console"], limits_off=("ip", "global", "verify_ip"), guard=False, clock=clock, SMS_SUPPRESS_SEND=True
     )
-    app.extensions["sms"].clock = clock
     client = app.test_client()
     checked = 0  # guesses compared against a live code
     end = clock.now + 86400
@@ -278,8 +244,8 @@ def test_guessing_is_bounded_by_attempts_times_the_daily_send_quota(make_app, cl
     assert checked == 50
 
 
-def test_purposes_are_separate(make_captcha_app):
-    app = make_captcha_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
+def test_purposes_are_separate(flow_app):
+    app = flow_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
     client = app.test_client()
     login_code = sent_code(app, client)
     reset_code = sent_code(app, client, purpose="reset_password")
@@ -289,8 +255,8 @@ def test_purposes_are_separate(make_captcha_app):
     assert verify(client, login_code).get_json()["ok"] is True
 
 
-def test_concurrent_verifies_have_one_winner(make_captcha_app):
-    app = make_captcha_app()
+def test_concurrent_verifies_have_one_winner(flow_app):
+    app = flow_app()
     code = sent_code(app, app.test_client())
     barrier = threading.Barrier(16)
     statuses = []
@@ -308,8 +274,8 @@ def test_concurrent_verifies_have_one_winner(make_captcha_app):
     assert sorted(statuses) == [200] + [400] * 15
 
 
-def test_only_an_hmac_is_stored(make_captcha_app):
-    app = make_captcha_app()
+def test_only_an_hmac_is_stored(flow_app):
+    app = flow_app()
     code = sent_code(app, app.test_client())
     backend = next(iter(app.extensions["cache"].values()))
     stored = repr(backend.items())
@@ -318,8 +284,8 @@ def test_only_an_hmac_is_stored(make_captcha_app):
 
 
 # -- the cool-down and the limits -------------------------------------------------------------
-def test_cooldown_is_true_at_window_edges(make_captcha_app, clock):
-    app = make_captcha_app()
+def test_cooldown_is_true_at_window_edges(flow_app, clock):
+    app = flow_app()
     client = app.test_client()
     clock.now = 1_700_000_059.0  # one second before a minute boundary
     assert send(client).status_code == 200
@@ -334,8 +300,8 @@ def test_cooldown_is_true_at_window_edges(make_captcha_app, clock):
     assert send(client).status_code == 200
 
 
-def test_cooldown_is_per_phone_and_purpose(make_captcha_app):
-    app = make_captcha_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
+def test_cooldown_is_per_phone_and_purpose(flow_app):
+    app = flow_app(SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
     client = app.test_client()
     assert send(client).status_code == 200
     assert send(client, purpose="reset_password").status_code == 200
@@ -343,8 +309,8 @@ def test_cooldown_is_per_phone_and_purpose(make_captcha_app):
     assert send(client).status_code == 429
 
 
-def test_phone_quota_counts_only_successful_sends(make_captcha_app, fake, clock):
-    app = make_captcha_app(["aliyun"], SMS_SUPPRESS_SEND=False, SMS_PHONE_LIMITS="3/hour")
+def test_phone_quota_counts_only_successful_sends(flow_app, fake, clock):
+    app = flow_app(["aliyun"], SMS_SUPPRESS_SEND=False, SMS_PHONE_LIMITS="3/hour")
     client = app.test_client()
     fake.set_mode("aliyun", "business_error", code="isv.AMOUNT_NOT_ENOUGH", message="账户余额不足", times=2)
     for _ in range(2):
@@ -359,8 +325,8 @@ def test_phone_quota_counts_only_successful_sends(make_captcha_app, fake, clock)
     assert 1 <= int(response.headers["Retry-After"]) <= 3600
 
 
-def test_failed_sends_count_per_ip(make_captcha_app, fake):
-    app = make_captcha_app(["aliyun"], SMS_SUPPRESS_SEND=False, SMS_IP_LIMITS="2/hour")
+def test_failed_sends_count_per_ip(flow_app, fake):
+    app = flow_app(["aliyun"], SMS_SUPPRESS_SEND=False, SMS_IP_LIMITS="2/hour")
     client = app.test_client()
     fake.set_mode("aliyun", "http_500", times=1)
     assert send(client).status_code == 502
@@ -369,8 +335,8 @@ def test_failed_sends_count_per_ip(make_captcha_app, fake):
     assert response.status_code == 429 and "Retry-After" in response.headers
 
 
-def test_ip_limit_is_per_client_address(make_captcha_app):
-    app = make_captcha_app(SMS_IP_LIMITS="1/hour")
+def test_ip_limit_is_per_client_address(flow_app):
+    app = flow_app(SMS_IP_LIMITS="1/hour")
     client = app.test_client()
     assert send(client).status_code == 200
     assert send(client, phone="13900139000").status_code == 429
@@ -378,16 +344,16 @@ def test_ip_limit_is_per_client_address(make_captcha_app):
     assert other.status_code == 200
 
 
-def test_global_ceiling(make_captcha_app):
-    app = make_captcha_app(SMS_GLOBAL_LIMITS="2/hour")
+def test_global_ceiling(flow_app):
+    app = flow_app(SMS_GLOBAL_LIMITS="2/hour")
     client = app.test_client()
     for index, phone in enumerate(["13800138000", "13900139000", "13700137000"]):
         response = client.post("/sms_captcha/", json={"phone": phone}, environ_base={"REMOTE_ADDR": f"10.0.0.{index}"})
         assert response.status_code == (200 if index < 2 else 429)
 
 
-def test_verify_ip_limit(make_captcha_app):
-    app = make_captcha_app(SMS_VERIFY_IP_LIMITS="3/hour")
+def test_verify_ip_limit(flow_app):
+    app = flow_app(SMS_VERIFY_IP_LIMITS="3/hour")
     client = app.test_client()
     for _ in range(3):
         assert verify(client, "123456").status_code == 400
@@ -396,8 +362,7 @@ def test_verify_ip_limit(make_captcha_app):
 
 
 def test_default_limits_apply(make_app, clock):
-    app = make_app(["console"], SMS_SUPPRESS_SEND=True)
-    app.extensions["sms"].clock = clock
+    app = make_app(["console"], clock=clock, SMS_SUPPRESS_SEND=True)
     client = app.test_client()
     statuses = []
     for _ in range(7):
@@ -406,18 +371,18 @@ def test_default_limits_apply(make_app, clock):
     assert statuses == [200] * 5 + [429] * 2  # SMS_PHONE_LIMITS = 5/hour
 
 
-def test_allowed_regions(make_captcha_app):
-    app = make_captcha_app(SMS_ALLOWED_REGIONS=["CN", "HK"])
+def test_allowed_regions(flow_app):
+    app = flow_app(SMS_ALLOWED_REGIONS=["CN", "HK"])
     client = app.test_client()
     assert send(client, phone="+852 6123 4567").status_code == 200
     assert send(client, phone="+1 650 253 0000").get_json()["error"] == "region_not_allowed"
-    app = make_captcha_app(SMS_ALLOWED_REGIONS=["*"])
+    app = flow_app(SMS_ALLOWED_REGIONS=["*"])
     assert send(app.test_client(), phone="+1 650 253 0000").status_code == 200
 
 
 # -- hooks, signals, language, Python API -----------------------------------------------------
-def test_before_send_hook_can_refuse(make_captcha_app):
-    app = make_captcha_app()
+def test_before_send_hook_can_refuse(flow_app):
+    app = flow_app()
     sms = app.extensions["sms"]
     seen = []
 
@@ -435,8 +400,8 @@ def test_before_send_hook_can_refuse(make_captcha_app):
     assert seen == [(E164, "captcha"), (E164, "captcha")]
 
 
-def test_before_send_hook_can_raise_with_its_own_message(make_captcha_app):
-    app = make_captcha_app()
+def test_before_send_hook_can_raise_with_its_own_message(flow_app):
+    app = flow_app()
 
     @app.extensions["sms"].before_send
     def refuse(phone, purpose, req):
@@ -447,8 +412,8 @@ def test_before_send_hook_can_raise_with_its_own_message(make_captcha_app):
     assert response.get_json() == {"ok": False, "error": "forbidden", "message": "请先完成滑块验证"}
 
 
-def test_signals(make_captcha_app):
-    app = make_captcha_app()
+def test_signals(flow_app):
+    app = flow_app()
     events = []
 
     def on_sent(sender, phone, purpose, **kw):
@@ -475,8 +440,8 @@ def test_signals(make_captcha_app):
     assert events == [("sent", E164, "captcha"), ("failed", E164, "invalid_code"), ("verified", E164, "captcha")]
 
 
-def test_messages_follow_accept_language(make_captcha_app):
-    app = make_captcha_app()
+def test_messages_follow_accept_language(flow_app):
+    app = flow_app()
     client = app.test_client()
     chinese = client.post("/sms_captcha/", json={"phone": "123"}, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     english = client.post("/sms_captcha/", json={"phone": "123"}, headers={"Accept-Language": "en-US,en;q=0.9"})
@@ -486,12 +451,12 @@ def test_messages_follow_accept_language(make_captcha_app):
     send(client)
     limited = client.post("/sms_captcha/", json={"phone": PHONE}, headers={"Accept-Language": "en"})
     assert limited.get_json()["message"] == "Too many requests. Please try again in 60 seconds."
-    chosen = make_captcha_app(SMS_LANGUAGE="zh-CN").test_client()
+    chosen = flow_app(SMS_LANGUAGE="zh-CN").test_client()
     assert chosen.post("/sms_captcha/", json={"phone": "1"}).get_json()["message"] == "手机号码格式不正确。"
 
 
-def test_login_view_with_the_python_api(make_captcha_app):
-    app = make_captcha_app()
+def test_login_view_with_the_python_api(flow_app):
+    app = flow_app()
     sms = app.extensions["sms"]
 
     @app.post("/login")
@@ -512,8 +477,8 @@ def test_login_view_with_the_python_api(make_captcha_app):
     assert client.post("/login", data={"phone": PHONE, "code": code}).get_json() == {"user": E164}
 
 
-def test_send_code_refusals_are_http_errors_for_app_views(make_captcha_app):
-    app = make_captcha_app()
+def test_send_code_refusals_are_http_errors_for_app_views(flow_app):
+    app = flow_app()
     sms = app.extensions["sms"]
 
     @app.post("/register/code")
@@ -527,8 +492,8 @@ def test_send_code_refusals_are_http_errors_for_app_views(make_captcha_app):
     assert again.status_code == 429 and again.get_json()["error"] == "rate_limited"
 
 
-def test_url_prefix(make_captcha_app):
-    app = make_captcha_app(SMS_URL_PREFIX="/api/v1")
+def test_url_prefix(flow_app):
+    app = flow_app(SMS_URL_PREFIX="/api/v1")
     client = app.test_client()
     assert client.post("/api/v1/sms_captcha/", json={"phone": PHONE}).status_code == 200
     assert client.post("/sms_captcha/", json={"phone": PHONE}).status_code == 404
@@ -616,8 +581,8 @@ def test_captcha_purpose_needs_a_template(make_app):
         make_app(["aliyun"], SMS_CAPTCHA_PURPOSES=["captcha", "reset_password"])
 
 
-def test_adds_no_limits_to_the_apps_routes_and_ignores_the_apps_ratelimit_settings(make_captcha_app):
-    app = make_captcha_app(RATELIMIT_DEFAULT="1/hour", RATELIMIT_ENABLED=False, SMS_IP_LIMITS="1/hour")
+def test_adds_no_limits_to_the_apps_routes_and_ignores_the_apps_ratelimit_settings(flow_app):
+    app = flow_app(RATELIMIT_DEFAULT="1/hour", RATELIMIT_ENABLED=False, SMS_IP_LIMITS="1/hour")
 
     @app.get("/ping")
     def ping():

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from fake_vendor import unused_port
-from helpers import FakeClock
 
 from flask_sms import ConfigError, code_sent, code_verified
 
@@ -19,18 +18,10 @@ E164 = "+8613800138000"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def pnvs_app(make_app, clock):
     def factory(**config: Any):
-        settings = {"SMS_CODE_BACKEND": "aliyun_pnvs", "SMS_IP_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
-        settings.update(config)
-        app = make_app(["tencent"], **settings)  # texts of the app's own go through Tencent; codes through PNVS
-        app.extensions["sms"].clock = clock
-        return app
+        options = {"limits_off": ("ip", "verify_ip"), "clock": clock, "SMS_CODE_BACKEND": "aliyun_pnvs"}
+        return make_app(["tencent"], **{**options, **config})  # the app's own texts through Tencent; codes through PNVS
 
     return factory
 

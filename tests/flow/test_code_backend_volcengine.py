@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import FakeClock
 
 from flask_sms import ConfigError
 
@@ -19,18 +18,10 @@ E164 = "+8613800138000"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def volc_app(make_app, clock):
     def factory(**config: Any):
-        settings = {"SMS_CODE_BACKEND": "volcengine", "SMS_IP_LIMITS": "", "SMS_VERIFY_IP_LIMITS": ""}
-        settings.update(config)
-        app = make_app(["tencent"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
+        options = {"limits_off": ("ip", "verify_ip"), "clock": clock, "SMS_CODE_BACKEND": "volcengine"}
+        return make_app(["tencent"], **{**options, **config})
 
     return factory
 

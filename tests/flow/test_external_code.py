@@ -88,9 +88,8 @@ def test_a_purpose_no_provider_can_send_is_refused(make_app):
 
 
 def test_a_failed_send_gives_the_cool_down_back_and_keeps_flask_sms_codes(make_app, fake):
-    app = make_app(["aliyun"], SMS_CAPTCHA_PURPOSES=["captcha"])
+    app = make_app(["aliyun"], clock=FakeClock(), SMS_CAPTCHA_PURPOSES=["captcha"])
     sms = app.extensions["sms"]
-    sms.clock = FakeClock()
     client = app.test_client()
     assert client.post("/sms_captcha/", json={"phone": PHONE}).status_code == 200
     own_code = fake.received("aliyun")[-1].params["code"]

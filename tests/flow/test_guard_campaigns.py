@@ -40,9 +40,8 @@ def simulate(make_app: Any, storage: str) -> Any:
             import redis
 
             redis.Redis.from_url(storage).flushdb()  # each simulation starts from an empty storage
-        app = simulation_app(make_app, storage, **config)
         clock = FakeClock(1_700_000_000.0 - 1_700_000_000.0 % HOUR)  # the day starts on the hour
-        app.extensions["sms"].clock = clock
+        app = simulation_app(make_app, storage, clock=clock, **config)
         return Simulation(app, clock, seed)
 
     return start

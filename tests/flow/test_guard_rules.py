@@ -19,18 +19,11 @@ PUBLIC = "45.76.10.7"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def guarded(make_app: Any, clock: FakeClock) -> Any:
     """An app under the default limits and guard, with a local human check that passes ``HUMAN``."""
 
     def factory(storage: str = "memory://", **config: Any) -> Flask:
-        app = simulation_app(make_app, storage, **config)
-        app.extensions["sms"].clock = clock
-        return app
+        return simulation_app(make_app, storage, clock=clock, **config)
 
     return factory
 
@@ -162,8 +155,7 @@ def test_a_guard_storage_fault_never_refuses_a_send(make_app, redis_binary, tmp_
             "+info",
         )
         url = f"redis://app:app-password@127.0.0.1:{server.port}/0"
-        app = simulation_app(make_app, url)
-        app.extensions["sms"].clock = clock
+        app = simulation_app(make_app, url, clock=clock)
         sent = [send(app, f"138001300{index:02d}", f"45.76.{index}.7") for index in range(12)]
         assert not any(isinstance(outcome, Exception) for outcome in sent)  # the guard could not count: allowed
         assert admin.keys("*{captcha:+8613800130011}*")  # the flow's own state was kept as ever

@@ -43,15 +43,8 @@ def spread(count: int, start: int = 0) -> list[str]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def app(make_app: Any, clock: FakeClock) -> Flask:
-    built = simulation_app(make_app, "memory://")
-    built.extensions["sms"].clock = clock
-    return built
+    return simulation_app(make_app, "memory://", clock=clock)
 
 
 def client_from(app: Flask, address: str) -> Any:
@@ -170,8 +163,7 @@ def test_a_wrong_challenge_is_refused_and_nothing_is_sent_or_counted(app):
 
 
 def test_an_unreachable_verifier_refuses_only_challenged_requests(make_app, clock):
-    app = simulation_app(make_app, "memory://")
-    app.extensions["sms"].clock = clock
+    app = simulation_app(make_app, "memory://", clock=clock)
 
     @app.extensions["sms"].challenge_verifier
     def down(challenge: Any, client_ip: str) -> bool:
@@ -184,8 +176,7 @@ def test_an_unreachable_verifier_refuses_only_challenged_requests(make_app, cloc
 
 
 def test_always_mode_asks_every_send_for_a_check(make_app, clock):
-    app = simulation_app(make_app, "memory://", SMS_CHALLENGE_MODE="always")
-    app.extensions["sms"].clock = clock
+    app = simulation_app(make_app, "memory://", clock=clock, SMS_CHALLENGE_MODE="always")
     client = client_from(app, "58.20.1.9")
     assert send(client).status_code == 428
     assert send(client, challenge=HUMAN).status_code == 200

@@ -65,9 +65,7 @@ def clocked(receipt_app: Callable[..., Any]) -> Callable[..., Any]:
     clock = FakeClock()
 
     def factory(providers: list[str] | None = None, **config: Any) -> Any:
-        app = receipt_app(providers, **config)
-        app.extensions["sms"].clock = clock
-        return app
+        return receipt_app(providers, clock=clock, **config)
 
     factory.clock = clock  # type: ignore[attr-defined]
     return factory

@@ -118,8 +118,8 @@ def test_transport_faults_end_as_for_every_vendor(make_app, fake, sdk, fault):
 @pytest.mark.parametrize("sdk", SDKS)
 def test_the_breaker_opens_on_failures_and_ignores_content_refusals(make_app, fake, sdk):
     downs: list[str] = []
-    app = _app(make_app, sdk, ["aliyun", "tencent"], SMS_CIRCUIT_BREAKER={"failures": 2, "window": 60, "cooldown": 30})
-    app.extensions["sms"].clock = FakeClock()
+    breaker = {"failures": 2, "window": 60, "cooldown": 30}
+    app = _app(make_app, sdk, ["aliyun", "tencent"], clock=FakeClock(), SMS_CIRCUIT_BREAKER=breaker)
     with provider_down.connected_to(lambda sender, provider, **_: downs.append(provider)):
         for _ in range(3):
             _send(app, purpose="notice", params={"name": "http://evil.example.com"})  # content: not counted

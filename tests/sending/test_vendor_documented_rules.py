@@ -258,8 +258,8 @@ def test_values_the_vendor_refuses_fail_over_but_never_open_its_breaker(make_app
     """The attack (issue 21, finding 6): a template value with a URL made Aliyun refuse the text; it failed
     over to Tencent, which sent it. After 5 such sends Aliyun's breaker was open for every send."""
     downs: list[str] = []
-    app = make_app(["aliyun", "tencent"], SMS_CIRCUIT_BREAKER={"failures": 3, "window": 60, "cooldown": 30})
-    app.extensions["sms"].clock = FakeClock()
+    breaker = {"failures": 3, "window": 60, "cooldown": 30}
+    app = make_app(["aliyun", "tencent"], clock=FakeClock(), SMS_CIRCUIT_BREAKER=breaker)
     with provider_down.connected_to(lambda sender, provider, **_: downs.append(provider)):
         for n in range(6):
             result = _send(app, f"1380013800{n}", {"name": "see http://evil.example.com"}, purpose="notice")

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fake_vendor import unused_port
-from helpers import FakeClock
 from vendor_config import VOICE_CLOSED
 
 from flask_sms import ConfigError, SendError, provider_down, send_sms
@@ -33,25 +32,16 @@ REJECTED = {
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def voice_app(make_app, clock):
     """Texts through Aliyun, calls through ``voice`` (the fake checks both), on a hand-driven clock."""
 
     def factory(voice: list[str] | None = None, **config: Any):
-        settings = {
+        options = {
+            "limits_off": ("ip", "verify_ip", "phone"),
+            "clock": clock,
             "SMS_VOICE_PROVIDERS": voice or ["aliyun"],
-            "SMS_IP_LIMITS": "",
-            "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_PHONE_LIMITS": "",
         }
-        settings.update(config)
-        app = make_app(["aliyun"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
+        return make_app(["aliyun"], **{**options, **config})
 
     return factory
 

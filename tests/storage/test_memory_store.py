@@ -37,17 +37,9 @@ def flow_app(make_app: Callable[..., Flask], clock: FakeClock) -> Callable[..., 
     (they live in the code store), the per-IP and app-wide limits off (the test client is one IP)."""
 
     def factory(**config: Any) -> Flask:
-        settings = {
-            "SMS_SUPPRESS_SEND": True,
-            "SMS_IP_LIMITS": "",
-            "SMS_GLOBAL_LIMITS": "",
-            "SMS_VERIFY_IP_LIMITS": "",
-            "SMS_FRAUD_GUARD": None,  # thousands of codes to one prefix: pumping, to the guard
-        }
-        settings.update(config)
-        app = make_app(["console"], **settings)
-        app.extensions["sms"].clock = clock
-        return app
+        # thousands of codes to one prefix: pumping, to the fraud guard (off)
+        options = {"limits_off": ("ip", "global", "verify_ip"), "guard": False, "clock": clock}
+        return make_app(["console"], **{**options, "SMS_SUPPRESS_SEND": True, **config})
 
     return factory
 

@@ -158,14 +158,12 @@ def test_a_full_redis_under_noeviction_refuses_and_forgets_nothing(make_app, sta
     clock = FakeClock()
     app = make_app(
         ["console"],
+        storage_url=server.url,
+        limits_off=("ip", "global", "verify_ip"),
+        clock=clock,
         SMS_SUPPRESS_SEND=True,
-        SMS_STORAGE_URL=server.url,
-        SMS_IP_LIMITS="",
-        SMS_GLOBAL_LIMITS="",
-        SMS_VERIFY_IP_LIMITS="",
     )
     sms = app.extensions["sms"]
-    sms.clock = clock
     client = app.test_client()
     with sms.record_messages() as outbox:
         assert client.post("/sms_captcha/", json={"phone": PHONE}).status_code == 200
