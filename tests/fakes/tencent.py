@@ -18,8 +18,10 @@ import secrets
 import uuid
 from datetime import datetime, timezone
 from email.message import Message
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
+from urllib.parse import urlsplit
 
+from fake_captcha import CaptchaCheck, register_check
 from fake_vendor import Answered, Received, Refusal, Reply, SendFacts, VendorFake, json_bytes, parse_form, register_fake
 
 #: SendSms: PhoneNumberSet "单次请求最多支持200个手机号"
@@ -380,3 +382,69 @@ class TencentFake(VendorFake):
         found.sort(key=lambda e: e.reported_at)
         items = [self._pulled_item(e) for e in found[: request["Limit"]]]
         return self.reply({"PullSmsSendStatusSet": items}, "query")
+
+
+# -- the human check: Tencent Cloud Captcha DescribeCaptchaResult (2019-07-22), for tests/fake_captcha.py --------
+@register_check
+class TencentCaptchaCheck(CaptchaCheck):
+    """A TC3-HMAC-SHA256 request (this kit's check, for service ``captcha``), ``CaptchaType`` 9, the
+    ``CaptchaAppId`` and ``AppSecretKey``; ``CaptchaCode`` 1 for a ticket the fake issued (with its
+    ``Randstr``), 7 for a wrong randstr, 9 for a ticket used again, 15 for one it never issued."""
+
+    name = "tencent"
+    keys: ClassVar[dict[str, str]] = {
+        "secret_id": "AKIDfakeCaptchaSecretId",
+        "secret_key": "fakeCaptchaSecretKey",
+        "captcha_app_id": "199999164",
+        "app_secret_key": "E4kwK9AcXQMHkktiItyMEyQPn",
+    }
+
+    def claims(self, path: str, headers: Any) -> bool:
+        return headers.get("X-TC-Action") == "DescribeCaptchaResult"
+
+    def challenge(self, token: str) -> dict[str, str]:
+        return {"ticket": "tr0" + token, "randstr": "@" + secrets.token_hex(2)}
+
+    def check(self, fake: Any, target: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        keys = self.keys
+        fields = tc3_authorization_fields(headers.get("Authorization") or "")
+        parts = urlsplit(target)
+        if (
+            fields is None
+            or fields["SecretId"] != keys["secret_id"]
+            or not tc3_signature_matches(
+                "POST", parts.path or "/", parts.query, headers, body, fields, keys["secret_key"], service="captcha"
+            )
+        ):
+            error = {
+                "Code": "AuthFailure.SignatureFailure",
+                "Message": "The provided credentials could not be validated.",
+            }
+            return 200, {"Response": {"Error": error, "RequestId": secrets.token_hex(8)}}
+        asked = json.loads(body)
+        fake.checked.append(("tencent", asked))
+        if asked.get("CaptchaType") != 9 or str(asked.get("CaptchaAppId")) != keys["captcha_app_id"]:
+            return 200, _captcha_result(16, "appid-ticket mismatch")
+        if asked.get("AppSecretKey") != keys["app_secret_key"]:
+            return 200, _captcha_result(16, "appid-ticket mismatch")
+        token = str(asked.get("Ticket", ""))[3:]
+        issued = fake.issued(token)
+        if issued is None:
+            return 200, _captcha_result(15, "decrypt fail")
+        if asked.get("Randstr") != issued["randstr"]:
+            return 200, _captcha_result(7, "captcha no match")
+        if fake.take(token) != "ok":
+            return 200, _captcha_result(9, "ticket reused")
+        return 200, _captcha_result(1, "OK")
+
+
+def _captcha_result(code: int, message: str) -> dict[str, Any]:
+    return {
+        "Response": {
+            "CaptchaCode": code,
+            "CaptchaMsg": message,
+            "EvilLevel": 0,
+            "GetCaptchaTime": 0,
+            "RequestId": secrets.token_hex(8),
+        }
+    }

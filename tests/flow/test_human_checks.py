@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_captcha import (
-    KEYS,
+from fake_captcha import KEYS, CaptchaFake
+from fakes.turnstile import (
     TURNSTILE_DUMMY_TOKEN,
     TURNSTILE_FAIL,
     TURNSTILE_PASS,
     TURNSTILE_SPENT,
-    CaptchaFake,
 )
 from flask import Flask
 
