@@ -173,6 +173,17 @@ def test_the_layout_page_names_every_module():
     assert missing_folders == [], f"docs/layout.md does not describe the test folders {missing_folders}"
 
 
+def test_every_file_the_docs_name_exists():
+    """A path in backticks (``tests/...``, ``flask_sms/...``, ``bench/...``, ``docs/...``) names a file or folder of
+    the tree: a test moved or a module renamed updates the page that sends readers there."""
+    text = every_page()
+    named = set(re.findall(r"`((?:tests|flask_sms|bench|docs|example_app)/[\w./-]*[\w/])`", text))
+    assert len(named) > 20, "the pattern found too few paths: it is wrong"
+    placeholders = ("<", "*")
+    missing = sorted(path for path in named if not any(p in path for p in placeholders) and not (ROOT / path).exists())
+    assert missing == [], f"the docs name paths that do not exist: {missing}"
+
+
 def test_the_readme_is_a_front_page():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 200
