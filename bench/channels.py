@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from vendor_config import CREDS, TENCENT_VOICE
+from vendor_config import ALIYUN, TENCENT, TENCENT_VOICE
 
 from bench.fake_server import RemoteFake
 from bench.run import PHONE, Row, Samples, check_fake, progress, ratio_row, vendor_app
@@ -32,8 +32,8 @@ def _bare_aliyun_call(fake: RemoteFake, timeout: float) -> Callable[[], Any]:
     from aliyunsdkcore.request import CommonRequest
 
     acs = AcsClient(
-        CREDS.aliyun_key_id,
-        CREDS.aliyun_secret,
+        ALIYUN.key_id,
+        ALIYUN.secret,
         "cn-hangzhou",
         auto_retry=False,
         max_retry_time=0,
@@ -71,7 +71,7 @@ def _bare_tencent_call(fake: RemoteFake, timeout: float) -> Callable[[], Any]:
 
     profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
     client = VmsClient(
-        Credential(CREDS.tencent_secret_id, CREDS.tencent_secret_key),
+        Credential(TENCENT.secret_id, TENCENT.secret_key),
         "ap-guangzhou",
         ClientProfile(httpProfile=profile),
     )
@@ -131,8 +131,8 @@ def _aliyun_client(timeout: float) -> Any:
     from aliyunsdkcore.client import AcsClient
 
     return AcsClient(
-        CREDS.aliyun_key_id,
-        CREDS.aliyun_secret,
+        ALIYUN.key_id,
+        ALIYUN.secret,
         "cn-hangzhou",
         auto_retry=False,
         max_retry_time=0,

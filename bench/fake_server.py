@@ -100,9 +100,9 @@ class RemoteFake:
 
 def _serve() -> None:
     sys.path.insert(0, str(TESTS))
-    from fake_vendor import VENDORS, Credentials, FakeVendor
+    from fake_vendor import VENDORS, FakeVendor
 
-    fake = FakeVendor(Credentials()).start()
+    fake = FakeVendor().start()
     print(f"ready {fake.port}", flush=True)
     try:
         for line in sys.stdin:

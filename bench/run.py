@@ -58,11 +58,23 @@ for _path in (str(TESTS), str(ROOT)):
         sys.path.insert(0, _path)
 
 # tests/ is on sys.path: reuse the fake vendor's credentials and the tests' config helpers.
-from fake_vendor import Credentials
 from flask import Flask, jsonify, request
 
 # The same account and templates the tests use.
-from vendor_config import BAIDU, CREDS, HUAWEI, NETEASE, QINIU, TEMPLATES, VOLCENGINE, YUNPIAN, vendor_config
+from vendor_config import (
+    ALIYUN,
+    BAIDU,
+    HUAWEI,
+    IHUYI,
+    NETEASE,
+    QINIU,
+    RONGLIAN,
+    TEMPLATES,
+    TENCENT,
+    VOLCENGINE,
+    YUNPIAN,
+    vendor_config,
+)
 
 from bench.fake_server import RemoteFake
 from flask_sms import SmsExtension, register_provider, send_sms
@@ -921,12 +933,11 @@ def _bare_aliyun(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]
     from aliyunsdkcore.client import AcsClient
     from aliyunsdkcore.request import CommonRequest
 
-    creds: Credentials = CREDS
     code, minutes = _bare_values()
 
     acs = AcsClient(
-        creds.aliyun_key_id,
-        creds.aliyun_secret,
+        ALIYUN.key_id,
+        ALIYUN.secret,
         "cn-hangzhou",
         auto_retry=False,
         max_retry_time=0,
@@ -962,13 +973,12 @@ def _bare_aliyun_v2(fake: RemoteFake, timeout: float) -> Callable[[list[str]], A
     from alibabacloud_tea_openapi.utils_models import Config
     from darabonba.runtime import RuntimeOptions
 
-    creds: Credentials = CREDS
     code, minutes = _bare_values()
     milliseconds = int(timeout * 1000)
     client = Client(
         Config(
-            access_key_id=creds.aliyun_key_id,
-            access_key_secret=creds.aliyun_secret,
+            access_key_id=ALIYUN.key_id,
+            access_key_secret=ALIYUN.secret,
             region_id="cn-hangzhou",
             endpoint=fake.host,
             protocol="http",
@@ -1001,12 +1011,11 @@ def _bare_tencent(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any
     from tencentcloud.sms.v20210111.models import SendSmsRequest
     from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-    creds: Credentials = CREDS
     code, minutes = _bare_values()
 
     profile = HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=timeout, keepAlive=True)
     sms_client = SmsClient(
-        Credential(creds.tencent_secret_id, creds.tencent_secret_key),
+        Credential(TENCENT.secret_id, TENCENT.secret_key),
         "ap-guangzhou",
         ClientProfile(httpProfile=profile),
     )
@@ -1014,7 +1023,7 @@ def _bare_tencent(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any
     def tencent(phones: list[str]) -> Any:
         req = SendSmsRequest()
         req.PhoneNumberSet = list(phones)
-        req.SmsSdkAppId = creds.tencent_app_id
+        req.SmsSdkAppId = TENCENT.app_id
         req.SignName = "腾讯云测试"
         req.TemplateId = "5750123"
         req.TemplateParamSet = [code, minutes]
@@ -1030,10 +1039,9 @@ def _bare_ronglian(fake: RemoteFake, timeout: float) -> Callable[[list[str]], An
     """Ronglian's SDK, its stdout print silenced (it posts with a new connection per call)."""
     from ronglian_sms_sdk import SmsSDK
 
-    creds: Credentials = CREDS
     code, minutes = _bare_values()
 
-    sdk = SmsSDK(creds.ronglian_sid, creds.ronglian_token, creds.ronglian_app_id)
+    sdk = SmsSDK(RONGLIAN.sid, RONGLIAN.token, RONGLIAN.app_id)
     sdk.url = fake.url
 
     def ronglian(phones: list[str]) -> Any:
@@ -1053,7 +1061,6 @@ def _bare_ihuyi(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
     """Ihuyi's documented form API by hand: an MD5-signed form per number, one pooled session."""
     import requests
 
-    creds: Credentials = CREDS
     code, minutes = _bare_values()
 
     session = requests.Session()
@@ -1063,9 +1070,9 @@ def _bare_ihuyi(fake: RemoteFake, timeout: float) -> Callable[[list[str]], Any]:
     def ihuyi(phones: list[str]) -> Any:
         (mobile,) = phones
         now = str(int(time.time()))
-        digest = hashlib.md5(f"{creds.ihuyi_account}{creds.ihuyi_api_key}{mobile}{content}{now}".encode())
+        digest = hashlib.md5(f"{IHUYI.account}{IHUYI.api_key}{mobile}{content}{now}".encode())
         form = {
-            "account": creds.ihuyi_account,
+            "account": IHUYI.account,
             "password": digest.hexdigest(),
             "mobile": mobile,
             "content": content,

@@ -12,12 +12,11 @@ from flask import Flask
 from gunicorn_helpers import gunicorn_workers, workers_redis  # noqa: F401 -- the gunicorn tests' fixtures
 from helpers import need_binary, need_module, skip_or_fail
 from receipt_fixtures import heard, receipt_app, receipts, serve  # noqa: F401 -- the receipt tests' fixtures
-from vendor_config import CREDS, SECRET_VALUES, TEMPLATES, vendor_config
+from vendor_config import SECRET_VALUES, TEMPLATES, vendor_config
 
 from flask_sms import SmsExtension
 
 __all__ = [
-    "CREDS",
     "LIMITS",
     "SECRET_VALUES",
     "TEMPLATES",
@@ -50,7 +49,7 @@ _WATCHED_LOGGERS = ("flask_sms", "werkzeug", "example_app", "flask_sms_tests")
 
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeVendor]:
-    server = FakeVendor(CREDS).start()
+    server = FakeVendor().start()
     yield server
     server.stop()
 

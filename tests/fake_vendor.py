@@ -48,7 +48,6 @@ __all__ = [
     "MODES",
     "VENDORS",
     "Answered",
-    "Credentials",
     "FakeVendor",
     "Received",
     "Refusal",
@@ -67,23 +66,6 @@ VENDORS: tuple[str, ...] = ()
 MODES: tuple[str, ...] = ("ok", "business_error", "http_500", "hang", "garbage")
 
 _MAX_BODY = 8 * 1024 * 1024
-
-
-@dataclass
-class Credentials:
-    """The one account the fake knows for each of Aliyun, Tencent, Ronglian and Ihuyi (the other kits keep their
-    own, ``fake.plugin("huawei").credentials``)."""
-
-    aliyun_key_id: str = "LTAI-test-key-id"
-    aliyun_secret: str = "aliyun-test-secret-XYZ"
-    tencent_secret_id: str = "AKID-test-secret-id"
-    tencent_secret_key: str = "tencent-test-secret-key-XYZ"
-    tencent_app_id: str = "1400000001"
-    ronglian_sid: str = "8a216da8test0000sid"
-    ronglian_token: str = "ronglian-test-token-XYZ"
-    ronglian_app_id: str = "8a216da8test0000app"
-    ihuyi_account: str = "C12345678"
-    ihuyi_api_key: str = "ihuyi-test-apikey-XYZ"
 
 
 @dataclass
@@ -407,8 +389,7 @@ class FakeVendor:
     ``fake.stop()``.
     """
 
-    def __init__(self, credentials: Credentials | None = None) -> None:
-        self.credentials: Credentials = credentials or Credentials()
+    def __init__(self, credentials: dict[str, Any] | None = None) -> None:
         self.port: int = 0
         self.host: str = ""
         self.url: str = ""
@@ -430,6 +411,8 @@ class FakeVendor:
         self.actions: dict[str, Callable[[dict[str, Any]], Reply]] = {}
         self.reply_hooks: list[Callable[[Received, Reply], None]] = []
         self.plugins: dict[str, VendorFake] = {name: cls(self) for name, cls in _PLUGINS.items()}
+        for name, account in (credentials or {}).items():  # another account than a kit's own, by vendor
+            self.plugins[name].credentials = account
 
     def plugin(self, vendor: str) -> Any:
         """The plugged-in fake for ``vendor`` (its ``credentials``, helpers)."""

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_vendor import Credentials
 from fakes import huawei, qiniu, volcengine, yunpian
+from fakes.aliyun import AliyunCredentials
 from fakes.baidu import BaiduCredentials
 from fakes.huawei import HuaweiCredentials
+from fakes.ihuyi import IhuyiCredentials
 from fakes.netease import NeteaseCredentials
 from fakes.qiniu import QiniuCredentials
+from fakes.ronglian import RonglianCredentials
+from fakes.tencent import TencentCredentials
 from fakes.tencent_voice import TencentVoiceCredentials
 from fakes.volcengine import VolcengineCredentials
 from fakes.yunpian import YunpianCredentials
 
-CREDS = Credentials()
+ALIYUN = AliyunCredentials()
+TENCENT = TencentCredentials()
+RONGLIAN = RonglianCredentials()
+IHUYI = IhuyiCredentials()
 HUAWEI = HuaweiCredentials()
 VOLCENGINE = VolcengineCredentials()
 BAIDU = BaiduCredentials()
@@ -94,14 +100,14 @@ INTL_TEMPLATES: dict[str, Any] = {
 
 #: every credential value the tests configure; none may ever be printed or logged
 SECRET_VALUES = (
-    CREDS.aliyun_key_id,
-    CREDS.aliyun_secret,
-    CREDS.tencent_secret_id,
-    CREDS.tencent_secret_key,
-    CREDS.ronglian_sid,
-    CREDS.ronglian_token,
-    CREDS.ihuyi_account,
-    CREDS.ihuyi_api_key,
+    ALIYUN.key_id,
+    ALIYUN.secret,
+    TENCENT.secret_id,
+    TENCENT.secret_key,
+    RONGLIAN.sid,
+    RONGLIAN.token,
+    IHUYI.account,
+    IHUYI.api_key,
     HUAWEI.app_key,
     HUAWEI.app_secret,
     VOLCENGINE.access_key_id,
@@ -117,10 +123,10 @@ SECRET_VALUES = (
 
 #: each vendor's own credentials (an app masks those of the providers it uses)
 VENDOR_SECRETS: dict[str, tuple[str, ...]] = {
-    "aliyun": (CREDS.aliyun_key_id, CREDS.aliyun_secret),
-    "tencent": (CREDS.tencent_secret_id, CREDS.tencent_secret_key),
-    "ronglian": (CREDS.ronglian_sid, CREDS.ronglian_token),
-    "ihuyi": (CREDS.ihuyi_account, CREDS.ihuyi_api_key),
+    "aliyun": (ALIYUN.key_id, ALIYUN.secret),
+    "tencent": (TENCENT.secret_id, TENCENT.secret_key),
+    "ronglian": (RONGLIAN.sid, RONGLIAN.token),
+    "ihuyi": (IHUYI.account, IHUYI.api_key),
     "huawei": (HUAWEI.app_key, HUAWEI.app_secret),
     "volcengine": (VOLCENGINE.access_key_id, VOLCENGINE.secret_access_key),
     "baidu": (BAIDU.access_key_id, BAIDU.secret_access_key),
@@ -146,31 +152,31 @@ CLOSED = {
 }
 
 
-def vendor_config(base_url: str, host: str, creds: Credentials = CREDS) -> dict[str, Any]:
+def vendor_config(base_url: str, host: str) -> dict[str, Any]:
     """``SMS_*`` keys for every vendor, every endpoint on the loopback fake."""
     return {
-        "SMS_ALIYUN_ACCESS_KEY_ID": creds.aliyun_key_id,
-        "SMS_ALIYUN_ACCESS_KEY_SECRET": creds.aliyun_secret,
+        "SMS_ALIYUN_ACCESS_KEY_ID": ALIYUN.key_id,
+        "SMS_ALIYUN_ACCESS_KEY_SECRET": ALIYUN.secret,
         "SMS_ALIYUN_SIGN_NAME": "阿里云短信测试",
         "SMS_ALIYUN_TEMPLATES": TEMPLATES["aliyun"],
         "SMS_ALIYUN_INTL_TEMPLATES": INTL_TEMPLATES["aliyun"],
         "SMS_ALIYUN_ENDPOINT": host,
         "SMS_ALIYUN_SCHEME": "http",
-        "SMS_TENCENT_SECRET_ID": creds.tencent_secret_id,
-        "SMS_TENCENT_SECRET_KEY": creds.tencent_secret_key,
-        "SMS_TENCENT_SDK_APP_ID": creds.tencent_app_id,
+        "SMS_TENCENT_SECRET_ID": TENCENT.secret_id,
+        "SMS_TENCENT_SECRET_KEY": TENCENT.secret_key,
+        "SMS_TENCENT_SDK_APP_ID": TENCENT.app_id,
         "SMS_TENCENT_SIGN_NAME": "腾讯云测试",
         "SMS_TENCENT_TEMPLATES": TEMPLATES["tencent"],
         "SMS_TENCENT_INTL_TEMPLATES": INTL_TEMPLATES["tencent"],
         "SMS_TENCENT_ENDPOINT": host,
         "SMS_TENCENT_SCHEME": "http",
-        "SMS_RONGLIAN_ACCOUNT_SID": creds.ronglian_sid,
-        "SMS_RONGLIAN_AUTH_TOKEN": creds.ronglian_token,
-        "SMS_RONGLIAN_APP_ID": creds.ronglian_app_id,
+        "SMS_RONGLIAN_ACCOUNT_SID": RONGLIAN.sid,
+        "SMS_RONGLIAN_AUTH_TOKEN": RONGLIAN.token,
+        "SMS_RONGLIAN_APP_ID": RONGLIAN.app_id,
         "SMS_RONGLIAN_TEMPLATES": TEMPLATES["ronglian"],
         "SMS_RONGLIAN_BASE_URL": base_url,
-        "SMS_IHUYI_ACCOUNT": creds.ihuyi_account,
-        "SMS_IHUYI_API_KEY": creds.ihuyi_api_key,
+        "SMS_IHUYI_ACCOUNT": IHUYI.account,
+        "SMS_IHUYI_API_KEY": IHUYI.api_key,
         "SMS_IHUYI_TEMPLATES": TEMPLATES["ihuyi"],
         "SMS_IHUYI_URL": f"{base_url}/webservice/sms.php?method=Submit",
         "SMS_HUAWEI_APP_KEY": HUAWEI.app_key,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import CREDS, vendor_config
 from flask import Flask
+from vendor_config import ALIYUN, TENCENT, vendor_config
 
 from flask_sms import ConfigError, SmsExtension, send_sms
 
@@ -112,15 +112,15 @@ def test_config_from_prefixed_env_with_json_values(monkeypatch, fake):
         "FLASK_SECRET_KEY": "from-the-environment",
         "FLASK_SMS_PROVIDERS": '["tencent", "aliyun"]',
         "FLASK_SMS_TIMEOUT": "3",
-        "FLASK_SMS_TENCENT_SECRET_ID": CREDS.tencent_secret_id,
-        "FLASK_SMS_TENCENT_SECRET_KEY": CREDS.tencent_secret_key,
-        "FLASK_SMS_TENCENT_SDK_APP_ID": CREDS.tencent_app_id,  # digits: JSON-loads to an int
+        "FLASK_SMS_TENCENT_SECRET_ID": TENCENT.secret_id,
+        "FLASK_SMS_TENCENT_SECRET_KEY": TENCENT.secret_key,
+        "FLASK_SMS_TENCENT_SDK_APP_ID": TENCENT.app_id,  # digits: JSON-loads to an int
         "FLASK_SMS_TENCENT_SIGN_NAME": "腾讯云测试",
         "FLASK_SMS_TENCENT_TEMPLATES": '{"captcha": {"id": 5750123, "params": ["code", "minutes"]}}',
         "FLASK_SMS_TENCENT_ENDPOINT": fake.host,
         "FLASK_SMS_TENCENT_SCHEME": "http",
-        "FLASK_SMS_ALIYUN_ACCESS_KEY_ID": CREDS.aliyun_key_id,
-        "FLASK_SMS_ALIYUN_ACCESS_KEY_SECRET": CREDS.aliyun_secret,
+        "FLASK_SMS_ALIYUN_ACCESS_KEY_ID": ALIYUN.key_id,
+        "FLASK_SMS_ALIYUN_ACCESS_KEY_SECRET": ALIYUN.secret,
         "FLASK_SMS_ALIYUN_SIGN_NAME": "签名",
         "FLASK_SMS_ALIYUN_TEMPLATES": '{"captcha": "SMS_1"}',
     }

@@ -27,7 +27,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from fake_vendor import unused_port
-from vendor_config import CLOSED, CREDS, SECRET_VALUES, VENDOR_SECRETS
+from vendor_config import CLOSED, RONGLIAN, SECRET_VALUES, VENDOR_SECRETS
 
 from flask_sms import SendError, _redact, send_sms
 from flask_sms.errors import ProviderError
@@ -198,7 +198,7 @@ def test_an_echoing_reply_longer_than_a_cut_is_masked_before_it_is_shortened(
 ):
     """A reply that echoes the Ronglian account SID (first, or across the 120- and 300-character cuts) and
     the token: none of either survives, in the log, the error or the terminal."""
-    echo = "x" * offset + f"{CREDS.ronglian_sid} may not send with {CREDS.ronglian_token}; " + "y" * 400
+    echo = "x" * offset + f"{RONGLIAN.sid} may not send with {RONGLIAN.token}; " + "y" * 400
     fake.set_mode("ronglian", "business_error", code="160014", message=echo)
     app = make_app(["ronglian"])
     texts = _send(app, every_logger, "captcha", {"code": CODE, "minutes": 5})
@@ -294,8 +294,8 @@ def test_aliyun_debug_sdk_prints_through_its_own_handler_without_a_secret(fake, 
 @pytest.mark.parametrize("cut", [8, 60, 119, 120, 121, 299, 300])
 def test_a_reply_that_is_not_json_is_masked_before_any_cut(cut):
     """``load_json``'s error text: a secret straddling any length limit leaves no piece behind."""
-    _redact.register(CREDS.ronglian_sid, CREDS.ronglian_token)  # as init_app does
-    body = "x" * (cut - 4) + CREDS.ronglian_sid + "&sig=" + CREDS.ronglian_token + " tail " + "y" * 500
+    _redact.register(RONGLIAN.sid, RONGLIAN.token)  # as init_app does
+    body = "x" * (cut - 4) + RONGLIAN.sid + "&sig=" + RONGLIAN.token + " tail " + "y" * 500
     with pytest.raises(ProviderError) as caught:
         load_json(body, "ronglian")
     assert _leaks(str(caught.value)) == []

@@ -23,6 +23,7 @@ import json
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Any, Callable, ClassVar
@@ -117,6 +118,14 @@ def acs3_signature(secret: str, canonical_request: str) -> str:
     return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@dataclass
+class AliyunCredentials:
+    """The one account the fake knows."""
+
+    key_id: str = "LTAI-test-key-id"
+    secret: str = "aliyun-test-secret-XYZ"
+
+
 @register_fake
 class AliyunFake(VendorFake):
     name = "aliyun"
@@ -135,6 +144,7 @@ class AliyunFake(VendorFake):
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
+        self.credentials = AliyunCredentials()
         self.nonces: set[str] = set()
 
     def reset(self) -> None:
@@ -180,7 +190,7 @@ class AliyunFake(VendorFake):
         for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp"):
             if not params.get(name):
                 raise refuse(400, f"Missing{name}", f"{name} is mandatory for this action.")
-        if params["AccessKeyId"] != self.fake.credentials.aliyun_key_id:
+        if params["AccessKeyId"] != self.credentials.key_id:
             raise refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         for name, wanted in (("SignatureMethod", "HMAC-SHA1"), ("SignatureVersion", "1.0")):
             if params.get(name) != wanted:
@@ -191,7 +201,7 @@ class AliyunFake(VendorFake):
                     f"{name} {params.get(name)!r} is not {wanted}.",
                 )
         sts = aliyun_string_to_sign(method, params)
-        expected = aliyun_signature(method, params, self.fake.credentials.aliyun_secret)
+        expected = aliyun_signature(method, params, self.credentials.secret)
         if not hmac.compare_digest(params["Signature"].encode("utf-8"), expected.encode("ascii")):
             raise refuse(
                 400,
@@ -211,7 +221,7 @@ class AliyunFake(VendorFake):
         fields = acs3_authorization_fields(headers.get("Authorization") or "")
         if fields is None:
             raise refuse(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
-        if fields["Credential"] != self.fake.credentials.aliyun_key_id:
+        if fields["Credential"] != self.credentials.key_id:
             raise refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         lowered = {name.lower(): value for name, value in headers.items()}
         signed = fields["SignedHeaders"].split(";")
@@ -232,7 +242,7 @@ class AliyunFake(VendorFake):
         canonical = acs3_canonical_request(
             method, path, parse_form(query), lowered, signed, lowered["x-acs-content-sha256"]
         )
-        expected = acs3_signature(self.fake.credentials.aliyun_secret, canonical)
+        expected = acs3_signature(self.credentials.secret, canonical)
         if not hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii")):
             raise refuse(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
         with self.fake._lock:

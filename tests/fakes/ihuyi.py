@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
@@ -32,6 +33,14 @@ def _md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class IhuyiCredentials:
+    """The one account the fake knows."""
+
+    account: str = "C12345678"  # APIID
+    api_key: str = "ihuyi-test-apikey-XYZ"
+
+
 @register_fake
 class IhuyiFake(VendorFake):
     name = "ihuyi"
@@ -44,6 +53,10 @@ class IhuyiFake(VendorFake):
         secret_key="SMS_IHUYI_API_KEY",
         international=None,  # mainland numbers only
     )
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.credentials = IhuyiCredentials()
 
     def claims(self, method: str, path: str, headers: Message) -> bool:
         return path.startswith("/webservice/sms.php")
@@ -89,14 +102,14 @@ class IhuyiFake(VendorFake):
             raise refuse(_IH_NO_MOBILE)
         if not content:
             raise refuse(_IH_NO_CONTENT)
-        creds = self.fake.credentials
-        authed = account == creds.ihuyi_account and (
-            hmac.compare_digest(password.encode("utf-8"), creds.ihuyi_api_key.encode("utf-8"))
+        creds = self.credentials
+        authed = account == creds.account and (
+            hmac.compare_digest(password.encode("utf-8"), creds.api_key.encode("utf-8"))
             or (
                 bool(fields.get("time"))
                 and hmac.compare_digest(
                     password.lower().encode("utf-8"),
-                    _md5_hex(account + creds.ihuyi_api_key + mobile + content + fields["time"]).encode("ascii"),
+                    _md5_hex(account + creds.api_key + mobile + content + fields["time"]).encode("ascii"),
                 )
             )
         )

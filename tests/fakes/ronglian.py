@@ -105,6 +105,15 @@ def _md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class RonglianCredentials:
+    """The one account the fake knows."""
+
+    sid: str = "8a216da8test0000sid"  # ACCOUNT SID
+    token: str = "ronglian-test-token-XYZ"  # AUTH TOKEN
+    app_id: str = "8a216da8test0000app"
+
+
 @register_fake
 class RonglianFake(VendorFake):
     name = "ronglian"
@@ -123,6 +132,7 @@ class RonglianFake(VendorFake):
 
     def __init__(self, fake: Any) -> None:
         super().__init__(fake)
+        self.credentials = RonglianCredentials()
         self.req_ids: set[tuple[str, str, str]] = set()  # (account, Beijing day, reqId)
 
     def reset(self) -> None:
@@ -183,9 +193,9 @@ class RonglianFake(VendorFake):
         sig = parse_form(query).get("sig", "")
         if not sig:
             raise refuse(_RL_SIG_EMPTY)
-        if path_sid != self.fake.credentials.ronglian_sid:
+        if path_sid != self.credentials.sid:
             raise refuse(_RL_NO_ACCOUNT)
-        expected = ronglian_sig(path_sid, self.fake.credentials.ronglian_token, timestamp)
+        expected = ronglian_sig(path_sid, self.credentials.token, timestamp)
         if not hmac.compare_digest(sig.encode("utf-8"), expected.encode("ascii")):
             raise refuse(_RL_SIG_BAD)
 
@@ -203,7 +213,7 @@ class RonglianFake(VendorFake):
         app_id = str(data.get("appId") or "")
         if not app_id:
             raise refuse(_RL_NO_APPID)
-        if app_id != self.fake.credentials.ronglian_app_id:
+        if app_id != self.credentials.app_id:
             raise refuse(_RL_APP_UNKNOWN)
         datas = data.get("datas")
         if datas is not None and not isinstance(datas, list):

@@ -53,7 +53,7 @@ class RonglianVoiceFake(VendorFake):
             raise self._refuse("160031", "参数解析失败") from None
         if not isinstance(data, dict) or not data.get("appId"):
             raise self._refuse("111169", "应用ID为空")
-        if data["appId"] != self.fake.credentials.ronglian_app_id:
+        if data["appId"] != self.fake.plugin("ronglian").credentials.app_id:
             raise self._refuse("111181", "应用不存在")
         to, code = str(data.get("to") or ""), str(data.get("verifyCode") or "")
         pending: tuple[str, str] | None = None
@@ -75,10 +75,10 @@ class RonglianVoiceFake(VendorFake):
         sig = dict(parse_qsl(query)).get("sig", "")
         if not sig:
             raise self._refuse("111108", "请求地址Sig参数为空")
-        creds = self.fake.credentials
-        if path_sid != creds.ronglian_sid:
+        creds = self.fake.plugin("ronglian").credentials  # the SMS account's, as the voice API uses
+        if path_sid != creds.sid:
             raise self._refuse("111141", "主账户不存在")
-        if not hmac.compare_digest(sig.encode(), ronglian_sig(path_sid, creds.ronglian_token, timestamp).encode()):
+        if not hmac.compare_digest(sig.encode(), ronglian_sig(path_sid, creds.token, timestamp).encode()):
             raise self._refuse("111109", "请求地址Sig校验失败")
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:

@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
 from typing import Any, Callable, ClassVar
@@ -158,6 +159,15 @@ def tc3_signature_matches(
     return hmac.compare_digest(fields["Signature"].encode("utf-8"), expected.encode("ascii"))
 
 
+@dataclass
+class TencentCredentials:
+    """The one account the fake knows."""
+
+    secret_id: str = "AKID-test-secret-id"
+    secret_key: str = "tencent-test-secret-key-XYZ"
+    app_id: str = "1400000001"  # SmsSdkAppId
+
+
 @register_fake
 class TencentFake(VendorFake):
     name = "tencent"
@@ -174,6 +184,10 @@ class TencentFake(VendorFake):
     )
     claim_order = 1  # after tencent_voice.py, which claims its own action
     correlation_field = "SessionContext"
+
+    def __init__(self, fake: Any) -> None:
+        super().__init__(fake)
+        self.credentials = TencentCredentials()
 
     def claims(self, method: str, path: str, headers: Message) -> bool:
         return "X-TC-Action" in headers
@@ -211,13 +225,13 @@ class TencentFake(VendorFake):
         fields = tc3_authorization_fields(headers.get("Authorization") or "")
         if fields is None:
             raise refuse(*_TC_BAD_AUTHZ)
-        if fields["SecretId"] != self.fake.credentials.tencent_secret_id:
+        if fields["SecretId"] != self.credentials.secret_id:
             raise refuse(*_TC_SECRET_ID)
         timestamp = (headers.get("X-TC-Timestamp") or "").strip()
         if not timestamp.isdigit():
             raise refuse("MissingParameter", "The request is missing a required parameter `Timestamp`.")
         if not tc3_signature_matches(
-            method, path, query, headers, body, fields, self.fake.credentials.tencent_secret_key, service="sms"
+            method, path, query, headers, body, fields, self.credentials.secret_key, service="sms"
         ):
             raise refuse(*_TC_SIG_FAILURE)
 
@@ -247,7 +261,7 @@ class TencentFake(VendorFake):
             raise refuse(*_TC_JSON) from None
         if not isinstance(data, dict):
             raise refuse(*_TC_JSON)
-        if str(data.get("SmsSdkAppId") or "") != self.fake.credentials.tencent_app_id:
+        if str(data.get("SmsSdkAppId") or "") != self.credentials.app_id:
             raise refuse(*_TC_APPID)
         phones = data.get("PhoneNumberSet")
         if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
@@ -342,7 +356,7 @@ class TencentFake(VendorFake):
 
     def _query_refusal(self, request: dict[str, Any]) -> Reply | None:
         limit = request.get("Limit")
-        if str(request.get("SmsSdkAppId") or "") != self.fake.credentials.tencent_app_id:
+        if str(request.get("SmsSdkAppId") or "") != self.credentials.app_id:
             error = {"Code": "UnauthorizedOperation.SmsSdkAppIdVerifyFail", "Message": "SmsSdkAppId verify failed."}
         elif not isinstance(limit, int) or not 1 <= limit <= 100:
             error = {"Code": "InvalidParameterValue", "Message": "Limit must be 1-100."}

@@ -81,15 +81,13 @@ class TencentVoiceFake(VendorFake):
         return rec, pending, {"session_context": str(data.get("SessionContext") or "")}
 
     def _authenticate(self, method: str, path: str, query: str, headers: Message, body: bytes) -> None:
-        creds = self.fake.credentials
+        creds = self.fake.plugin("tencent").credentials  # the SMS account's, as the voice API uses
         fields = tc3_authorization_fields(headers.get("Authorization") or "")
         if fields is None:
             raise self._refuse("AuthFailure.InvalidAuthorization", "The Authorization header is invalid.")
-        if fields["SecretId"] != creds.tencent_secret_id:
+        if fields["SecretId"] != creds.secret_id:
             raise self._refuse("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
-        if not tc3_signature_matches(
-            method, path, query, headers, body, fields, creds.tencent_secret_key, service="vms"
-        ):
+        if not tc3_signature_matches(method, path, query, headers, body, fields, creds.secret_key, service="vms"):
             raise self._refuse("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
 
     def error(self, code: str, message: str, ctx: dict[str, Any], label: str) -> Reply:

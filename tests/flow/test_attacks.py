@@ -1,7 +1,7 @@
 """The flow against the attacks of the security review: each test names the attack it reproduces.
 
 Every test here failed on the code before the hardening (see the report of issue 10); the
-cross-site refusal is also tested in real Chromium from a second origin (test_cross_site_browser.py).
+cross-site refusal is also tested in real Chromium from a second origin (tests/browser/test_cross_site.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CREDS, TEMPLATES
+from vendor_config import IHUYI, TEMPLATES
 
 from flask_sms import StorageUnavailable
 from flask_sms.messages import MESSAGES
@@ -212,8 +212,8 @@ def test_dev_inbox_keeps_apps_apart(make):
 
 def test_real_vendor_keys_send_real_texts_and_hide_the_inbox(example, monkeypatch, fake):
     monkeypatch.setenv("FLASK_SMS_PROVIDERS", '["ihuyi"]')
-    monkeypatch.setenv("FLASK_SMS_IHUYI_ACCOUNT", CREDS.ihuyi_account)
-    monkeypatch.setenv("FLASK_SMS_IHUYI_API_KEY", CREDS.ihuyi_api_key)
+    monkeypatch.setenv("FLASK_SMS_IHUYI_ACCOUNT", IHUYI.account)
+    monkeypatch.setenv("FLASK_SMS_IHUYI_API_KEY", IHUYI.api_key)
     monkeypatch.setenv("FLASK_SMS_IHUYI_TEMPLATES", json.dumps({"captcha": TEMPLATES["ihuyi"]["captcha"]}))
     monkeypatch.setenv("FLASK_SMS_IHUYI_URL", f"{fake.url}/webservice/sms.php?method=Submit")
     app = example.create_app({"DEBUG": True})

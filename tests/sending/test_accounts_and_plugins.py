@@ -41,7 +41,7 @@ def test_a_second_aliyun_account_takes_over_when_the_first_fails(make_app, fake)
     app = make_app(
         ["aliyun", "aliyun:backup"],
         SMS_ALIYUN_ACCESS_KEY_SECRET="the-first-accounts-secret-is-wrong",
-        SMS_ALIYUN_BACKUP_ACCESS_KEY_SECRET=fake.credentials.aliyun_secret,
+        SMS_ALIYUN_BACKUP_ACCESS_KEY_SECRET=fake.plugin("aliyun").credentials.secret,
         SMS_ALIYUN_BACKUP_SIGN_NAME="备用签名",
     )
     sent = []

@@ -24,6 +24,10 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 from fakes import netease as netease_fake
+from fakes.aliyun import AliyunCredentials
+from fakes.ihuyi import IhuyiCredentials
+from fakes.ronglian import RonglianCredentials
+from fakes.tencent import TencentCredentials
 from ronglian_sms_sdk import SmsSDK
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -33,11 +37,12 @@ from tencentcloud.sms.v20210111 import models as tc_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 try:  # tests/ is not a package: pytest puts tests/ itself on sys.path (as conftest.py relies on)
-    from fake_vendor import Credentials, FakeVendor, unused_port
+    from fake_vendor import FakeVendor, unused_port
 except ImportError:  # pragma: no cover - e.g. run with another rootdir / import mode
-    from tests.fake_vendor import Credentials, FakeVendor, unused_port  # type: ignore[no-redef]
+    from tests.fake_vendor import FakeVendor, unused_port  # type: ignore[no-redef]
 
-CREDS = Credentials()
+ALIYUN, TENCENT = AliyunCredentials(), TencentCredentials()
+RONGLIAN, IHUYI = RonglianCredentials(), IhuyiCredentials()
 
 
 @pytest.fixture
@@ -54,8 +59,8 @@ def aliyun_call(
     fake: FakeVendor,
     phones: str = "13800138000",
     *,
-    secret: str = CREDS.aliyun_secret,
-    key_id: str = CREDS.aliyun_key_id,
+    secret: str = ALIYUN.secret,
+    key_id: str = ALIYUN.key_id,
     template_param: Any = None,
     body_params: bool = False,
     keep: list[CommonRequest] | None = None,
@@ -88,13 +93,13 @@ def aliyun_call(
 
 
 def tencent_client(
-    fake: FakeVendor, *, secret_id: str = CREDS.tencent_secret_id, secret_key: str = CREDS.tencent_secret_key
+    fake: FakeVendor, *, secret_id: str = TENCENT.secret_id, secret_key: str = TENCENT.secret_key
 ) -> SmsClient:
     http_profile = HttpProfile(endpoint=fake.host, protocol="http", reqTimeout=5)
     return SmsClient(Credential(secret_id, secret_key), "ap-guangzhou", ClientProfile(httpProfile=http_profile))
 
 
-def tencent_request(phones: list[str], app_id: str = CREDS.tencent_app_id) -> tc_models.SendSmsRequest:
+def tencent_request(phones: list[str], app_id: str = TENCENT.app_id) -> tc_models.SendSmsRequest:
     req = tc_models.SendSmsRequest()
     req.PhoneNumberSet = phones
     req.SmsSdkAppId = app_id
@@ -105,9 +110,9 @@ def tencent_request(phones: list[str], app_id: str = CREDS.tencent_app_id) -> tc
 
 
 def ronglian_send(
-    fake: FakeVendor, to: str = "13800138000", *, token: str = CREDS.ronglian_token, app_id: str = CREDS.ronglian_app_id
+    fake: FakeVendor, to: str = "13800138000", *, token: str = RONGLIAN.token, app_id: str = RONGLIAN.app_id
 ) -> dict[str, Any]:
-    sdk = SmsSDK(CREDS.ronglian_sid, token, app_id)
+    sdk = SmsSDK(RONGLIAN.sid, token, app_id)
     sdk.url = fake.url
     return json.loads(sdk.sendMessage("1", to, ("1234", "5")))
 
@@ -123,17 +128,13 @@ def ihuyi_post(fake: FakeVendor, fields: dict[str, str], timeout: float = 5) -> 
         return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode("utf-8")
 
 
-def ihuyi_fields(
-    mobile: str = "13800138000", *, api_key: str = CREDS.ihuyi_api_key, dynamic: bool = False
-) -> dict[str, str]:
+def ihuyi_fields(mobile: str = "13800138000", *, api_key: str = IHUYI.api_key, dynamic: bool = False) -> dict[str, str]:
     content = "您的验证码是：1234。请不要把验证码泄露给其他人。"
-    fields = {"account": CREDS.ihuyi_account, "mobile": mobile, "content": content, "format": "json"}
+    fields = {"account": IHUYI.account, "mobile": mobile, "content": content, "format": "json"}
     if dynamic:
         ts = str(int(time.time()))
         fields["time"] = ts
-        fields["password"] = hashlib.md5(
-            (CREDS.ihuyi_account + api_key + mobile + content + ts).encode("utf-8")
-        ).hexdigest()
+        fields["password"] = hashlib.md5((IHUYI.account + api_key + mobile + content + ts).encode("utf-8")).hexdigest()
     else:
         fields["password"] = api_key
     return fields
@@ -185,7 +186,7 @@ def test_aliyun_wrong_key_id_and_tampered_signature(fake: FakeVendor) -> None:
 
     query = urllib.parse.urlencode(
         {
-            "AccessKeyId": CREDS.aliyun_key_id,
+            "AccessKeyId": ALIYUN.key_id,
             "Action": "SendSms",
             "Version": "2017-05-25",
             "SignatureMethod": "HMAC-SHA1",
@@ -463,8 +464,7 @@ def test_garbage_input_does_not_kill_server(fake: FakeVendor) -> None:
 
 
 def test_custom_credentials_and_unused_port() -> None:
-    creds = replace(CREDS, ihuyi_api_key="other-key")
-    with FakeVendor(creds) as fake:
+    with FakeVendor({"ihuyi": replace(IHUYI, api_key="other-key")}) as fake:
         assert json.loads(ihuyi_post(fake, ihuyi_fields())[2])["code"] == 405
         assert json.loads(ihuyi_post(fake, ihuyi_fields(api_key="other-key"))[2])["code"] == 2
     port = unused_port()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fake_vendor import unused_port
-from vendor_config import CLOSED, CREDS, SECRET_VALUES
+from vendor_config import CLOSED, RONGLIAN, SECRET_VALUES
 
 from flask_sms import PhoneRejected, SendError, send_sms
 from flask_sms.providers import provider_class
@@ -80,7 +80,7 @@ def test_a_failure_that_sent_nothing_fails_over(make_app, fake, vendor, fault):
 
 @pytest.mark.parametrize(
     ("vendor", "fault"),
-    # Baidu's hang is retried with its clientToken and ends sent (test_vendor_truth.py)
+    # Baidu's hang is retried with its clientToken and ends sent (test_vendor_documented_rules.py)
     [(vendor, fault) for vendor in VENDORS for fault in ("hang", "garbage") if (vendor, fault) != ("baidu", "hang")],
 )
 def test_a_fault_after_which_the_text_may_be_out_is_unknown(make_app, fake, vendor, fault):
@@ -104,7 +104,9 @@ def test_a_final_code_for_a_whole_batch_fails_over(make_app, fake, vendor):
     assert result.attempts[0].outcome == "failed" and result.ok
 
 
-@pytest.mark.parametrize("vendor", ["aliyun", "tencent"])  # Ronglian's reqId is per request: test_vendor_truth.py
+@pytest.mark.parametrize(
+    "vendor", ["aliyun", "tencent"]
+)  # Ronglian's reqId is per request: test_vendor_documented_rules.py
 def test_the_correlation_id_reaches_the_vendor(make_app, fake, vendor):
     app = make_app([vendor])
     with app.app_context():
@@ -150,11 +152,11 @@ def test_no_code_or_credential_reaches_a_log_or_an_exception(make_app, fake, cap
 
 def test_an_echoing_reply_is_masked_before_it_is_shortened(make_app, fake, caplog):
     """The attack: a reply cut at 120 characters before masking leaked the first 8 of the account SID."""
-    echo = "x" * 115 + CREDS.ronglian_sid + " echoed back" + "y" * 300
+    echo = "x" * 115 + RONGLIAN.sid + " echoed back" + "y" * 300
     fake.set_mode("ronglian", "business_error", code="160014", message=echo)
     app = make_app(["ronglian"])
     with caplog.at_level(logging.DEBUG), app.app_context(), pytest.raises(SendError) as caught:
         send_sms("13800138000", "captcha", PARAMS)
     joined = str(caught.value) + caplog.text
-    assert [part for part in _parts(CREDS.ronglian_sid) if part in joined] == []
+    assert [part for part in _parts(RONGLIAN.sid) if part in joined] == []
     assert "***" in joined

@@ -17,13 +17,14 @@ import subprocess
 from email.message import Message
 
 import pytest
-from fake_vendor import Credentials, FakeVendor
+from fake_vendor import FakeVendor
 from fakes import baidu as baidu_fake
 from fakes import huawei as huawei_fake
 from fakes import netease as netease_fake
 from fakes import qiniu as qiniu_fake
 from fakes import volcengine as volcengine_fake
 from fakes.aliyun import (
+    AliyunCredentials,
     acs3_authorization_fields,
     acs3_canonical_request,
     acs3_signature,
@@ -180,7 +181,7 @@ def test_aliyun_published_signed_url_reads_back_to_the_docs_string_to_sign():
 def test_aliyun_published_request_passes_the_fake_and_a_changed_one_does_not():
     """The whole check the fake runs on every request (key, method, version, signature, nonce), fed the doc's
     request: accepted as the doc's account; one changed parameter is SignatureDoesNotMatch."""
-    fake = FakeVendor(Credentials(aliyun_key_id="testId", aliyun_secret="testSecret"))
+    fake = FakeVendor({"aliyun": AliyunCredentials(key_id="testId", secret="testSecret")})
     reply = fake._handle("GET", "/?" + ALIYUN_SENDSMS_QUERY, Message(), b"")
     assert reply is not None and json.loads(reply.body)["Code"] == "OK", reply
     (received,) = fake.received("aliyun")

@@ -25,7 +25,7 @@ from fakes import qiniu as qiniu_fake
 from fakes import volcengine as volcengine_fake
 from fakes.ronglian import ronglian_authorization, ronglian_sig
 from helpers import FakeClock
-from vendor_config import CREDS, INTL_TEMPLATES, TEMPLATES
+from vendor_config import INTL_TEMPLATES, RONGLIAN, TEMPLATES
 
 from flask_sms import PhoneRejected, SendError, provider_down, send_sms
 from flask_sms.providers import provider_class
@@ -150,7 +150,7 @@ def test_every_ronglian_request_has_its_own_req_id_also_for_a_reused_out_id(make
 def test_the_fake_refuses_a_req_id_used_before_with_160054(fake):
     import requests as http
 
-    sid, token, app_id = CREDS.ronglian_sid, CREDS.ronglian_token, CREDS.ronglian_app_id
+    sid, token, app_id = RONGLIAN.sid, RONGLIAN.token, RONGLIAN.app_id
     stamp = time.strftime("%Y%m%d%H%M%S")
     url = f"{fake.url}/2013-12-26/Accounts/{sid}/SMS/TemplateSMS?sig={ronglian_sig(sid, token, stamp)}"
     import base64

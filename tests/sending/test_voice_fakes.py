@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fake_vendor import FakeVendor
 from fakes.tencent import tc3_canonical_request, tc3_signature
-from vendor_config import CREDS
+from vendor_config import ALIYUN, TENCENT
 
 from flask_sms import SendError, send_sms
 
@@ -46,7 +46,7 @@ def test_a_voice_only_key_signs_the_call(make_app, fake):
         ["console"],
         SMS_VOICE_PROVIDERS=["aliyun"],
         SMS_ALIYUN_ACCESS_KEY_SECRET="an-sms-secret-the-fake-does-not-know",
-        SMS_ALIYUN_VOICE_ACCESS_KEY_SECRET=CREDS.aliyun_secret,
+        SMS_ALIYUN_VOICE_ACCESS_KEY_SECRET=ALIYUN.secret,
     )
     assert call(app).ok and len(fake.received("aliyun_voice")) == 1
 
@@ -54,16 +54,16 @@ def test_a_voice_only_key_signs_the_call(make_app, fake):
 def test_the_tencent_fake_checks_the_vms_service_in_the_scope():
     """A request signed for the service ``sms`` is refused by VMS: the scope's service is part of the check."""
     body = json.dumps({"CodeMessage": "1234", "CalledNumber": "+8613788888888", "VoiceSdkAppid": "1400006666"}).encode()
-    with FakeVendor(CREDS) as fake:
+    with FakeVendor() as fake:
         timestamp = str(int(time.time()))
         day = time.strftime("%Y-%m-%d", time.gmtime(int(timestamp)))
         headers = {"content-type": "application/json", "host": fake.host, "X-TC-Timestamp": timestamp}
         canonical = tc3_canonical_request("POST", "/", "", headers, "content-type;host", body)
         verdicts = {}
         for service in ("sms", "vms"):
-            signature = tc3_signature(CREDS.tencent_secret_key, timestamp, day, service, canonical)
+            signature = tc3_signature(TENCENT.secret_key, timestamp, day, service, canonical)
             authorization = (
-                f"TC3-HMAC-SHA256 Credential={CREDS.tencent_secret_id}/{day}/{service}/tc3_request, "
+                f"TC3-HMAC-SHA256 Credential={TENCENT.secret_id}/{day}/{service}/tc3_request, "
                 f"SignedHeaders=content-type;host, Signature={signature}"
             )
             message = {
@@ -93,7 +93,7 @@ def test_tcclis_published_send_code_voice_example_through_the_real_sdk(fake):
     from tencentcloud.vms.v20200902.vms_client import VmsClient
 
     client = VmsClient(
-        Credential(CREDS.tencent_secret_id, CREDS.tencent_secret_key),
+        Credential(TENCENT.secret_id, TENCENT.secret_key),
         "ap-guangzhou",
         ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=fake.host, reqTimeout=5)),
     )
