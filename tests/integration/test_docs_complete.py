@@ -1,6 +1,6 @@
 """The docs say everything a user can configure, call, receive or catch, and each page where a reader looks for it.
 
-Generated tables cannot go stale on their own (docs/_ext/sms_options.py renders every ``Option``'s ``doc``);
+Generated tables cannot go stale on their own (docs/_ext/option_tables.py renders every ``Option``'s ``doc``);
 these tests make sure nothing is left out of them, and that the hand-written tables (the routes' error codes,
 the exceptions, each vendor's outcome table, the module map) keep up with the code.
 """
@@ -25,7 +25,7 @@ from flask_sms.providers import REGISTRY, provider_class
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
-import sms_options  # docs/_ext: the directive that renders the option tables
+import option_tables  # docs/_ext: the option tables the docs render (needs no Sphinx)
 
 VENDORS = [name for name in REGISTRY if name != "console"]
 
@@ -59,7 +59,7 @@ def test_every_option_has_a_doc_and_a_row_in_the_generated_tables():
     assert len(declared) > 100, "the walk found too few options: it is looking in the wrong place"
     undocumented = [f"{where}: {option.name}" for where, option in declared if not option.doc.strip()]
     assert undocumented == [], f"options without a doc: {undocumented}"
-    shown = {id(row.option) for row in sms_options.every_row()}
+    shown = {id(row.option) for row in option_tables.every_row()}
     missing = [f"{where}: {option.name}" for where, option in declared if id(option) not in shown]
     assert missing == [], f"options the docs' tables do not show: {missing}"
 
@@ -67,7 +67,7 @@ def test_every_option_has_a_doc_and_a_row_in_the_generated_tables():
 def test_every_option_table_is_on_the_configuration_page():
     text = page("configuration.md")
     used = set(re.findall(r"^```\{sms-options\} (\S+)$", text, re.MULTILINE))
-    assert set(sms_options.tables()) - used == set(), "tables the configuration page leaves out"
+    assert set(option_tables.tables()) - used == set(), "tables the configuration page leaves out"
 
 
 def test_each_vendor_has_a_page_with_its_keys():
