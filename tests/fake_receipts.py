@@ -119,10 +119,6 @@ class FakeReceipts:
         kit = self.fake.plugin(vendor)
         return [kit.report_item(entry) for entry in chosen]
 
-    def ronglian_xml(self, item: dict[str, Any]) -> bytes:
-        xml: bytes = self.fake.plugin("ronglian").ronglian_xml(item)
-        return xml
-
     # -- the pusher -----------------------------------------------------------------------------
     def push(
         self,

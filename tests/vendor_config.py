@@ -76,8 +76,8 @@ VOICE_CLOSED = {
     "ronglian": lambda port: {"SMS_RONGLIAN_VOICE_BASE_URL": f"http://127.0.0.1:{port}"},
 }
 
-#: international templates (a mainland template of theirs cannot text numbers abroad); the newer vendors'
-#: fakes know these ids as the account's international ones
+#: international templates (a mainland template of theirs cannot text numbers abroad); the Huawei, Volcengine,
+#: Qiniu and Yunpian kits know these ids as the account's international ones
 INTL_TEMPLATES: dict[str, Any] = {
     "aliyun": {"captcha": "SMS_INTL_9001", "notice": {"id": "SMS_INTL_9002", "params": ["name"]}},
     "tencent": {

@@ -89,7 +89,9 @@ def test_a_ronglian_smsarrived_push_reads_in_json_and_xml(receipt_app, receipts,
         assert answer.get_json() == {"statusCode": "000000"}
     else:
         answer = client.post(
-            f"/sms_receipts/ronglian?token={TOKEN}", data=receipts.ronglian_xml(item), content_type="application/xml"
+            f"/sms_receipts/ronglian?token={TOKEN}",
+            data=receipts.fake.plugin("ronglian").ronglian_xml(item),
+            content_type="application/xml",
         )
         assert b"<statuscode>000000</statuscode>" in answer.data
     assert answer.status_code == 200
