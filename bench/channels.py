@@ -1,7 +1,7 @@
 """The channel rows of ``python -m bench``: a voice send and a vendor-checked verify, each against the bare SDK call.
 
 Both sides talk to the same fake vendor in a child process; the calls are timed one at a
-time in alternation (see :class:`bench.run.Samples`). Our side is the library's whole
+time in alternation (see :class:`bench.common.Samples`). Our side is the library's whole
 path (``send_sms(..., channel="voice")``: the plan, the provider, the breaker, the
 signals), the other the official SDK's own call with a client built once.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from vendor_config import ALIYUN, TENCENT, TENCENT_VOICE
 
+from bench.common import PHONE, Row, Samples, check_fake, progress, ratio_row, vendor_app
 from bench.fake_server import RemoteFake
-from bench.run import PHONE, Row, Samples, check_fake, progress, ratio_row, vendor_app
 from flask_sms import SmsExtension, send_sms
 
 CODE = "123456"
